@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:  make run  (set up, start the app)  and  make test  (set up, run every test)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --disable-pip-version-check -q
+
+.PHONY: run test bench checkpoints clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	$(PY) app.py
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.runtime
+	$(PY) -m seq2seq.bench
+
+# Regenerates the bundled models in checkpoints/ (deterministic: fixed seeds, one thread, step limits)
+checkpoints: $(VENV)/.runtime
+	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse --layers 2 --steps 3000 --seed 0 --threads 1
+	$(PY) -m seq2seq train --task addition --out checkpoints/addition --attention --steps 20000 --seed 0 --threads 1
+	$(PY) -m seq2seq eval --checkpoint checkpoints/reverse
+	$(PY) -m seq2seq eval --checkpoint checkpoints/addition
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,276 @@
+"""Command line: python -m seq2seq train|eval|decode  (see --help of each).
+
+Errors are one line on stderr with a non-zero exit code: 2 for bad arguments, 1 for everything else
+(a bad checkpoint, a bad source, training that diverged). Set SEQ2SEQ_DEBUG=1 to see tracebacks.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint, save_checkpoint, \
+    training_summary
+from .config import CELLS, ModelConfig, TrainConfig
+from .decode import greedy_decode
+from .model import build_model
+from .tasks import TASK_NAMES, Task, make_spec
+from .train import DoneEvent, EvalEvent, StepEvent, evaluate, train, validation_set
+
+PROG = "python -m seq2seq"
+EVAL_SEED = 1234  # eval draws its own held-out sample, different from training's validation set
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr, exit code 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        sys.stderr.write(f"{PROG}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Train, evaluate and look inside small seq2seq models on toy tasks.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,eval,decode}")
+
+    t = sub.add_parser("train", help="train a model on a toy task and save a checkpoint folder")
+    t.add_argument("--task", required=True, choices=TASK_NAMES)
+    t.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--steps", type=int, help="maximum training steps (default 3000, or none with --time-budget)")
+    t.add_argument("--time-budget", type=float, metavar="SECONDS")
+    t.add_argument("--target-accuracy", type=float, metavar="X", help="stop at this held-out exact match (0-1]")
+    t.add_argument("--min-len", type=int)
+    t.add_argument("--max-len", type=int)
+    t.add_argument("--cell", choices=CELLS)
+    t.add_argument("--emb", type=int)
+    t.add_argument("--hidden", type=int)
+    t.add_argument("--layers", type=int)
+    t.add_argument("--dropout", type=float)
+    t.add_argument("--attention", action="store_true", default=None,
+                   help="let the decoder attend to every encoder output (default: off, as in the seed)")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--teacher-forcing", type=float, metavar="X", help="ratio 0-1; 1.0 takes the fast path")
+    t.add_argument("--eval-every", type=int, metavar="N")
+    t.add_argument("--lr-decay", action="store_true", default=None,
+                   help="lower the learning rate linearly to a tenth by the last step")
+    t.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for small models)")
+    t.add_argument("--json", action="store_true", help="one JSON object per line instead of progress text")
+
+    e = sub.add_parser("eval", help="held-out exact match and token accuracy of a checkpoint")
+    e.add_argument("--checkpoint", required=True, type=Path)
+    e.add_argument("--n", type=int, default=1000, help="number of held-out examples")
+    e.add_argument("--min-len", type=int)
+    e.add_argument("--max-len", type=int)
+    e.add_argument("--seed", type=int, default=EVAL_SEED)
+    e.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("decode", help="greedy-decode a source string step by step")
+    d.add_argument("--checkpoint", required=True, type=Path)
+    d.add_argument("--top-k", type=int, default=3)
+    d.add_argument("--max-len", type=int, help="maximum output steps (default 2 x source length + 10)")
+    d.add_argument("--json", action="store_true", help="print the whole trace as JSON")
+    d.add_argument("source", help='tokens separated by spaces, e.g. "3 1 4"; "-" reads one source per line '
+                                  'from standard input and writes one JSON object per line')
+    return p
+
+
+def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
+    """Config fields for the command-line options the user actually gave."""
+    return {field: getattr(args, opt) for opt, field in mapping.items() if getattr(args, opt) is not None}
+
+
+def _check_out_folder(out: Path) -> None:
+    """Fail before training, not after, when the checkpoint could not be written."""
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} exists and is not a folder")
+    if out.is_dir():
+        extra = [p.name for p in out.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE)]
+        if extra:
+            raise CliError(f"--out {out} already holds other files; choose an empty or new folder")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        spec = make_spec(args.task, args.min_len, args.max_len)
+        task = Task(spec)
+        model_config = ModelConfig(len(task.vocab), len(task.vocab), **_given(args, {
+            "cell": "cell", "emb": "emb_dim", "hidden": "hidden_dim", "layers": "n_layers", "dropout": "dropout",
+            "attention": "attention"}))
+        model_config.validate()
+        train_fields = _given(args, {
+            "seed": "seed", "steps": "steps", "time_budget": "time_budget", "target_accuracy": "target_accuracy",
+            "batch_size": "batch_size", "lr": "lr", "teacher_forcing": "teacher_forcing",
+            "eval_every": "eval_every", "lr_decay": "lr_decay"})
+        if args.time_budget is not None and args.steps is None:
+            train_fields["steps"] = None
+        train_config = TrainConfig(**train_fields)
+        train_config.validate()
+        if args.threads < 1:
+            raise ValueError("--threads must be at least 1")
+        task.examples(random.Random(0), 1, held_out=True)  # too small a task fails here, not mid-run
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    _check_out_folder(args.out)
+    torch.set_num_threads(args.threads)
+
+    model = build_model(model_config, seed=train_config.seed)
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: stop cleanly, still save
+    last: dict[str, float] = {}
+    done: DoneEvent | None = None
+    try:
+        for event in train(model, task, train_config, stop):
+            if isinstance(event, DoneEvent):
+                done = event
+            elif args.json:
+                print(json.dumps(_event_json(event)), flush=True)
+            else:
+                _progress(event, train_config, last)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert done is not None
+    summary = training_summary(done.step, done.elapsed, done.exact_match, done.token_accuracy,
+                               val_loss=done.val_loss, stop_reason=done.reason, train_config=train_config.to_dict())
+    try:
+        save_checkpoint(args.out, model, task, summary)
+    except (CheckpointError, OSError) as e:
+        raise CliError(f"could not save the checkpoint: {e}") from None
+    if args.json:
+        print(json.dumps({"event": "done", "steps": done.step, "seconds": round(done.elapsed, 3),
+                          "exact_match": done.exact_match, "token_accuracy": done.token_accuracy,
+                          "val_loss": done.val_loss, "reason": done.reason, "message": done.message,
+                          "checkpoint": str(args.out)}), flush=True)
+    else:
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        print(f"{done.message}: {done.step} steps in {done.elapsed:.1f} s, held-out exact match "
+              f"{done.exact_match:.1%}, token accuracy {done.token_accuracy:.1%}; saved {args.out}")
+    if done.reason == "nan":
+        sys.stderr.write(f"{PROG}: training diverged: {done.message}\n")
+        return 1
+    return 0
+
+
+def _event_json(event: StepEvent | EvalEvent) -> dict[str, Any]:
+    data = event.to_dict()
+    return {"event": data.pop("event"), **{k: round(v, 6) if isinstance(v, float) else v for k, v in data.items()}}
+
+
+def _progress(event: StepEvent | EvalEvent, config: TrainConfig, last: dict[str, float]) -> None:
+    """On a terminal, one line rewritten in place; otherwise a line at every evaluation."""
+    if isinstance(event, EvalEvent):
+        last.update(exact=event.exact_match, tokens=event.token_accuracy)
+    tty = sys.stderr.isatty()
+    if isinstance(event, StepEvent):
+        last["loss"] = event.loss
+        if not tty or event.elapsed - last.get("shown", -1.0) < 0.2:
+            return
+        last["shown"] = event.elapsed
+    if not tty and not isinstance(event, EvalEvent):
+        return
+    total = f"/{config.steps}" if config.steps else ""
+    accuracy = f"  exact {last['exact']:.1%}  tokens {last['tokens']:.1%}" if "exact" in last else ""
+    rate = event.step / event.elapsed if event.elapsed > 0 else 0.0
+    line = (f"step {event.step}{total}  loss {last.get('loss', float('nan')):.4f}{accuracy}  "
+            f"{rate:.0f} steps/s  {event.elapsed:.1f} s")
+    sys.stderr.write(f"\r{line:<100}" if tty else line + "\n")
+    sys.stderr.flush()
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    checkpoint = _load(args.checkpoint)
+    if args.n < 1:
+        raise CliError("--n must be at least 1")
+    spec = checkpoint.task.spec
+    try:
+        task = Task(make_spec(spec.name, args.min_len if args.min_len is not None else spec.min_len,
+                              args.max_len if args.max_len is not None else spec.max_len))
+        examples = validation_set(task, args.n, seed=args.seed)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    m = evaluate(checkpoint.model, task, examples)
+    if args.json:
+        print(json.dumps({"exact_match": m.exact_match, "token_accuracy": m.token_accuracy, "n": m.n,
+                          "val_loss": round(m.loss, 6), "task": task.spec.to_dict()}))
+    else:
+        print(f"exact match {m.exact_match:.1%}  token accuracy {m.token_accuracy:.1%}  loss {m.loss:.4f}  "
+              f"(n={m.n} held-out {task.name} examples, lengths {task.spec.min_len}-{task.spec.max_len})")
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    checkpoint = _load(args.checkpoint)
+    if args.top_k < 1:
+        raise CliError("--top-k must be at least 1")
+    if args.max_len is not None and args.max_len < 1:
+        raise CliError("--max-len must be at least 1")
+
+    def decode(source: str):
+        return greedy_decode(checkpoint.model, checkpoint.task.vocab, source, max_len=args.max_len,
+                             top_k=args.top_k)
+
+    if args.source == "-":
+        for line in sys.stdin.read().splitlines():
+            try:
+                result = _trace_json(decode(line))
+            except ValueError as e:
+                result = {"source": line, "error": str(e)}
+            print(json.dumps(result), flush=True)
+        return 0
+    try:
+        trace = decode(args.source)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    print(json.dumps(_trace_json(trace)) if args.json else trace.output)
+    return 0
+
+
+def _trace_json(trace) -> dict[str, Any]:
+    data = trace.to_dict()
+    return {"source": data["source"], "output": data["output"], "steps": data["steps"],
+            "finished": data["finished"]}
+
+
+def _load(path: Path):
+    try:
+        return load_checkpoint(path)
+    except CheckpointError as e:
+        raise CliError(str(e)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = {"train": cmd_train, "eval": cmd_eval, "decode": cmd_decode}[args.command]
+    try:
+        return command(args)
+    except CliError as e:
+        sys.stderr.write(f"{PROG} {args.command}: error: {e}\n")
+        return 1
+    except BrokenPipeError:  # e.g. piped into `head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG} {args.command}: interrupted\n")
+        return 130
+    except Exception as e:  # never a traceback for a user; SEQ2SEQ_DEBUG=1 shows it
+        if os.environ.get("SEQ2SEQ_DEBUG"):
+            raise
+        sys.stderr.write(f"{PROG} {args.command}: internal error: {type(e).__name__}: {e} "
+                         f"(set SEQ2SEQ_DEBUG=1 for details)\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The seed tutorial's LSTM encoder-decoder, kept by name: Encoder, Decoder (one step), Seq2Seq.
+
+Changes from the seed, each for a reason:
+- PAD is masked: the encoder packs padded sources, and `sequence_loss` ignores PAD targets.
+- the decoder computes one step, but the same code runs a whole target in one RNN call, so with
+  teacher forcing 1.0 `Seq2Seq` skips the Python loop (the fast path; same loss as the loop);
+- teacher forcing is decided per step with a `torch.Generator`, not Python's global `random`;
+- no `self.device`: tensors follow the device of the inputs and parameters;
+- GRU is an option beside LSTM. An RNN "state" is what the cell uses: (hidden, cell) for LSTM,
+  hidden for GRU; it is passed through untouched;
+- attention (Luong-style, after the RNN) is an option: the decoder then also looks at every encoder
+  output, and returns its attention weights instead of keeping them on the module.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import math
+from typing import NamedTuple
+
+from .config import ModelConfig
+from .tasks import PAD_ID
+
+_RNN = {"lstm": nn.LSTM, "gru": nn.GRU}
+State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+
+
+class Memory(NamedTuple):
+    """What an attention decoder looks at: every encoder output, and which of them are real tokens."""
+    outputs: torch.Tensor  # [batch, src_len, hid]
+    mask: torch.Tensor     # [batch, src_len] True for real tokens, False for PAD
+
+
+def attention(query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled dot-product attention. query [batch, steps, hid], keys [batch, src_len, hid],
+    mask [batch, src_len] -> context [batch, steps, hid], weights [batch, steps, src_len]."""
+    scores = query @ keys.transpose(1, 2) / math.sqrt(query.shape[-1])  # [batch, steps, src_len]
+    scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+    weights = scores.softmax(-1)                                          # [batch, steps, src_len]
+    return weights @ keys, weights
+
+
+def _rnn(cell: str, emb_dim: int, hidden_dim: int, n_layers: int, dropout: float) -> nn.RNNBase:
+    # PyTorch applies RNN dropout only between layers, and warns if there is just one layer
+    return _RNN[cell](emb_dim, hidden_dim, n_layers, dropout=dropout if n_layers > 1 else 0.0,
+                      batch_first=True)
+
+
+class Encoder(nn.Module):
+    def __init__(self, input_dim: int, emb_dim: int, hidden_dim: int, n_layers: int, dropout: float,
+                 cell: str = "lstm"):
+        super().__init__()
+        self.embedding = nn.Embedding(input_dim, emb_dim, padding_idx=PAD_ID)
+        self.rnn = _rnn(cell, emb_dim, hidden_dim, n_layers, dropout)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, src: torch.Tensor, src_lens: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """src: [batch, src_len] ids; src_lens: [batch] real lengths (None: no padding).
+        Returns the outputs [batch, src_len, hid] and the final state after each real last token."""
+        embedded = self.dropout(self.embedding(src))  # [batch, src_len, emb]
+        if src_lens is None or bool((src_lens == src.shape[1]).all()):
+            return self.rnn(embedded)
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, src_lens.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        outputs, state = self.rnn(packed)
+        outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True,
+                                                      total_length=src.shape[1])  # [batch, src_len, hid]
+        return outputs, state
+
+
+class Decoder(nn.Module):
+    def __init__(self, output_dim: int, emb_dim: int, hidden_dim: int, n_layers: int, dropout: float,
+                 cell: str = "lstm", use_attention: bool = False):
+        super().__init__()
+        self.output_dim = output_dim
+        self.embedding = nn.Embedding(output_dim, emb_dim, padding_idx=PAD_ID)
+        self.rnn = _rnn(cell, emb_dim, hidden_dim, n_layers, dropout)
+        # with attention, the RNN output and its context are mixed before predicting (Luong et al. 2015)
+        self.combine = nn.Linear(2 * hidden_dim, hidden_dim) if use_attention else None
+        self.fc_out = nn.Linear(hidden_dim, output_dim)
+        self.dropout = nn.Dropout(dropout)
+
+    @property
+    def uses_attention(self) -> bool:
+        return self.combine is not None
+
+    def forward(self, input: torch.Tensor, state: State,
+                memory: Memory | None = None) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+        """Exactly one step. input: [batch] ids of the previous token -> logits [batch, vocab], the new
+        state, and attention weights [batch, src_len] (None without attention)."""
+        logits, state, weights = self.forward_sequence(input.unsqueeze(1), state, memory)  # [batch, 1, vocab]
+        return logits.squeeze(1), state, None if weights is None else weights.squeeze(1)
+
+    def forward_sequence(self, inputs: torch.Tensor, state: State,
+                         memory: Memory | None = None) -> tuple[torch.Tensor, State, torch.Tensor | None]:
+        """Many steps whose inputs are all known (teacher forcing). inputs: [batch, steps] ids."""
+        embedded = self.dropout(self.embedding(inputs))  # [batch, steps, emb]
+        output, state = self.rnn(embedded, state)        # [batch, steps, hid]
+        weights = None
+        if self.combine is not None:
+            if memory is None:
+                raise ValueError("this decoder uses attention: pass the encoder's memory")
+            context, weights = attention(output, memory.outputs, memory.mask)     # [batch, steps, hid]
+            output = torch.tanh(self.combine(torch.cat([output, context], -1)))  # [batch, steps, hid]
+        return self.fc_out(output), state, weights       # [batch, steps, vocab]
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, encoder: Encoder, decoder: Decoder, config: ModelConfig | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.config = config
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> "Seq2Seq":
+        config.validate()
+        c = config
+        encoder = Encoder(c.src_vocab_size, c.emb_dim, c.hidden_dim, c.n_layers, c.dropout, c.cell)
+        decoder = Decoder(c.trg_vocab_size, c.emb_dim, c.hidden_dim, c.n_layers, c.dropout, c.cell, c.attention)
+        return cls(encoder, decoder, config)
+
+    def encode(self, src: torch.Tensor, src_lens: torch.Tensor | None) -> tuple[State, Memory | None]:
+        """The decoder's initial state, and the memory it attends to (None without attention)."""
+        outputs, state = self.encoder(src, src_lens)  # [batch, src_len, hid]
+        if not self.decoder.uses_attention:
+            return state, None
+        positions = torch.arange(src.shape[1], device=src.device)  # [src_len]
+        lens = torch.full((src.shape[0],), src.shape[1], device=src.device) if src_lens is None else src_lens
+        return state, Memory(outputs, positions.unsqueeze(0) < lens.to(src.device).unsqueeze(1))
+
+    def forward(self, src: torch.Tensor, src_lens: torch.Tensor | None, trg: torch.Tensor,
+                teacher_forcing_ratio: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
+        """trg: [batch, trg_len] starting with <sos>. Returns logits for trg[:, 1:]: [batch, trg_len-1, vocab]."""
+        if teacher_forcing_ratio >= 1.0:
+            state, memory = self.encode(src, src_lens)
+            logits, _, _ = self.decoder.forward_sequence(trg[:, :-1], state, memory)
+            return logits
+        return self.forward_steps(src, src_lens, trg, teacher_forcing_ratio, generator)
+
+    def forward_steps(self, src: torch.Tensor, src_lens: torch.Tensor | None, trg: torch.Tensor,
+                      teacher_forcing_ratio: float = 0.5,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """The seed's loop: one decoder step at a time, feeding the truth or the model's own guess."""
+        state, memory = self.encode(src, src_lens)
+        input = trg[:, 0]  # [batch] <sos>
+        steps = []
+        for t in range(1, trg.shape[1]):
+            logits, state, _ = self.decoder(input, state, memory)  # [batch, vocab]
+            steps.append(logits)
+            if teacher_forcing_ratio >= 1.0:
+                input = trg[:, t]
+            elif teacher_forcing_ratio <= 0.0:
+                input = logits.argmax(1)
+            else:
+                teacher_force = torch.rand((), generator=generator).item() < teacher_forcing_ratio
+                input = trg[:, t] if teacher_force else logits.argmax(1)
+        return torch.stack(steps, dim=1)  # [batch, trg_len-1, vocab]
+
+
+def sequence_loss(logits: torch.Tensor, trg: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of logits [batch, trg_len-1, vocab] against trg[:, 1:], PAD positions left out."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), trg[:, 1:].reshape(-1), ignore_index=PAD_ID)
+
+
+def build_model(config: ModelConfig, seed: int = 0) -> Seq2Seq:
+    """A freshly initialised model; the same seed gives the same weights, without touching global RNGs."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Seq2Seq.from_config(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,249 @@
+"""Toy sequence-to-sequence tasks, the vocabulary, batching and an honest held-out split.
+
+Every example is a pair of token lists, e.g. reverse: ["3", "1", "4"] -> ["4", "1", "3"].
+Whether an example is held out is decided by a hash of its source alone (minGPT's adder idea), so
+the held-out set never changes between runs and no held-out source is ever trained on.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+
+PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
+SPECIALS = (PAD, SOS, EOS, UNK)
+PAD_ID, SOS_ID, EOS_ID, UNK_ID = range(4)
+
+DIGITS = tuple("0123456789")
+HELD_OUT_PER_MILLE = 100  # 10% of all possible sources are held out for validation
+MAX_SOURCE_TOKENS = 200   # longer sources are refused: nothing here was trained on anything close
+
+
+class Vocab:
+    """Token <-> id mapping. Ids 0-3 are always PAD, SOS, EOS, UNK."""
+
+    def __init__(self, tokens: Sequence[str]):
+        self.itos: list[str] = list(SPECIALS) + [t for t in tokens if t not in SPECIALS]
+        self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
+        if len(self.stoi) != len(self.itos):
+            raise ValueError("vocabulary has repeated tokens")
+        if any(not t or any(c.isspace() for c in t) for t in self.itos):
+            raise ValueError("vocabulary tokens must be non-empty and contain no spaces")
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and self.itos == other.itos
+
+    @property
+    def tokens(self) -> list[str]:
+        """The task's own tokens, without the specials."""
+        return self.itos[len(SPECIALS):]
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        return [self.stoi.get(t, UNK_ID) for t in tokens]
+
+    def decode(self, ids: Sequence[int]) -> list[str]:
+        """Ids to tokens, stopping at the first EOS and leaving out PAD and SOS."""
+        out = []
+        for i in ids:
+            i = int(i)
+            if i == EOS_ID:
+                break
+            if i not in (PAD_ID, SOS_ID):
+                out.append(self.itos[i])
+        return out
+
+    def parse(self, text: str) -> list[str]:
+        """A user's source string to tokens; raises ValueError with a message a person understands.
+
+        Tokens are separated by spaces. When every token is one character, spaces are optional,
+        so "314" and "3 1 4" mean the same.
+        """
+        if not isinstance(text, str):
+            raise ValueError("the source must be text")
+        if all(len(t) == 1 for t in self.tokens) and text.strip():
+            tokens = [c for c in text if not c.isspace()]
+        else:
+            tokens = text.split()
+        if not tokens:
+            example = " ".join(self.tokens[:3])
+            raise ValueError(f"the source is empty: type tokens separated by spaces, e.g. {example!r}")
+        if len(tokens) > MAX_SOURCE_TOKENS:
+            raise ValueError(f"the source has {len(tokens)} tokens; at most {MAX_SOURCE_TOKENS} are allowed")
+        unknown = sorted({t for t in tokens if t not in self.stoi or t in SPECIALS})
+        if unknown:
+            shown = ", ".join(repr(t) for t in unknown[:5])
+            raise ValueError(f"unknown token(s) {shown}: this model knows only {' '.join(self.tokens)}")
+        return tokens
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Which task, and its length range (for addition: digits per operand)."""
+    name: str
+    min_len: int
+    max_len: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "min_len": self.min_len, "max_len": self.max_len}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TaskSpec":
+        if not isinstance(data, dict) or "name" not in data:
+            raise ValueError("task must be an object with a name")
+        return make_spec(data["name"], data.get("min_len"), data.get("max_len"))
+
+
+@dataclass(frozen=True)
+class Example:
+    source: list[str]
+    target: list[str]
+
+
+# name -> (tokens, default min, default max, largest allowed max, one-line description)
+_TASKS: dict[str, tuple[tuple[str, ...], int, int, int, str]] = {
+    "reverse": (DIGITS, 3, 10, 50, "the same digits in reverse order"),
+    "copy": (DIGITS, 3, 10, 50, "the same digits unchanged"),
+    "sort": (DIGITS, 3, 10, 50, "the digits sorted in ascending order"),
+    "addition": (DIGITS + ("+",), 1, 3, 9, "the sum of two numbers, most significant digit first"),
+    "random": (DIGITS, 5, 5, 50, "a random target unrelated to the source: it cannot be learned"),
+}
+TASK_NAMES = tuple(_TASKS)
+
+
+def make_spec(name: str, min_len: int | None = None, max_len: int | None = None) -> TaskSpec:
+    """A validated TaskSpec, with the task's default lengths where none are given."""
+    if name not in _TASKS:
+        raise ValueError(f"unknown task {name!r}: choose one of {', '.join(TASK_NAMES)}")
+    _, lo, hi, cap, _ = _TASKS[name]
+    min_len = lo if min_len is None else min_len
+    max_len = hi if max_len is None else max_len
+    for label, value in (("min length", min_len), ("max length", max_len)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{label} must be a whole number, got {value!r}")
+    if not 1 <= min_len <= max_len <= cap:
+        raise ValueError(f"{name}: lengths must satisfy 1 <= min ({min_len}) <= max ({max_len}) <= {cap}")
+    return TaskSpec(name, min_len, max_len)
+
+
+def describe(name: str) -> str:
+    return _TASKS[name][4]
+
+
+def _number_tokens(rng: random.Random, n_digits: int) -> list[str]:
+    low = 0 if n_digits == 1 else 10 ** (n_digits - 1)
+    return list(str(rng.randint(low, 10 ** n_digits - 1)))
+
+
+def _solve_addition(source: Sequence[str]) -> list[str] | None:
+    text = "".join(source)
+    left, plus, right = text.partition("+")
+    if not plus or not left.isdigit() or not right.isdigit():
+        return None
+    return list(str(int(left) + int(right)))
+
+
+_SOLVERS: dict[str, Callable[[Sequence[str]], list[str] | None]] = {
+    "reverse": lambda s: list(reversed(s)),
+    "copy": lambda s: list(s),
+    "sort": lambda s: sorted(s),
+    "addition": _solve_addition,
+}
+
+
+class Task:
+    """A generator of examples for one TaskSpec, with its vocabulary and held-out split."""
+
+    def __init__(self, spec: TaskSpec):
+        self.spec = spec
+        self.vocab = Vocab(_TASKS[spec.name][0])
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def expected(self, source: Sequence[str]) -> list[str] | None:
+        """The correct target for a source, or None when there is none (random task, malformed sum)."""
+        solver = _SOLVERS.get(self.name)
+        if solver is None or any(t not in self.vocab.stoi for t in source):
+            return None
+        return solver(source)
+
+    def is_held_out(self, source: Sequence[str]) -> bool:
+        key = f"{self.name}:{' '.join(source)}".encode()
+        bucket = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") % 1000
+        return bucket < HELD_OUT_PER_MILLE
+
+    def draw_length(self, rng: random.Random) -> int | tuple[int, int]:
+        """A source length (for addition: the digits of each operand) from the task's range."""
+        lo, hi = self.spec.min_len, self.spec.max_len
+        if self.name == "addition":  # each digit count equally likely, so small sums are common too
+            return rng.randint(lo, hi), rng.randint(lo, hi)
+        return rng.randint(lo, hi)
+
+    def sample(self, rng: random.Random, length: int | tuple[int, int] | None = None) -> Example:
+        """One example from the whole space (held out or not), of a given or random length."""
+        length = self.draw_length(rng) if length is None else length
+        if self.name == "addition":
+            source = _number_tokens(rng, length[0]) + ["+"] + _number_tokens(rng, length[1])
+            return Example(source, _solve_addition(source))
+        source = [rng.choice(DIGITS) for _ in range(length)]
+        if self.name == "random":
+            return Example(source, [rng.choice(DIGITS) for _ in range(len(source))])
+        return Example(source, _SOLVERS[self.name](source))
+
+    def examples(self, rng: random.Random, n: int, *, held_out: bool, one_length: bool = False,
+                 distinct: bool = False) -> list[Example]:
+        """n examples from the training part (held_out=False) or the held-out part of the space.
+
+        one_length=True gives every source in the batch the same length: no padding, so the encoder
+        needs no packing (about twice as fast to train); lengths still vary from batch to batch.
+        distinct=True never repeats a source (for evaluation sets: a small corner of the space, like
+        one-digit sums, then counts once per example rather than once per draw); it may return fewer
+        than n examples when the space has fewer."""
+        length = self.draw_length(rng) if one_length else None
+        out: list[Example] = []
+        seen: set[tuple[str, ...]] = set()
+        tries = 0
+        while len(out) < n:
+            ex = self.sample(rng, length)
+            key = tuple(ex.source)
+            if self.is_held_out(ex.source) == held_out and not (distinct and key in seen):
+                out.append(ex)
+                seen.add(key)
+                tries = 0
+                continue
+            tries += 1
+            if tries > 10_000:
+                if distinct and out:
+                    break
+                part = "held-out" if held_out else "training"
+                raise ValueError(f"{self.name} with lengths {self.spec.min_len}-{self.spec.max_len} has "
+                                 f"too few distinct examples for a {part} set; widen the length range")
+        return out
+
+
+@dataclass
+class Batch:
+    src: torch.Tensor       # [batch, src_len] token ids, PAD after the end
+    src_lens: torch.Tensor  # [batch] real lengths
+    trg: torch.Tensor       # [batch, trg_len] <sos> tokens <eos>, PAD after the end
+
+    def __len__(self) -> int:
+        return self.src.shape[0]
+
+
+def make_batch(examples: Sequence[Example], vocab: Vocab) -> Batch:
+    srcs = [vocab.encode(ex.source) for ex in examples]
+    trgs = [[SOS_ID] + vocab.encode(ex.target) + [EOS_ID] for ex in examples]
+    return Batch(_pad(srcs), torch.tensor([len(s) for s in srcs]), _pad(trgs))
+
+
+def _pad(rows: list[list[int]]) -> torch.Tensor:
+    width = max(len(r) for r in rows)
+    return torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows], dtype=torch.long)

@@ -1,0 +1,185 @@
+"""Training as a generator of events, so the CLI prints them and the app plots them; no printing here.
+
+    for event in train(model, task, TrainConfig(steps=2000), stop=threading.Event()):
+        ...  # StepEvent every step, EvalEvent every `eval_every` steps, one DoneEvent last
+
+The model is trained in place: whatever stops training (steps, time, target, stop signal, NaN),
+the caller's model is the one to keep.
+"""
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+
+from .config import TrainConfig
+from .decode import evaluating, exact_and_token_hits, greedy_decode_batch
+from .model import Seq2Seq, sequence_loss
+from .tasks import Example, Task, make_batch
+
+VALIDATION_SEED = 20_240_601  # the held-out validation set is the same for every training run
+
+
+@dataclass
+class Metrics:
+    exact_match: float
+    token_accuracy: float
+    loss: float
+    n: int
+
+
+@dataclass
+class StepEvent:
+    step: int
+    loss: float
+    elapsed: float
+    event: str = "step"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EvalEvent:
+    step: int
+    elapsed: float
+    exact_match: float
+    token_accuracy: float
+    val_loss: float
+    event: str = "eval"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DoneEvent:
+    step: int
+    elapsed: float
+    reason: str            # "steps" | "time_budget" | "target_accuracy" | "stopped" | "nan"
+    message: str
+    exact_match: float
+    token_accuracy: float
+    val_loss: float
+    event: str = "done"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+TrainEvent = StepEvent | EvalEvent | DoneEvent
+
+
+def validation_set(task: Task, n: int, seed: int = VALIDATION_SEED) -> list[Example]:
+    """Up to n distinct held-out examples (fewer only if the held-out part of the space is smaller)."""
+    return task.examples(random.Random(seed), n, held_out=True, distinct=True)
+
+
+def evaluate(model: Seq2Seq, task: Task, examples: Sequence[Example], batch_size: int = 1000) -> Metrics:
+    """Held-out metrics with teacher forcing off: the model decodes greedily from its own guesses."""
+    exact = correct = total = 0
+    loss_sum = 0.0
+    with evaluating(model):
+        for start in range(0, len(examples), batch_size):
+            batch = make_batch(examples[start:start + batch_size], task.vocab)
+            pred, logits, _ = greedy_decode_batch(model, batch.src, batch.src_lens, batch.trg.shape[1] - 1,
+                                               stop_at_eos=False)
+            rows_exact, rows_correct, rows_total = exact_and_token_hits(pred, batch.trg)
+            exact += int(rows_exact.sum())
+            correct += int(rows_correct.sum())
+            total += int(rows_total.sum())
+            loss_sum += float(sequence_loss(logits, batch.trg)) * int(rows_total.sum())
+    n = len(examples)
+    return Metrics(exact / n, correct / total, loss_sum / total, n)
+
+
+class _LastGoodWeights:
+    """A copy of the parameters taken whenever they produced a finite loss, to restore after a NaN."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.params = list(model.parameters())
+        self.copies = [p.detach().clone() for p in self.params]
+
+    def save(self) -> None:
+        with torch.no_grad():
+            torch._foreach_copy_(self.copies, [p.detach() for p in self.params])
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            torch._foreach_copy_(self.params, self.copies)
+
+
+def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event | None = None,
+          *, start_step: int = 0, clock: Callable[[], float] = time.perf_counter) -> Iterator[TrainEvent]:
+    """Train `model` in place on `task`, yielding events. Step numbers continue from `start_step`."""
+    config.validate()
+    torch.manual_seed(config.seed)  # dropout draws from the global generator; this makes runs repeatable
+    rng = random.Random(config.seed)
+    tf_generator = torch.Generator().manual_seed(config.seed)
+    val_examples = validation_set(task, config.val_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    good = _LastGoodWeights(model)
+    started = clock()
+    step = start_step
+    last_eval: tuple[int, Metrics] | None = None
+
+    def eval_now() -> Metrics:
+        nonlocal last_eval
+        if last_eval is None or last_eval[0] != step:
+            last_eval = (step, evaluate(model, task, val_examples))
+        return last_eval[1]
+
+    def done(reason: str, message: str) -> DoneEvent:
+        m = eval_now()
+        return DoneEvent(step, clock() - started, reason, message, m.exact_match, m.token_accuracy, m.loss)
+
+    was_training = model.training
+    model.train()
+    try:
+        while True:
+            elapsed = clock() - started
+            if stop is not None and stop.is_set():
+                yield done("stopped", f"stopped by request after {step - start_step} steps")
+                return
+            if config.steps is not None and step - start_step >= config.steps:
+                yield done("steps", f"finished {config.steps} steps")
+                return
+            if config.time_budget is not None and elapsed >= config.time_budget:
+                yield done("time_budget", f"used the time budget of {config.time_budget:g} s")
+                return
+
+            batch = make_batch(task.examples(rng, config.batch_size, held_out=False, one_length=True), task.vocab)
+            logits = model(batch.src, batch.src_lens, batch.trg, config.teacher_forcing, tf_generator)
+            loss = sequence_loss(logits, batch.trg)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                # the current weights gave a bad loss; the ones before the last update gave a finite one
+                good.restore()
+                step = max(start_step, step - 1)
+                yield done("nan", f"loss became {loss_value}; kept the last good weights, from step {step} "
+                                  f"(try a lower learning rate)")
+                return
+            good.save()
+            if config.lr_decay:  # polishing at a lower rate often wins the last percent of accuracy
+                for group in optimizer.param_groups:
+                    group["lr"] = config.lr * (1.0 - 0.9 * (step - start_step) / config.steps)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            step += 1
+            yield StepEvent(step, loss_value, clock() - started)
+
+            if (step - start_step) % config.eval_every == 0:
+                m = eval_now()
+                yield EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss)
+                if config.target_accuracy is not None and m.exact_match >= config.target_accuracy:
+                    yield done("target_accuracy", f"reached {m.exact_match:.1%} held-out exact match")
+                    return
+    finally:
+        model.train(was_training)

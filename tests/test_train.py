@@ -1,0 +1,143 @@
+import itertools
+import math
+import threading
+
+import pytest
+import torch
+
+from seq2seq.config import ModelConfig, TrainConfig
+from seq2seq.model import build_model
+from seq2seq.tasks import Task, make_spec
+from seq2seq.train import DoneEvent, EvalEvent, StepEvent, evaluate, train, validation_set
+
+
+def setup(name="reverse", lo=3, hi=4, hidden=32, **model_kw):
+    task = Task(make_spec(name, lo, hi))
+    model = build_model(ModelConfig(len(task.vocab), len(task.vocab), emb_dim=16, hidden_dim=hidden, **model_kw))
+    return model, task
+
+
+def weights(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def small(**kw):
+    return TrainConfig(**{"batch_size": 64, "eval_every": 10, "val_size": 100, **kw})
+
+
+def test_events_come_in_order_and_end_with_done():
+    model, task = setup()
+    events = list(train(model, task, small(steps=25)))
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    evals = [e for e in events if isinstance(e, EvalEvent)]
+    assert [e.step for e in steps] == list(range(1, 26))
+    assert [e.step for e in evals] == [10, 20]
+    assert all(b.elapsed >= a.elapsed for a, b in itertools.pairwise(steps))
+    assert isinstance(events[-1], DoneEvent) and sum(isinstance(e, DoneEvent) for e in events) == 1
+    done = events[-1]
+    assert (done.reason, done.step) == ("steps", 25)
+    assert 0.0 <= done.exact_match <= done.token_accuracy <= 1.0 and math.isfinite(done.val_loss)
+
+
+def test_learns_reverse_but_not_random():
+    model, task = setup(hidden=64)
+    done = list(train(model, task, small(steps=300, eval_every=100)))[-1]
+    assert done.exact_match > 0.8
+    # the seed's random data: the same budget learns nothing beyond chance
+    model, task = setup("random", 5, 5, hidden=64)
+    events = list(train(model, task, small(steps=300, eval_every=100)))
+    done = events[-1]
+    assert done.exact_match < 0.02
+    # only <eos> (always after 5 tokens) is predictable: 1 of 6 tokens, plus a tenth of the digits
+    assert done.token_accuracy < 0.3
+    assert done.val_loss > 1.8  # 5/6 of ln(10): no better than guessing each digit
+
+
+def test_same_seed_same_run_and_teacher_forcing_below_one_also_trains():
+    runs = []
+    for _ in range(2):
+        model, task = setup()
+        runs.append([e.loss for e in train(model, task, small(steps=15, teacher_forcing=0.5, seed=4))
+                     if isinstance(e, StepEvent)])
+    assert runs[0] == runs[1]
+    assert runs[0][-1] < runs[0][0]
+
+
+def test_stop_signal_ends_training_and_keeps_the_model():
+    model, task = setup()
+    stop = threading.Event()
+    kept = None
+    events = []
+    for event in train(model, task, small(steps=1000), stop):
+        events.append(event)
+        if isinstance(event, StepEvent) and event.step == 7:
+            kept = weights(model)
+            stop.set()
+    done = events[-1]
+    assert (done.reason, done.step) == ("stopped", 7)
+    assert events[-2].step == 7  # checked before the very next step
+    assert same(weights(model), kept)
+
+
+def test_nan_loss_stops_with_a_reason_and_keeps_the_last_good_weights():
+    model, task = setup()
+    history = {}
+    events = []
+    for event in train(model, task, small(steps=100), None):
+        events.append(event)
+        if isinstance(event, StepEvent):
+            history[event.step] = weights(model)
+            if event.step == 3:  # something blows up the weights, as a far too high learning rate would
+                with torch.no_grad():
+                    model.decoder.fc_out.bias.fill_(float("nan"))
+    done = events[-1]
+    assert done.reason == "nan" and "learning rate" in done.message
+    assert done.step == 2
+    assert same(weights(model), history[2])  # the weights that last gave a finite loss
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    assert math.isfinite(done.val_loss)
+
+
+def test_huge_learning_rate_never_leaves_non_finite_weights():
+    model, task = setup()
+    done = list(train(model, task, small(steps=30, lr=1e6, clip=1e6)))[-1]
+    assert done.reason in ("nan", "steps")
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def test_time_budget_and_target_accuracy_stop_training():
+    ticks = itertools.count()
+    model, task = setup()
+    done = list(train(model, task, small(steps=None, time_budget=5.0), clock=lambda: float(next(ticks))))[-1]
+    assert done.reason == "time_budget" and 0 < done.step < 10
+
+    model, task = setup(hidden=64)
+    events = list(train(model, task, small(steps=2000, target_accuracy=0.5)))
+    done = events[-1]
+    assert done.reason == "target_accuracy" and done.exact_match >= 0.5 and done.step < 2000
+    assert events[-2].step == done.step and events[-2].exact_match == done.exact_match
+
+
+def test_step_numbers_continue_from_start_step():
+    model, task = setup()
+    events = list(train(model, task, small(steps=5), start_step=40))
+    assert [e.step for e in events if isinstance(e, StepEvent)] == [41, 42, 43, 44, 45]
+    assert events[-1].step == 45
+
+
+def test_evaluate_uses_held_out_examples_without_teacher_forcing(short_reverse):
+    model, task = short_reverse
+    examples = validation_set(task, 200)
+    assert all(task.is_held_out(ex.source) for ex in examples)
+    m = evaluate(model, task, examples)
+    assert m.n == 200 and 0.9 < m.exact_match <= 1.0 and m.token_accuracy >= m.exact_match
+
+
+def test_bad_config_fails_before_training():
+    model, task = setup()
+    with pytest.raises(ValueError, match="batch_size"):
+        next(train(model, task, TrainConfig(batch_size=0)))

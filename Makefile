@@ -26,8 +26,8 @@ bench: $(VENV)/.runtime
 
 # Regenerates the bundled models in checkpoints/ (deterministic: fixed seeds, one thread, step limits)
 checkpoints: $(VENV)/.runtime
-	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse --layers 2 --steps 3000 --seed 0 --threads 1
-	$(PY) -m seq2seq train --task addition --out checkpoints/addition --attention --steps 20000 --seed 0 --threads 1
+	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse --layers 2 --steps 3000 --lr-decay --seed 0 --threads 1
+	$(PY) -m seq2seq train --task addition --out checkpoints/addition --attention --steps 15000 --lr-decay --seed 0 --threads 1
 	$(PY) -m seq2seq eval --checkpoint checkpoints/reverse
 	$(PY) -m seq2seq eval --checkpoint checkpoints/addition
 

@@ -33,19 +33,21 @@ class Metrics:
     n: int
 
 
-@dataclass
-class StepEvent:
-    step: int
-    loss: float
-    elapsed: float
-    event: str = "step"
-
+class _Event:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 @dataclass
-class EvalEvent:
+class StepEvent(_Event):
+    step: int
+    loss: float
+    elapsed: float
+    event: str = "step"
+
+
+@dataclass
+class EvalEvent(_Event):
     step: int
     elapsed: float
     exact_match: float
@@ -53,12 +55,9 @@ class EvalEvent:
     val_loss: float
     event: str = "eval"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass
-class DoneEvent:
+class DoneEvent(_Event):
     step: int
     elapsed: float
     reason: str            # "steps" | "time_budget" | "target_accuracy" | "stopped" | "nan"
@@ -67,9 +66,6 @@ class DoneEvent:
     token_accuracy: float
     val_loss: float
     event: str = "done"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 TrainEvent = StepEvent | EvalEvent | DoneEvent

@@ -95,6 +95,11 @@ def _check_out_folder(out: Path) -> None:
     """Fail before training, not after, when the checkpoint could not be written."""
     if out.exists() and not out.is_dir():
         raise CliError(f"--out {out} exists and is not a folder")
+    for parent in out.absolute().parents:  # the nearest existing ancestor must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise CliError(f"--out {out}: {parent} is a file, not a folder")
+            break
     if out.is_dir():
         extra = [p.name for p in out.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE)]
         if extra:

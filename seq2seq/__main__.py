@@ -17,8 +17,7 @@ from typing import Any, Sequence
 
 import torch
 
-from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint, save_checkpoint, \
-    training_summary
+from .checkpoint import CheckpointError, check_writable, load_checkpoint, save_checkpoint, training_summary
 from .config import CELLS, ModelConfig, TrainConfig
 from .decode import greedy_decode
 from .model import build_model
@@ -91,21 +90,6 @@ def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
     return {field: getattr(args, opt) for opt, field in mapping.items() if getattr(args, opt) is not None}
 
 
-def _check_out_folder(out: Path) -> None:
-    """Fail before training, not after, when the checkpoint could not be written."""
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {out} exists and is not a folder")
-    for parent in out.absolute().parents:  # the nearest existing ancestor must be a folder
-        if parent.exists():
-            if not parent.is_dir():
-                raise CliError(f"--out {out}: {parent} is a file, not a folder")
-            break
-    if out.is_dir():
-        extra = [p.name for p in out.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE)]
-        if extra:
-            raise CliError(f"--out {out} already holds other files; choose an empty or new folder")
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     try:
         spec = make_spec(args.task, args.min_len, args.max_len)
@@ -127,7 +111,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         task.examples(random.Random(0), 1, held_out=True)  # too small a task fails here, not mid-run
     except ValueError as e:
         raise CliError(str(e)) from None
-    _check_out_folder(args.out)
+    try:
+        check_writable(args.out)  # fail before training, not after
+    except CheckpointError as e:
+        raise CliError(f"--out: {e}") from None
     torch.set_num_threads(args.threads)
 
     model = build_model(model_config, seed=train_config.seed)

@@ -39,19 +39,30 @@ class Checkpoint:
     training: dict[str, Any] = field(default_factory=dict)
 
 
+def check_writable(path: str | os.PathLike) -> Path:
+    """Raise CheckpointError unless a checkpoint can be written at `path` (call it before long work)."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise CheckpointError(f"{target} exists and is not a folder")
+    for parent in target.absolute().parents:  # the nearest existing ancestor must be a folder
+        if parent.exists():
+            if not parent.is_dir():
+                raise CheckpointError(f"{target}: {parent} is a file, not a folder")
+            break
+    if target.is_dir():
+        extra = sorted(p.name for p in target.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE))
+        if extra:
+            raise CheckpointError(f"{target} already holds other files ({', '.join(extra[:3])}); "
+                                  f"choose an empty or new folder")
+    return target
+
+
 def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, task: Task,
                     training: dict[str, Any] | None = None) -> Path:
     """Write the checkpoint folder atomically: into a temporary folder beside it, then renamed.
 
     An existing checkpoint at `path` is replaced; any other existing folder or file is left alone."""
-    target = Path(path)
-    if target.exists():
-        if not target.is_dir():
-            raise CheckpointError(f"{target} exists and is not a folder")
-        extra = sorted(p.name for p in target.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE))
-        if extra:
-            raise CheckpointError(f"{target} already holds other files ({', '.join(extra[:3])}); "
-                                  f"choose an empty or new folder")
+    target = check_writable(path)
     if model.config is None:
         raise CheckpointError("the model has no config; build it with Seq2Seq.from_config")
     config = {

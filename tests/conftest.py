@@ -24,3 +24,54 @@ def short_reverse():
     for _ in train(model, task, TrainConfig(steps=400, eval_every=400, val_size=200)):
         pass
     return model, task
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, process, timeout: float = 90.0) -> float:
+    """Seconds until `url` answers 200; fails with the server's log if it dies or never answers."""
+    import time
+    import urllib.request
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the app did not answer {url} within {timeout:.0f} s")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """`python app.py` running on a free local port, one training at a time (so queueing is testable)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "SEQ2SEQ_MAX_TRAININGS": "1", "PYTHONUNBUFFERED": "1"}
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=Path(__file__).parent.parent, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_http(url, process)
+    except RuntimeError as e:
+        process.kill()
+        pytest.fail(f"{e}\n{log.read_text()[-3000:]}")
+    yield url
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -21,8 +21,9 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.runtime
+bench: $(VENV)/.dev
 	$(PY) -m seq2seq.bench
+	$(PY) bench_app.py
 
 # Regenerates the bundled models in checkpoints/ (deterministic: fixed seeds, one thread, step limits)
 checkpoints: $(VENV)/.runtime

@@ -363,6 +363,15 @@ def play(decoded, t):
     return views.playback_html(decoded, t)
 
 
+def play_all(decoded):
+    """Step through the whole decoding, one step about every half second."""
+    if decoded is None:
+        raise gr.Error("Decode something first.", title="Nothing to play")
+    for t in range(1, len(decoded.trace.steps) + 1):
+        yield t
+        time.sleep(0.5)
+
+
 def nudge(decoded, t, delta):
     if decoded is None:
         return 1
@@ -453,9 +462,10 @@ with gr.Blocks(title="seq2seq playground") as demo:
                                           elem_id="download-checkpoint", interactive=False, height=90)
                 metrics_file = gr.File(label="Metrics (CSV)", elem_id="download-metrics", interactive=False, height=90)
                 with gr.Column():
-                    upload = gr.File(label="Load a checkpoint .zip", file_types=[".zip"], elem_id="upload-checkpoint",
-                                     height=90)
-                    upload_status = gr.Markdown(elem_id="upload-status")
+                    upload = gr.UploadButton("Load a checkpoint (.zip)", file_types=[".zip"],
+                                             elem_id="upload-checkpoint")
+                    upload_status = gr.Markdown("A checkpoint downloaded here loads back as your model: decode "
+                                                "with it, or train it further.", elem_id="upload-status")
 
         with gr.Tab("Decode", id="decode", elem_id="decode-tab"):
             with gr.Row():
@@ -478,6 +488,7 @@ with gr.Blocks(title="seq2seq playground") as demo:
                     gr.Markdown("### Step by step")
                     with gr.Row():
                         prev_button = gr.Button("◀ Previous", elem_id="playback-prev", size="sm")
+                        play_button = gr.Button("Play", elem_id="playback-play", size="sm")
                         next_button = gr.Button("Next ▶", elem_id="playback-next", size="sm")
                     playback_step = gr.Slider(1, 2, value=1, step=1, label="Step", elem_id="playback-step")
                     playback = gr.HTML(label="playback", show_label=False, elem_id="playback")
@@ -518,6 +529,7 @@ with gr.Blocks(title="seq2seq playground") as demo:
                          show_progress="hidden")
     prev_button.click(lambda d, t: nudge(d, t, -1), [decoded_state, playback_step], playback_step,
                       api_visibility="private", show_progress="hidden")
+    play_button.click(play_all, decoded_state, playback_step, api_visibility="private", show_progress="hidden")
     next_button.click(lambda d, t: nudge(d, t, +1), [decoded_state, playback_step], playback_step,
                       api_visibility="private", show_progress="hidden")
     demo.unload(session_closed)

@@ -22,7 +22,7 @@ def test_bundled_reverse_decodes_the_readme_example():
     assert result.stdout == "9 5 1 4 1 3\n"
 
 
-@pytest.mark.parametrize("name", ["reverse", "addition"])
+@pytest.mark.parametrize("name", ["reverse", "addition", "copy", "sort"])
 def test_bundled_models_reach_99_percent_on_held_out_examples(name):
     result = cli("eval", "--checkpoint", f"checkpoints/{name}", "--json")
     assert result.returncode == 0, result.stderr
@@ -36,7 +36,7 @@ def test_bundled_addition_adds():
     assert json.loads(result.stdout)["output"] == "1 6 8"
 
 
-@pytest.mark.parametrize("name", ["reverse", "addition"])
+@pytest.mark.parametrize("name", ["reverse", "addition", "copy", "sort"])
 def test_bundled_models_are_small_and_described(name):
     folder = ROOT / "checkpoints" / name
     assert sum(f.stat().st_size for f in folder.iterdir()) < 5_000_000

@@ -1,0 +1,88 @@
+"""App benchmark: start-up time, and what the live UI costs training (figures for README).
+
+    python bench_app.py [--runs 3] [--steps 1500]
+
+1. `python app.py` from launch to the first HTTP 200 on /.
+2. Training steps/s of the Train tab's default preset, through the app's streaming /train endpoint
+   (gradio_client, as a browser would drive it) against the same training run headless in this
+   process, interleaved so both see the same machine; the figure to watch is the ratio.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+from seq2seq import ModelConfig, Task, TrainConfig, build_model, make_spec, train  # noqa: E402
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE / "tests"))
+from conftest import free_port, wait_for_http  # noqa: E402
+
+
+def headless_steps_per_s(steps: int) -> float:
+    """The Train tab's default preset, trained by seq2seq.train() with nothing watching."""
+    task = Task(make_spec("reverse", 3, 10))
+    model = build_model(ModelConfig(len(task.vocab), len(task.vocab)), seed=0)
+    *_, done = train(model, task, TrainConfig(steps=steps, lr_decay=True, time_budget=120, seed=0))
+    return steps / done.elapsed
+
+
+def app_steps_per_s(client, steps: int) -> tuple[float, int]:
+    """The same run through /train; returns the app's own steps/s and how many updates streamed."""
+    outputs = list(client.submit(steps=steps, mode="new", api_name="/train"))
+    status = outputs[-1][2]
+    match = re.search(r"([\d,]+) steps in ([\d.]+) s", status)
+    if not match:
+        raise RuntimeError(f"unexpected final status: {status}")
+    return int(match[1].replace(",", "")) / float(match[2]), len(outputs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=1500)
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as the app
+
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=HERE, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        start_s = wait_for_http(f"http://127.0.0.1:{port}/", server)
+        print(f"1. app start to first HTTP 200: {start_s:.1f} s (launch to answer, {time.perf_counter() - started:.1f} s)")
+
+        from gradio_client import Client
+        client = Client(f"http://127.0.0.1:{port}/", analytics_enabled=False, verbose=False)
+        app_steps_per_s(client, 200)   # warm both up: first steps in a process are slow
+        headless_steps_per_s(200)
+        app, headless, updates = [], [], []
+        for _ in range(args.runs):
+            rate, n = app_steps_per_s(client, args.steps)
+            app.append(rate)
+            updates.append(n)
+            headless.append(headless_steps_per_s(args.steps))
+        a, h = statistics.median(app), statistics.median(headless)
+        print(f"2. training {args.steps} steps (default preset), median of {args.runs}: "
+              f"app {a:.0f} steps/s ({statistics.median(updates):.0f} streamed updates), "
+              f"headless {h:.0f} steps/s; the app runs at {a / h:.0%} of headless speed "
+              f"(live UI cost {1 - a / h:+.1%})")
+        print("   runs, app:", " ".join(f"{x:.0f}" for x in app), "| headless:", " ".join(f"{x:.0f}" for x in headless))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()

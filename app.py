@@ -11,7 +11,6 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import copy  # noqa: E402
-import random  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -384,7 +383,7 @@ def example_sources(choice: str, train_task: str, session: Session | None):
         _, task, info = pick_model(choice, train_task, session, None)
     except gr.Error as e:
         return gr.Dataset(samples=[]), f"{e.message}"
-    samples = [[" ".join(ex.source)] for ex in task.examples(random.Random(7), 6, held_out=True, distinct=True)]
+    samples = [[" ".join(ex.source)] for ex in validation_set(task, 6, seed=7)]
     return gr.Dataset(samples=samples), info
 
 

@@ -1,7 +1,10 @@
 """seq2seq playground: train an LSTM encoder-decoder on a toy task and watch it learn, then watch it decode.
 
 UI wiring only: components, events and per-session state. Every bit of model work is a call into the
-`seq2seq` package; everything shown is formatted by `views`.
+`seq2seq` package (training runs in worker processes, `seq2seq.worker`); everything shown is
+formatted by `views`. Safe to leave on a public Space: settings are checked against a cost budget
+before anything is built, runs are bounded in time and memory, uploads are read with caps, and a
+session's files and model are released when its browser goes away.
 """
 import os
 
@@ -9,42 +12,114 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# how often a page's heartbeat is checked: a closed tab is noticed (its training stopped, its files and model
+# released) within about two of these, not Gradio's default 2 × 15 s
+os.environ.setdefault("GRADIO_HEARTBEAT_INTERVAL", "5")
 
-import copy  # noqa: E402
+import dataclasses  # noqa: E402
+import gc  # noqa: E402
+import logging  # noqa: E402
+import math  # noqa: E402
+import random  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-import zipfile  # noqa: E402
+from collections import OrderedDict  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
+from gradio.utils import NamedString, get_upload_folder  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 import views  # noqa: E402
 from seq2seq import (CheckpointError, DoneEvent, ModelConfig, Seq2Seq, StepEvent, Task, TrainConfig,  # noqa: E402
-                     build_model, evaluate, greedy_decode, load_checkpoint, make_spec, save_checkpoint, train,
-                     validation_set)
-from seq2seq.checkpoint import CONFIG_FILE, WEIGHTS_FILE, training_summary  # noqa: E402
+                     greedy_decode, load_checkpoint, make_spec, save_checkpoint, validation_set)
+from seq2seq.checkpoint import CONFIG_FILE, load_checkpoint_zip, training_summary, write_checkpoint_zip  # noqa: E402
+from seq2seq.cost import Budget, BudgetError, check as check_budget, estimate as estimate_cost, val_size_within  # noqa: E402
 from seq2seq.history import History  # noqa: E402
 from seq2seq.model import count_parameters  # noqa: E402
-from seq2seq.tasks import TASK_NAMES, describe  # noqa: E402
-from seq2seq.train import EvalEvent  # noqa: E402
+from seq2seq.tasks import MAX_SOURCE_CHARS, TASK_NAMES, describe  # noqa: E402
+from seq2seq.worker import Failed, Finished, Job, Killed, Run, Snapshot, WorkerError, WorkerPool, model_from_weights, \
+    weights_bytes  # noqa: E402
+from webguard import BodyLimit, friendly  # noqa: E402
 
-torch.set_num_threads(1)  # one core per training: two sessions can train at once on a 2-vCPU Space
+torch.set_num_threads(1)  # the server decodes on one thread; trainings run in their own processes
+log = logging.getLogger("seq2seq-playground")
+
+
+def _env_number(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise SystemExit(f"{name}={raw!r} must be between {low:g} and {high:g}")
+    return value
+
+
+def as_sent(*components: gr.components.Component) -> None:
+    """These components' values reach their handlers as sent: the handler checks them and says what is
+    wrong in the field's own words. (Gradio's own check names no field, and a value of the wrong type
+    makes it fail with its generic "upstream app has raised an exception".)"""
+    for component in components:
+        component.preprocess = lambda payload: payload
+
+
+def guard_input(component: gr.components.Component, sentence: str) -> None:
+    """A value this component cannot read (sent by a script) gets `sentence`, not Gradio's generic error."""
+    original = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return original(payload)
+        except gr.Error:
+            raise
+        except Exception:  # noqa: BLE001
+            raise gr.Error(sentence, title="Check the input") from None
+    component.preprocess = preprocess
+
+
+def upload_path(file) -> NamedString:
+    """The uploaded file's path (only .zip), without the stray empty temp file Gradio's UploadButton makes."""
+    path = Path(str(getattr(file, "path", "") or ""))
+    if path.suffix.lower() != ".zip":
+        _delete_upload(path)
+        raise gr.Error("A checkpoint is a .zip file, as downloaded from the Train tab.", title="Cannot load")
+    return NamedString(str(path))
+
 
 HERE = Path(__file__).parent
 BUNDLED = {p.name: load_checkpoint(p) for p in sorted((HERE / "checkpoints").iterdir())
            if (p / CONFIG_FILE).exists()}  # read-only: shared by every session, never trained
-MAX_TRAININGS = int(os.environ.get("SEQ2SEQ_MAX_TRAININGS", "2"))  # trainings at once; the rest queue
-MAX_SECONDS = 600          # longest single training run, so one visitor cannot hold a slot for ever
+try:
+    BUDGET = Budget.from_env()  # memory and time per training: see README "Limits"
+except ValueError as e:
+    raise SystemExit(str(e)) from None
+MAX_TRAININGS = int(_env_number("SEQ2SEQ_MAX_TRAININGS", 2, 1, 64))  # trainings at once; the rest queue
+MAX_SECONDS = int(_env_number("SEQ2SEQ_MAX_RUN_SECONDS", 600, 5, 86_400))  # longest single run
+MAX_UPLOAD_MB = _env_number("SEQ2SEQ_MAX_UPLOAD_MB", 80, 1, 10_000)  # checkpoint uploads
+MAX_REQUEST_KB = _env_number("SEQ2SEQ_MAX_REQUEST_KB", 256, 16, 100_000)  # every other request body
+SESSIONS_MB = _env_number("SEQ2SEQ_SESSIONS_MB", 1000, 0.1, 1_000_000)  # models kept for all sessions at once
+SESSION_TTL = _env_number("SEQ2SEQ_SESSION_TTL", 3 * 3600, 60, 7 * 86_400)  # a session untouched this long goes
+MIN_HELD_OUT = 10          # a task must have at least this many held-out sources to measure accuracy on
+UNWATCHED_SECONDS = 5.0    # a run nobody reads for this long stops
+STOP_GRACE = 1.5           # a run still going this long after Stop (or its time) is killed
 UPDATE_EVERY = 0.75        # seconds between live updates of the plots and status
 PLOT_POINTS = 300          # points per plotted series, however long the history
-MAX_UPLOAD_BYTES = 50_000_000
+MAX_UPLOAD_BYTES = int(MAX_UPLOAD_MB * 1e6)
 
-# session_hash -> stop flag of the training running for that browser session (present only while it runs)
-RUNNING: dict[str, threading.Event] = {}
+WORKERS = WorkerPool()
+
+# session_hash -> the training running for that browser session (present only while it runs)
+RUNNING: dict[str, "Active"] = {}
+# session_hash -> that session's state, so its files and model can be released when its browser goes away
+SESSIONS: "OrderedDict[str, Session]" = OrderedDict()  # least recently used first
 
 PRESETS = {
     "Tuned default": dict(
@@ -75,6 +150,97 @@ MODEL_CHOICES = ([("Automatic: your trained model, else the bundled one for the 
                   ("Your model (trained in this session)", SESSION)]
                  + [(f"Bundled: {name}", f"bundled:{name}") for name in BUNDLED])
 
+CHOICE_VALUES = {value for _, value in MODEL_CHOICES}
+
+# the form: name -> (label, kind, smallest, largest); messages use the labels, as the page does
+FIELDS = {
+    "min_len": ("Min length", int, 1, 50), "max_len": ("Max length", int, 1, 50),
+    "emb_dim": ("Embedding size", int, 1, 256), "hidden_dim": ("Hidden size", int, 1, 512),
+    "n_layers": ("Layers", int, 1, 4), "dropout": ("Dropout", float, 0.0, 0.9),
+    "batch_size": ("Batch size", int, 1, 1024), "lr": ("Learning rate", float, 1e-6, 0.1),
+    "teacher_forcing": ("Teacher-forcing ratio", float, 0.0, 1.0),
+    "steps": ("Steps", int, 0, 1_000_000), "time_budget": ("Time budget", float, 1, MAX_SECONDS),
+    "target": ("Stop-early accuracy", float, 0, 100), "seed": ("Seed", int, 0, 2**31 - 1),
+}
+CHOICES = {"task": ("Task", TASK_NAMES), "cell": ("Cell", ("lstm", "gru")), "mode": ("When you press Train",
+                                                                                   ("continue", "new"))}
+FLAGS = {"attention": "Attention", "lr_decay": "Decay learning rate"}
+LABELS = {"emb_dim": "Embedding size", "hidden_dim": "Hidden size", "n_layers": "Layers", "cell": "Cell",
+          "dropout": "Dropout", "attention": "Attention"}
+
+
+def _error(message: str, title: str = "Check the settings") -> gr.Error:
+    return gr.Error(message, title=title)
+
+
+def _number(name: str, value) -> int | float:
+    label, kind, low, high = FIELDS[name]
+    whole = kind is int
+    what = f"{label} must be {'a whole number' if whole else 'a number'} between {low:g} and {high:g}"
+    if isinstance(value, bool) or value is None:
+        raise _error(f"{what}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise _error(f"{what} (got {str(value)[:20]!r}).") from None
+    if not math.isfinite(number) or (whole and number != int(number)) or not low <= number <= high:
+        raise _error(f"{what} (got {str(value)[:20]}).")
+    return int(number) if whole else number
+
+
+def _choice(name: str, value) -> str:
+    label, allowed = CHOICES[name]
+    if value not in allowed:
+        raise _error(f"{label} must be one of {', '.join(allowed)} (got {str(value)[:20]!r}).")
+    return value
+
+
+def _flag(name: str, value) -> bool:
+    if value not in (True, False, None, 0, 1):
+        raise _error(f"{FLAGS[name]} must be on or off (got {str(value)[:20]!r}).")
+    return bool(value)
+
+
+def read_settings(values: dict) -> tuple[Task, ModelConfig, TrainConfig]:
+    """Settings from the form, checked; raises gr.Error with a sentence that uses the form's labels."""
+    v = {name: _number(name, values.get(name)) for name in FIELDS}
+    task_name, cell = _choice("task", values.get("task")), _choice("cell", values.get("cell"))
+    attention, lr_decay = _flag("attention", values.get("attention")), _flag("lr_decay", values.get("lr_decay"))
+    try:
+        spec = make_spec(task_name, v["min_len"], v["max_len"])
+    except ValueError:
+        top = make_spec(task_name).max_len if task_name != "addition" else 9
+        cap = {"addition": 9}.get(task_name, 50)
+        unit = " (digits per number)" if task_name == "addition" else ""
+        raise _error(f"For {task_name}, min length and max length{unit} must satisfy 1 ≤ min ≤ max ≤ {cap} "
+                     f"(got {v['min_len']} and {v['max_len']}); its default is {make_spec(task_name).min_len}–"
+                     f"{top}.") from None
+    if lr_decay and v["steps"] == 0:
+        raise _error("Decaying the learning rate needs a number of steps to decay over: set Steps, or turn "
+                     "the decay off.")
+    task = Task(spec)
+    model_config = ModelConfig(len(task.vocab), len(task.vocab), cell=cell, emb_dim=v["emb_dim"],
+                               hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], dropout=v["dropout"],
+                               attention=attention)
+    train_config = TrainConfig(batch_size=v["batch_size"], lr=v["lr"], teacher_forcing=v["teacher_forcing"],
+                               steps=v["steps"] or None, time_budget=v["time_budget"],
+                               target_accuracy=v["target"] / 100 or None, lr_decay=lr_decay, seed=v["seed"])
+    model_config.validate()
+    train_config.validate()
+    try:  # a corner of the task too small to keep examples apart for testing fails here, not mid-run
+        held_out = task.examples(random.Random(0), MIN_HELD_OUT, held_out=True, distinct=True)
+        task.examples(random.Random(0), 1, held_out=False)
+    except ValueError:
+        held_out = []
+    if len(held_out) < MIN_HELD_OUT:
+        raise _error(f"{task_name} with lengths {spec.min_len}–{spec.max_len} has too few different examples "
+                     f"to keep {MIN_HELD_OUT} apart for testing: widen the length range.") from None
+    try:
+        check_budget(model_config, train_config, spec, BUDGET)
+    except BudgetError as e:
+        raise _error(str(e), "Too big for this app") from None
+    return task, model_config, train_config
+
 
 @dataclass
 class Session:
@@ -83,47 +249,64 @@ class Session:
     task: Task | None = None
     history: History = field(default_factory=History)
     seconds: float = 0.0                    # training time over all runs
-    folder: Path | None = None              # where this session's downloads are written
     source: str = "trained here"            # or "uploaded <name>"
+    folder: Path | None = None              # this session's downloads (only the latest run's)
+    snapshot: Snapshot | None = None        # the weights of the model while it trains
+    snapshot_model: tuple[int, Seq2Seq] | None = None  # ... built when someone decodes with them
+    snapshot_config: ModelConfig | None = None          # ... and their shapes
+    released: str | None = None             # why its model was let go, if it was
+
+    def memory_mb(self) -> float:
+        """About what this session holds in memory: its model's weights (and a snapshot while training)."""
+        size = 4 * count_parameters(self.model) / 1e6 if self.model is not None else 0.0
+        return size + (len(self.snapshot.weights) / 1e6 if self.snapshot is not None else 0.0)
+
+    def release(self, why: str = "this session ended") -> None:
+        """Give back the session's files and memory (its browser went away, or it was idle longest)."""
+        self.released = why
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+        self.model = self.task = self.snapshot = self.snapshot_model = None
+        self.history = History()
 
 
-# ---------------------------------------------------------------- settings
+@dataclass
+class Active:
+    """A training in progress for one session."""
+    run: Run
+    pulled: float = field(default_factory=time.monotonic)  # when the page's stream last asked for more
+    why: str | None = None                                 # why it was stopped, when not by the user
 
 
-def read_settings(values: dict) -> tuple[Task, ModelConfig, TrainConfig]:
-    """Settings from the form, checked; raises gr.Error with a sentence a person understands."""
-    try:
-        def whole(name: str, label: str) -> int:
-            value = values[name]
-            if value is None or float(value) != int(value):
-                raise ValueError(f"{label} must be a whole number")
-            return int(value)
+def session_key(request: gr.Request | None) -> str:
+    return (request.session_hash if request is not None else None) or "anonymous"
 
-        spec = make_spec(values["task"], whole("min_len", "min length"), whole("max_len", "max length"))
-        task = Task(spec)
-        model_config = ModelConfig(len(task.vocab), len(task.vocab), cell=values["cell"],
-                                   emb_dim=whole("emb_dim", "embedding size"),
-                                   hidden_dim=whole("hidden_dim", "hidden size"),
-                                   n_layers=whole("n_layers", "layers"), dropout=float(values["dropout"] or 0),
-                                   attention=bool(values["attention"]))
-        steps = whole("steps", "steps")
-        budget = float(values["time_budget"] or 0)
-        if not 0 < budget <= MAX_SECONDS:
-            raise ValueError(f"time budget must be between 1 and {MAX_SECONDS} seconds")
-        target = float(values["target"] or 0)
-        if not 0 <= target <= 100:
-            raise ValueError("stop-early accuracy must be a percentage between 0 and 100 (0 = never)")
-        if values["lr_decay"] and steps == 0:
-            raise ValueError("learning-rate decay needs a number of steps to decay over")
-        train_config = TrainConfig(batch_size=whole("batch_size", "batch size"), lr=float(values["lr"] or 0),
-                                   teacher_forcing=float(values["teacher_forcing"]), steps=steps or None,
-                                   time_budget=budget, target_accuracy=target / 100 or None,
-                                   lr_decay=bool(values["lr_decay"]), seed=whole("seed", "seed"))
-        model_config.validate()
-        train_config.validate()
-    except (ValueError, TypeError, KeyError) as e:
-        raise gr.Error(f"Check the settings: {e}.".replace("..", "."), title="Cannot train") from None
-    return task, model_config, train_config
+
+def session_of(session, request: gr.Request | None) -> Session:
+    if session is not None and not isinstance(session, Session):
+        raise _error("This session's state is not valid; reload the page.", "Reload")
+    session = session or Session()
+    key = session_key(request)
+    SESSIONS[key] = session
+    SESSIONS.move_to_end(key)
+    keep_sessions_within_memory()
+    return session
+
+
+def keep_sessions_within_memory() -> None:
+    """Sessions whose browsers never say goodbye (scripts calling the HTTP API) must not pile up: past
+    SESSIONS_MB of models in all, the least recently used idle sessions are released."""
+    total = sum(s.memory_mb() for s in SESSIONS.values())
+    for key in list(SESSIONS):
+        if total <= SESSIONS_MB or len(SESSIONS) <= 1:
+            break
+        if key in RUNNING:
+            continue
+        session = SESSIONS.pop(key)
+        total -= session.memory_mb()
+        session.release("it was let go to make room: this server keeps the models of the sessions used most "
+                        "recently")
 
 
 def describe_model(model: Seq2Seq) -> str:
@@ -138,15 +321,17 @@ def describe_task(task: Task) -> str:
     return f"**{s.name}** ({s.min_len}–{s.max_len} {unit}): {describe(s.name)}"
 
 
+@friendly(gr.Error, (gr.Error,))
 def apply_preset(name: str):
     if name not in PRESETS:
-        raise gr.Error(f"Unknown preset {name!r}.")
+        raise _error(f"Preset must be one of: {', '.join(PRESETS)}.", "Unknown preset")
     return [PRESETS[name][key] for key in SETTINGS] + [PRESET_NOTES[name]]
 
 
+@friendly(gr.Error, (gr.Error,))
 def task_changed(name: str):
     """New task: its default lengths, and its description."""
-    spec = make_spec(name)
+    spec = make_spec(_choice("task", name))
     return spec.min_len, spec.max_len, describe_task(Task(spec))
 
 
@@ -154,61 +339,90 @@ def task_changed(name: str):
 
 
 def downloads(session: Session) -> tuple[str, str]:
-    """Write the session's checkpoint (zip of config.json + model.safetensors) and metrics CSV."""
-    if session.folder is None:
-        session.folder = Path(tempfile.mkdtemp(prefix="seq2seq-playground-"))
+    """Write the session's checkpoint zip and metrics CSV, replacing its previous ones.
+
+    They live in the session's own folder inside Gradio's cache (so Gradio serves them without copying
+    them), which is deleted when the session ends."""
+    if session.folder is None or not session.folder.exists():
+        cache = Path(get_upload_folder())
+        cache.mkdir(parents=True, exist_ok=True)
+        session.folder = Path(tempfile.mkdtemp(prefix="seq2seq-session-", dir=cache))
+    for old in session.folder.iterdir():  # only the latest run's files are kept
+        shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
     step = session.history.last_step
     name = f"seq2seq-{session.task.name}-step{step}"
     last = session.history.evals[-1] if session.history.evals else None
     folder = session.folder / name
-    if folder.exists():
-        shutil.rmtree(folder)
     save_checkpoint(folder, session.model, session.task, training_summary(
         step, session.seconds, last.exact_match if last else float("nan"),
         last.token_accuracy if last else float("nan"), trained_in="seq2seq playground app"))
-    archive = session.folder / f"{name}.zip"
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
-        for file in (CONFIG_FILE, WEIGHTS_FILE):
-            z.write(folder / file, f"{name}/{file}")
+    archive = write_checkpoint_zip(folder, session.folder / f"{name}.zip")
+    shutil.rmtree(folder)
     csv_path = session.folder / f"{name}-metrics.csv"
     csv_path.write_text(session.history.to_csv())
     return str(archive), str(csv_path)
 
 
-def prepare_model(session: Session, mode: str, task: Task, model_config: ModelConfig,
-                  train_config: TrainConfig) -> str:
-    """Keep the session's model to continue, or build a new one; returns a sentence saying which."""
-    if mode == "continue" and session.model is not None:
-        old = session.model.config
-        if old != model_config:
-            changed = [f"{k} {getattr(old, k)} → {getattr(model_config, k)}" for k in vars(old)
-                       if getattr(old, k) != getattr(model_config, k)]
-            raise gr.Error(f"The model settings changed ({'; '.join(changed)}), so this model cannot continue. "
-                           f"Set them back, or choose “Start a new model”.", title="Cannot continue")
-        if session.task.vocab != task.vocab:
-            raise gr.Error(f"{task.name} uses different tokens from {session.task.name}, so this model cannot "
-                           f"continue on it. Choose “Start a new model”.", title="Cannot continue")
-        session.task = task
-        return f"continuing from step {session.history.last_step:,}"
-    session.model = build_model(model_config, seed=train_config.seed)
-    session.task, session.history, session.seconds, session.source = task, History(), 0.0, "trained here"
-    return "new model"
+def check_continue(session: Session, task: Task, model_config: ModelConfig) -> None:
+    old = session.model.config
+    if old != model_config:
+        changed = [f"{LABELS.get(k, k)} {getattr(old, k)} → {getattr(model_config, k)}" for k in vars(old)
+                   if getattr(old, k) != getattr(model_config, k)]
+        raise gr.Error(f"The model settings changed ({'; '.join(changed)}), so this model cannot continue. "
+                       f"Set them back, or choose “Start a new model”.", title="Cannot continue")
+    if session.task.vocab != task.vocab:
+        raise gr.Error(f"{task.name} uses different tokens from {session.task.name}, so this model cannot "
+                       f"continue on it. Choose “Start a new model”.", title="Cannot continue")
 
 
+def unread_updates(key: str) -> int:
+    """How many of this session's streamed updates wait in Gradio's queue, unread by any client."""
+    queue = getattr(demo, "_queue", None)
+    messages = queue.pending_messages_per_session.get(key) if queue is not None else None
+    return messages.qsize() if messages is not None else 0
+
+
+@friendly(gr.Error, (gr.Error,))
 def run_training(task: str, min_len: int, max_len: int, cell: str, emb_dim: int, hidden_dim: int, n_layers: int,
                  dropout: float, attention: bool, batch_size: int, lr: float, teacher_forcing: float, steps: int,
                  time_budget: float, target: float, lr_decay: bool, seed: int, mode: str,
                  session: Session | None, request: gr.Request):
-    """Stream training: plots and status about once a second; the model stays in the session."""
+    """Stream training from a worker process: plots and status about once a second; the model ends up in
+    the session. The session changes only once the run has started."""
     values = {name: value for name, value in locals().items() if name in SETTINGS}
     task, model_config, train_config = read_settings(values)
-    session = session or Session()
-    key = request.session_hash or "anonymous"
+    mode = _choice("mode", mode)
+    session = session_of(session, request)
+    key = session_key(request)
     if key in RUNNING:
         raise gr.Error("This session is already training: stop it first.", title="Already training")
-    how = prepare_model(session, mode, task, model_config, train_config)
-    stop = RUNNING[key] = threading.Event()
+    continuing = mode == "continue" and session.model is not None
+    if continuing:
+        check_continue(session, task, model_config)
+    spec = task.spec
+    cost = check_budget(model_config, train_config, spec, BUDGET)
+    val_size = val_size_within(model_config, spec, BUDGET.eval_seconds)
+    budget = train_config.time_budget
+    eval_cost = cost.eval_seconds * val_size / max(train_config.val_size, 1)
+    train_config = dataclasses.replace(train_config, val_size=val_size,
+                                       time_budget=max(0.1, budget - eval_cost))
+    start = session.history.last_step if continuing else 0
+    job = Job(model_config.to_dict(), spec.to_dict(), train_config.to_dict(),
+              weights=weights_bytes(session.model) if continuing else None, start_step=start,
+              eval_at_start=not (continuing and session.history.evals))
+    try:
+        run = WORKERS.start(job, memory_limit_mb=1.25 * max(BUDGET.memory_mb, cost.memory_mb),
+                            deadline=budget + 1.0)
+    except WorkerError as e:
+        raise gr.Error(f"Training could not start: {e}. Nothing of yours was changed.", title="Cannot train") from None
+    # started: only now does the session change
+    active = RUNNING[key] = Active(run)
+    session.released = None
+    if not continuing:
+        session.model, session.history, session.seconds, session.source = None, History(), 0.0, "trained here"
+    session.task, session.snapshot, session.snapshot_model, session.snapshot_config = task, None, None, model_config
     history = session.history
+    how = f"continuing from step {start:,}" if continuing else "new model"
 
     def frames():
         # a LinePlot draws only the colour series present in its first data: wait for a training loss
@@ -216,90 +430,209 @@ def run_training(task: str, min_len: int, max_len: int, cell: str, emb_dim: int,
         return loss, views.accuracy_frame(history, PLOT_POINTS)
 
     try:
-        if not history.evals:  # where the curve starts: the untrained model on held-out data
-            m = evaluate(session.model, task, validation_set(task, train_config.val_size))
-            history.record(EvalEvent(history.last_step, 0.0, m.exact_match, m.token_accuracy, m.loss))
-        start = history.last_step
-        yield *frames(), (f"Starting ({how}): {describe_task(task)}; {describe_model(session.model)}"
-                          .replace("**", "")), gr.skip(), gr.skip(), session
+        yield (*frames(), f"Starting ({how}): {describe_task(task)}; {describe_model_config(model_config, run)}"
+               .replace("**", ""), gr.skip(), gr.skip(), session)
         last_time, last_step, last_loss = time.perf_counter(), start, None
-        speed, done, elapsed = 0.0, None, 0.0
-        for event in train(session.model, task, train_config, stop, start_step=start):
-            history.record(event)
-            if isinstance(event, StepEvent):
-                last_loss, elapsed = event.loss, event.elapsed
-            elif isinstance(event, DoneEvent):
-                done = event
-                break
+        speed, done, ended, final_weights = 0.0, None, None, None
+        unread_since = None
+        for message in run.messages(stop_grace=STOP_GRACE):
+            now_m = time.monotonic()
+            active.pulled = now_m
+            if isinstance(message, list):
+                for event in message:
+                    history.record(event)
+                    if isinstance(event, StepEvent):
+                        last_loss = event.loss
+                    elif isinstance(event, DoneEvent):
+                        done = event
+            elif isinstance(message, Snapshot):
+                session.snapshot = message
+            elif isinstance(message, Finished):
+                final_weights = message.weights
+            elif isinstance(message, (Killed, Failed)):
+                ended = message
+            # nobody reading what this run streams (an API call whose stream is never opened): stop it
+            if unread_updates(key) > 0:
+                unread_since = unread_since or now_m
+                if now_m - unread_since > UNWATCHED_SECONDS and active.why is None:
+                    active.why = "nobody was watching it"
+                    run.stop()
+            else:
+                unread_since = None
             now = time.perf_counter()
-            if now - last_time >= UPDATE_EVERY:
+            if done is None and ended is None and now - last_time >= UPDATE_EVERY:
                 step = history.last_step
                 speed = (step - last_step) / (now - last_time)
-                left = [train_config.time_budget - elapsed]
+                elapsed = history.elapsed[-1] if history.elapsed and history.steps[-1] > start else 0.0
+                left = [budget - elapsed]
                 if train_config.steps and speed > 0:
                     left.append((start + train_config.steps - step) / speed)
                 status = views.progress_line(step, last_loss, history, speed, min(left),
                                              start + train_config.steps if train_config.steps else None)
                 last_time, last_step = now, step
                 yield *frames(), status, gr.skip(), gr.skip(), session
+        yield finish(session, model_config, start, done, ended, final_weights, active, frames)
+    finally:
+        if RUNNING.get(key) is active:
+            del RUNNING[key]
+        run.close()
+        session.snapshot = session.snapshot_model = None
+
+
+def describe_model_config(model_config: ModelConfig, run: Run) -> str:
+    c = model_config
+    return (f"{c.n_layers}-layer {c.cell.upper()}, embedding {c.emb_dim}, hidden {c.hidden_dim}"
+            f"{', attention' if c.attention else ''}; {run.started.parameters:,} parameters")
+
+
+def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEvent | None, ended,
+           final_weights: bytes | None, active: Active, frames):
+    """The run is over: keep its model in the session, say how it ended, offer the downloads."""
+    if final_weights is not None:
+        session.model = model_from_weights(model_config, final_weights)
+    elif session.snapshot is not None:  # killed or failed: the latest weights it sent
+        session.model = model_from_weights(model_config, session.snapshot.weights)
+        session.history.truncate(session.snapshot.step)
+    if done is not None:
         session.seconds += done.elapsed
         ran = done.step - start
+        stopped = done.reason in ("stopped", "diverged")
+        why = f" ({active.why})" if active.why and done.reason == "stopped" else ""
         note = {"stopped": " The model is kept: press Train to continue it, or decode with it.",
-                "nan": "", "time_budget": " Press Train to continue."}.get(done.reason, "")
-        status = (f"{'Stopped' if done.reason == 'stopped' else 'Done'}: {done.message}. "
+                "time_budget": " Press Train to continue."}.get(done.reason, "")
+        status = (f"{'Stopped' if stopped else 'Done'}: {done.message}{why}. "
                   f"{ran:,} steps in {done.elapsed:.1f} s ({ran / max(done.elapsed, 1e-9):,.0f} steps/s); "
                   f"step {done.step:,} in all · held-out exact match {done.exact_match:.1%}, "
                   f"token accuracy {done.token_accuracy:.1%}, loss {done.val_loss:.3f}.{note}")
-        checkpoint_zip, metrics_csv = downloads(session)
-        yield *frames(), status, checkpoint_zip, metrics_csv, session
-    finally:
-        if RUNNING.get(key) is stop:
-            del RUNNING[key]
+    else:
+        what = ended.message if ended is not None else "the training process ended unexpectedly"
+        if isinstance(ended, Killed) and ended.reason == "stop" and active.why:
+            what = active.why
+        status = (f"Stopped: {what}. Kept the model from step {session.history.last_step:,}; press Train to "
+                  f"continue it.")
+    keep_sessions_within_memory()
+    if session.model is None:
+        return *frames(), status, None, None, session
+    checkpoint_zip, metrics_csv = downloads(session)
+    return *frames(), status, checkpoint_zip, metrics_csv, session
 
 
+@friendly(gr.Error, (gr.Error,))
 def stop_training(request: gr.Request):
     """Ask this session's training to stop; it finishes the current step and keeps the model."""
-    stop = RUNNING.get(request.session_hash or "anonymous")
-    if stop is None:
+    active = RUNNING.get(session_key(request))
+    if active is None:
         gr.Info("Nothing is training in this session.")
         return "Nothing is training."
-    stop.set()
+    active.run.stop()
     return "Stopping…"
 
 
 def session_closed(request: gr.Request):
-    """The browser went away: stop its training so the slot frees for others."""
-    stop = RUNNING.get(request.session_hash or "anonymous")
-    if stop is not None:
-        stop.set()
+    """The browser went away: stop its training, give back its files and memory."""
+    key = session_key(request)
+    active = RUNNING.get(key)
+    if active is not None:
+        active.why = "its page was closed"
+        active.run.stop()
+    session = SESSIONS.pop(key, None)
+    if session is not None:
+        if active is not None:  # the run's own clean-up writes downloads: release after it has ended
+            threading.Thread(target=_release_after, args=(key, session), daemon=True).start()
+        else:
+            session.release()
 
 
+def _release_after(key: str, session: Session) -> None:
+    deadline = time.monotonic() + 30
+    while key in RUNNING and time.monotonic() < deadline:
+        time.sleep(0.2)
+    session.release()
+
+
+def _forget_session(session) -> None:
+    """gr.State's delete_callback: a session untouched for SESSION_TTL seconds."""
+    if isinstance(session, Session):
+        for key, known in list(SESSIONS.items()):
+            if known is session:
+                SESSIONS.pop(key, None)
+        session.release()
+
+
+def watchdog() -> None:
+    """Stops runs that nobody reads any more (the client went away mid-stream, so Gradio stopped asking the
+    training generator for updates), and kills those that ignore it."""
+    while True:
+        time.sleep(0.5)
+        now = time.monotonic()
+        for key, active in list(RUNNING.items()):
+            run = active.run
+            if now - active.pulled > UNWATCHED_SECONDS and run.stop_time is None:
+                active.why = "nobody was watching it"
+                run.stop()
+            if run.stop_time is not None and now - run.stop_time > STOP_GRACE and now - active.pulled > 1:
+                run.close()  # not pulled, so messages() cannot enforce it: kill it here
+                if RUNNING.get(key) is active:
+                    del RUNNING[key]
+
+
+# ---------------------------------------------------------------- uploads
+
+
+def upload_check(model_config: ModelConfig, spec) -> None:
+    """A checkpoint's model must be one this app could have trained: the form's sizes and the budget."""
+    for name in ("emb_dim", "hidden_dim", "n_layers"):
+        label, _, low, high = FIELDS[name]
+        value = getattr(model_config, name)
+        if not low <= value <= high:
+            raise ValueError(f"its model has {label.lower()} {value}; this app allows {low}–{high}")
+    cost = estimate_cost(model_config, TrainConfig(batch_size=1, teacher_forcing=1.0), spec)
+    if cost.memory_mb > BUDGET.memory_mb:
+        raise ValueError(f"its model would need about {cost.memory_mb / 1000:.1f} GB to train; this app allows "
+                         f"{BUDGET.memory_mb / 1000:.1f} GB")
+
+
+def _delete_upload(path: Path) -> None:
+    """Uploaded files are deleted once read, loaded or not (they sit in Gradio's cache otherwise)."""
+    try:
+        cache = Path(get_upload_folder()).resolve()
+        resolved = path.resolve()
+        if cache in resolved.parents:
+            resolved.unlink(missing_ok=True)
+            if resolved.parent != cache and not any(resolved.parent.iterdir()):
+                resolved.parent.rmdir()
+    except OSError:
+        pass
+
+
+@friendly(gr.Error, (gr.Error,))
 def load_uploaded(file, session, request: gr.Request):
     """Load a checkpoint zip (as downloaded from the Train tab) as this session's model."""
-    if file is None:
+    if not file or not isinstance(file, str):
         raise gr.Error("Choose a checkpoint .zip first.", title="No file")
     path = Path(file)
-    if path.stat().st_size > MAX_UPLOAD_BYTES:
-        raise gr.Error("That file is too big to be a checkpoint of this app.", title="Cannot load")
-    if (request.session_hash or "anonymous") in RUNNING:
-        raise gr.Error("Stop the training first: loading replaces this session's model.", title="Training")
-    target = Path(tempfile.mkdtemp(prefix="seq2seq-upload-"))
     try:
-        with zipfile.ZipFile(path) as z:
-            members = {Path(n).name: n for n in z.namelist() if Path(n).name in (CONFIG_FILE, WEIGHTS_FILE)}
-            if set(members) != {CONFIG_FILE, WEIGHTS_FILE}:
-                raise CheckpointError(f"the zip must hold {CONFIG_FILE} and {WEIGHTS_FILE}")
-            for name, member in members.items():  # only these two names, never the zip's own paths
-                if z.getinfo(member).file_size > MAX_UPLOAD_BYTES:
-                    raise CheckpointError(f"{name} is too big")
-                (target / name).write_bytes(z.read(member))
-        checkpoint = load_checkpoint(target)
-    except (zipfile.BadZipFile, CheckpointError, OSError) as e:
-        raise gr.Error(f"Cannot load that checkpoint: {e}", title="Cannot load") from None
+        name = path.name if len(path.name) <= 60 else path.name[:57] + "…"
+        if (session_key(request)) in RUNNING:
+            raise gr.Error("Stop the training first: loading replaces this session's model.", title="Training")
+        try:
+            if path.stat().st_size > MAX_UPLOAD_BYTES:
+                raise CheckpointError(f"it is larger than {MAX_UPLOAD_MB:g} MB")
+            checkpoint = load_checkpoint_zip(path, max_weights_bytes=MAX_UPLOAD_BYTES, check=upload_check)
+        except (CheckpointError, OSError) as e:
+            text = str(e) if isinstance(e, CheckpointError) else "the file could not be read"
+            raise gr.Error(f"Cannot load {name}: {text}. Your current model is unchanged.",
+                           title="Cannot load") from None
     finally:
-        shutil.rmtree(target, ignore_errors=True)
-    session = Session(model=checkpoint.model, task=checkpoint.task, source=f"uploaded {path.name}")
-    return session, f"Loaded {path.name}: {describe_model(checkpoint.model)}; task " + describe_task(
+        _delete_upload(path)
+    session = session_of(session, request)
+    if session.folder is not None:
+        shutil.rmtree(session.folder, ignore_errors=True)
+        session.folder = None
+    session.model, session.task, session.source = checkpoint.model, checkpoint.task, f"uploaded {name}"
+    session.released = None
+    session.history, session.seconds = History(), 0.0
+    return session, f"Loaded {name}: {describe_model(checkpoint.model)}; task " + describe_task(
         checkpoint.task).replace("**", "") + ". The Decode tab uses it; Train continues it."
 
 
@@ -308,17 +641,31 @@ def load_uploaded(file, session, request: gr.Request):
 
 def pick_model(choice: str, train_task: str, session: Session | None, request: gr.Request | None):
     """(model, task, sentence saying which model) for the Decode tab's model choice."""
-    trained = session is not None and session.model is not None
+    if choice not in CHOICE_VALUES:
+        raise gr.Error("Model must be one of the menu's choices.", title="Unknown model")
+    if train_task not in TASK_NAMES:
+        raise gr.Error(f"Task must be one of {', '.join(TASK_NAMES)}.", title="Unknown task")
+    if session is not None and not isinstance(session, Session):
+        raise gr.Error("This session's state is not valid; reload the page.", title="Reload")
+    training = session is not None and session_key(request) in RUNNING and session.snapshot is not None
+    trained = session is not None and (session.model is not None or training)
     if choice == SESSION or (choice == AUTO and trained):
+        if not trained and session is not None and session.released:
+            raise gr.Error(f"Your model is gone: {session.released}. Press Train to train one again, or pick a "
+                           f"bundled model.", title="Model released")
         if not trained:
             raise gr.Error("You have not trained a model in this session yet: press Train on the Train tab, "
                            "or pick a bundled model.", title="No model yet")
-        model = session.model
-        key = request.session_hash if request is not None else None
-        if key in RUNNING:  # training is changing it right now: decode a copy, leave training alone
-            model = copy.deepcopy(model)
-            note = f"a snapshot of your model, still training (step {session.history.last_step:,})"
+        if training:  # training is changing it in its own process: decode its latest snapshot
+            snapshot = session.snapshot
+            cached = session.snapshot_model
+            if cached is None or cached[0] != snapshot.step:
+                model = model_from_weights(session.snapshot_config, snapshot.weights)
+                cached = session.snapshot_model = (snapshot.step, model)
+            model = cached[1]
+            note = f"a snapshot of your model, still training (step {snapshot.step:,})"
         else:
+            model = session.model
             note = f"your model ({session.source}, step {session.history.last_step:,})"
         return model, session.task, f"Decoding with {note}: {describe_model(model)}; {describe_task(session.task)}"
     name = choice.removeprefix("bundled:") if choice != AUTO else train_task
@@ -335,12 +682,17 @@ def pick_model(choice: str, train_task: str, session: Session | None, request: g
             f"{describe_task(checkpoint.task)}")
 
 
+@friendly(gr.Error, (gr.Error,))
 def decode(source: str, model_choice: str = AUTO, top_k: int = 3, train_task: str = "reverse",
            session: Session | None = None, request: gr.Request = None):
     """Decode `source` greedily; returns the output string first, then the step-by-step views."""
-    model, task, info = pick_model(model_choice, train_task, session, request)
-    if not (source or "").strip():
+    if not isinstance(source, str) or not source.strip():
         raise gr.Error("Type a source sequence to decode, e.g. 3 1 4 1 5 9.", title="Nothing to decode")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise gr.Error(f"The source is {len(source):,} characters long; at most {MAX_SOURCE_CHARS:,} are allowed.",
+                       title="Cannot decode")
+    k = _slider("Top-k alternatives", top_k, 1, 10)
+    model, task, info = pick_model(model_choice, train_task, session, request)
     try:
         tokens = task.vocab.parse(source)
     except ValueError as e:
@@ -348,7 +700,7 @@ def decode(source: str, model_choice: str = AUTO, top_k: int = 3, train_task: st
     trace = greedy_decode(model, task.vocab, tokens, top_k=len(task.vocab))
     shown = [t for t in task.vocab.itos if t not in ("<pad>", "<sos>", "<unk>")]
     decoded = views.Decoded(trace, task.expected(tokens), shown)
-    k = max(1, min(int(top_k or 3), len(shown)))
+    k = min(k, len(shown))
     n = len(trace.steps)
     return (trace.output, views.verdict_html(decoded), views.steps_frame(decoded, k),
             views.distribution_html(decoded), views.attention_html(decoded),
@@ -356,31 +708,60 @@ def decode(source: str, model_choice: str = AUTO, top_k: int = 3, train_task: st
             views.playback_html(decoded, 1), decoded, info)
 
 
+def _slider(label: str, value, low: int, high: int) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = float("nan")
+    if isinstance(value, bool) or not math.isfinite(number) or number != int(number) or not low <= number <= high:
+        raise gr.Error(f"{label} must be a whole number between {low} and {high} (got {str(value)[:20]!r}).",
+                       title="Check the input")
+    return int(number)
+
+
+def _decoded(decoded) -> views.Decoded:
+    if not isinstance(decoded, views.Decoded):
+        raise gr.Error("Decode something first.", title="Nothing to play")
+    return decoded
+
+
+@friendly(gr.Error, (gr.Error,))
 def play(decoded, t):
     if decoded is None:
         return "Decode something first."
-    return views.playback_html(decoded, t)
+    decoded = _decoded(decoded)
+    return views.playback_html(decoded, _slider("Step", t, 1, max(len(decoded.trace.steps), 2)))
 
 
+@friendly(gr.Error, (gr.Error,))
 def play_all(decoded):
     """Step through the whole decoding, one step about every half second."""
-    if decoded is None:
-        raise gr.Error("Decode something first.", title="Nothing to play")
+    decoded = _decoded(decoded)
     for t in range(1, len(decoded.trace.steps) + 1):
         yield t
         time.sleep(0.5)
 
 
+@friendly(gr.Error, (gr.Error,))
 def nudge(decoded, t, delta):
     if decoded is None:
         return 1
-    return max(1, min(int(t) + delta, len(decoded.trace.steps)))
+    decoded = _decoded(decoded)
+    return max(1, min(_slider("Step", t, 1, 10_000) + delta, len(decoded.trace.steps)))
 
 
-def example_sources(choice: str, train_task: str, session: Session | None):
+@friendly(gr.Error, (gr.Error,))
+def pick_example(sample):
+    if not isinstance(sample, (list, tuple)) or not sample or not isinstance(sample[0], str):
+        raise gr.Error("Pick one of the examples.", title="Unknown example")
+    return sample[0][:MAX_SOURCE_CHARS]
+
+
+@friendly(gr.Error, (gr.Error,))
+def example_sources(choice: str, train_task: str, session: Session | None, request: gr.Request = None):
     """A few held-out sources (never seen in training) for the model the Decode tab would use."""
     try:
-        _, task, info = pick_model(choice, train_task, session, None)
+        _, task, info = pick_model(choice, train_task, session, request)
     except gr.Error as e:
         return gr.Dataset(samples=[]), f"{e.message}"
     samples = [[" ".join(ex.source)] for ex in validation_set(task, 6, seed=7)]
@@ -400,8 +781,8 @@ CSS = """
 .so-far span { margin-right: 0.35em; font-size: 1.2em; font-family: monospace; }
 """
 
-with gr.Blocks(title="seq2seq playground") as demo:
-    session_state = gr.State(None)
+with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
+    session_state = gr.State(None, time_to_live=SESSION_TTL, delete_callback=_forget_session)
     decoded_state = gr.State(None)
     gr.Markdown("# seq2seq playground\nTrain an LSTM encoder–decoder on a toy task and watch the loss "
                 "fall, then watch it decode one token at a time. Everything runs on the CPU, in seconds.")
@@ -429,7 +810,7 @@ with gr.Blocks(title="seq2seq playground") as demo:
                 with gr.Row():
                     batch_size = gr.Number(d["batch_size"], label="Batch size", precision=0, minimum=1,
                                            maximum=1024)
-                    lr = gr.Number(d["lr"], label="Learning rate", minimum=0)
+                    lr = gr.Number(d["lr"], label="Learning rate (at most 0.1)", minimum=0, maximum=0.1)
                     teacher_forcing = gr.Slider(0, 1, value=d["teacher_forcing"], step=0.05,
                                                 label="Teacher-forcing ratio")
                     lr_decay = gr.Checkbox(d["lr_decay"], label="Decay learning rate to a tenth")
@@ -499,6 +880,9 @@ with gr.Blocks(title="seq2seq playground") as demo:
     settings = [task, min_len, max_len, cell, emb_dim, hidden_dim, n_layers, dropout, attention, batch_size, lr,
                 teacher_forcing, steps, time_budget, target, lr_decay, seed]
     assert len(settings) == len(SETTINGS)
+    as_sent(*settings, mode, preset, model_choice, top_k, playback_step)
+    upload._process_single_file = upload_path  # Gradio's own leaves an empty temp file behind per upload
+    guard_input(examples, "Pick one of the examples.")
 
     preset.change(apply_preset, preset, settings + [preset_note], api_visibility="private")
     task.input(task_changed, task, [min_len, max_len, task_note], api_visibility="private")
@@ -516,27 +900,41 @@ with gr.Blocks(title="seq2seq playground") as demo:
     task.change(**refresh_examples)
     upload.upload(**refresh_examples)
     demo.load(**refresh_examples)
-    examples.click(lambda sample: sample[0], examples, source, api_visibility="private")
+    examples.click(pick_example, examples, source, api_visibility="private")
 
     decode_outputs = [output, verdict, steps_table, distribution, attention_map, playback_step, playback,
                       decoded_state, model_info]
+    decoding = dict(concurrency_id="decode", concurrency_limit=8)  # decoding never waits behind training
     decode_button.click(decode, [source, model_choice, top_k, task, session_state], decode_outputs,
-                        api_name="decode")
+                        api_name="decode", **decoding)
     source.submit(decode, [source, model_choice, top_k, task, session_state], decode_outputs,
-                  api_visibility="private")
+                  api_visibility="private", **decoding)
     playback_step.change(play, [decoded_state, playback_step], playback, api_visibility="private",
-                         show_progress="hidden")
+                         show_progress="hidden", **decoding)
     prev_button.click(lambda d, t: nudge(d, t, -1), [decoded_state, playback_step], playback_step,
-                      api_visibility="private", show_progress="hidden")
+                      api_visibility="private", show_progress="hidden", **decoding)
     play_button.click(play_all, decoded_state, playback_step, api_visibility="private", show_progress="hidden")
     next_button.click(lambda d, t: nudge(d, t, +1), [decoded_state, playback_step], playback_step,
-                      api_visibility="private", show_progress="hidden")
+                      api_visibility="private", show_progress="hidden", **decoding)
     demo.unload(session_closed)
 
 
-if __name__ == "__main__":
+def main() -> None:
     on_space = bool(os.environ.get("SPACE_ID"))
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    WORKERS.warm_up()  # the training zygote imports torch now, not on the first click
+    threading.Thread(target=watchdog, daemon=True, name="watchdog").start()
     demo.queue(default_concurrency_limit=4)
+    # everything built so far lives as long as the server: keep the garbage collector from re-scanning it
+    # (its full collections were ~300 ms pauses in every request)
+    gc.collect()
+    gc.freeze()
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_space else "127.0.0.1"),
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), ssr_mode=False, css=CSS,
-                theme=gr.themes.Soft(primary_hue="indigo"))
+                theme=gr.themes.Soft(primary_hue="indigo"), max_file_size=MAX_UPLOAD_BYTES,
+                app_kwargs={"middleware": [Middleware(BodyLimit, other_bytes=int(MAX_REQUEST_KB * 1000),
+                                                      upload_bytes=MAX_UPLOAD_BYTES)]})
+
+
+if __name__ == "__main__":
+    main()

@@ -26,6 +26,8 @@ from .train import DoneEvent, EvalEvent, StepEvent, evaluate, train, validation_
 
 PROG = "python -m seq2seq"
 EVAL_SEED = 1234  # eval draws its own held-out sample, different from training's validation set
+MAX_DECODE_STEPS = 1000  # longest output decode will produce
+ECHO_CHARS = 100  # a bad stdin line is echoed back only this far
 
 
 class CliError(Exception):
@@ -106,8 +108,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             train_fields["steps"] = None
         train_config = TrainConfig(**train_fields)
         train_config.validate()
-        if args.threads < 1:
-            raise ValueError("--threads must be at least 1")
+        cores = os.cpu_count() or 1
+        if not 1 <= args.threads <= cores:
+            raise ValueError(f"--threads must be between 1 and {cores} (the cores of this machine)")
         task.examples(random.Random(0), 1, held_out=True)  # too small a task fails here, not mid-run
     except ValueError as e:
         raise CliError(str(e)) from None
@@ -149,8 +152,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             sys.stderr.write("\n")
         print(f"{done.message}: {done.step} steps in {done.elapsed:.1f} s, held-out exact match "
               f"{done.exact_match:.1%}, token accuracy {done.token_accuracy:.1%}; saved {args.out}")
-    if done.reason == "nan":
-        sys.stderr.write(f"{PROG}: training diverged: {done.message}\n")
+    if done.reason == "diverged":
+        sys.stderr.write(f"{PROG} train: error: {done.message}; saved those weights in {args.out}\n")
         return 1
     return 0
 
@@ -183,8 +186,8 @@ def _progress(event: StepEvent | EvalEvent, config: TrainConfig, last: dict[str,
 
 def cmd_eval(args: argparse.Namespace) -> int:
     checkpoint = _load(args.checkpoint)
-    if args.n < 1:
-        raise CliError("--n must be at least 1")
+    if not 1 <= args.n <= 100_000:
+        raise CliError("--n must be between 1 and 100000")
     spec = checkpoint.task.spec
     try:
         task = Task(make_spec(spec.name, args.min_len if args.min_len is not None else spec.min_len,
@@ -204,21 +207,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     checkpoint = _load(args.checkpoint)
+    if args.max_len is not None and not 1 <= args.max_len <= MAX_DECODE_STEPS:
+        raise CliError(f"--max-len must be between 1 and {MAX_DECODE_STEPS}")
     if args.top_k < 1:
         raise CliError("--top-k must be at least 1")
-    if args.max_len is not None and args.max_len < 1:
-        raise CliError("--max-len must be at least 1")
 
     def decode(source: str):
         return greedy_decode(checkpoint.model, checkpoint.task.vocab, source, max_len=args.max_len,
                              top_k=args.top_k)
 
     if args.source == "-":
-        for line in sys.stdin.read().splitlines():
+        for line in sys.stdin:
+            line = line.rstrip("\r\n")
             try:
                 result = _trace_json(decode(line))
             except ValueError as e:
-                result = {"source": line, "error": str(e)}
+                shown = line if len(line) <= ECHO_CHARS else line[:ECHO_CHARS] + "…"
+                result = {"source": shown, "error": str(e)}
             print(json.dumps(result), flush=True)
         return 0
     try:

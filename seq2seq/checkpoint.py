@@ -10,13 +10,15 @@ import math
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, load_file, save_file
 
 from .config import ModelConfig
 from .model import Seq2Seq
@@ -26,6 +28,10 @@ FORMAT = "seq2seq-playground"
 VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+MAX_CONFIG_BYTES = 64_000       # a real config.json is about 1 KB
+MAX_CONFIG_DEPTH = 6            # ... and nested 3 deep
+MAX_HEADER_BYTES = 100_000      # a real safetensors header is about 2 KB
+MAX_ZIP_ENTRIES = 100
 
 
 class CheckpointError(ValueError):
@@ -115,23 +121,29 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{folder} is not a folder; a checkpoint is a folder holding "
                               f"{CONFIG_FILE} and {WEIGHTS_FILE}")
     config = _read_config(folder)
+    model_config, task, training = _config_parts(config, str(folder / CONFIG_FILE))
+    model = Seq2Seq.from_config(model_config)
+    model.load_state_dict(_read_weights(folder, model))
+    model.eval()
+    return Checkpoint(model=model, task=task, training=training)
+
+
+def _config_parts(config: dict[str, Any], file: str) -> tuple[ModelConfig, Task, dict[str, Any]]:
+    """The model config, task and training summary of a parsed config.json, checked against each other."""
     try:
         model_config = ModelConfig.from_dict(config["model"])
         task = Task(TaskSpec.from_dict(config["task"]))
     except (ValueError, TypeError) as e:
-        raise CheckpointError(f"{folder / CONFIG_FILE}: {e}") from None
+        raise CheckpointError(f"{file}: {e}") from None
     if config["vocab"] != task.vocab.itos:
-        raise CheckpointError(f"{folder / CONFIG_FILE}: the vocabulary does not match task {task.name!r} "
+        raise CheckpointError(f"{file}: the vocabulary does not match task {task.name!r} "
                               f"(expected {len(task.vocab)} tokens: {' '.join(task.vocab.itos)})")
     for side in ("src_vocab_size", "trg_vocab_size"):
         if getattr(model_config, side) != len(task.vocab):
-            raise CheckpointError(f"{folder / CONFIG_FILE}: model {side} is {getattr(model_config, side)} "
+            raise CheckpointError(f"{file}: model {side} is {getattr(model_config, side)} "
                                   f"but the vocabulary has {len(task.vocab)} tokens")
-    model = Seq2Seq.from_config(model_config)
-    model.load_state_dict(_read_weights(folder, model))
-    model.eval()
     training = config.get("training") if isinstance(config.get("training"), dict) else {}
-    return Checkpoint(model=model, task=task, training=training)
+    return model_config, task, training
 
 
 def _read_config(folder: Path) -> dict[str, Any]:
@@ -139,12 +151,22 @@ def _read_config(folder: Path) -> dict[str, Any]:
     if not file.is_file():
         raise CheckpointError(f"{folder} has no {CONFIG_FILE}; a checkpoint folder holds {CONFIG_FILE} "
                               f"and {WEIGHTS_FILE}")
+    if file.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{file} is larger than {MAX_CONFIG_BYTES:,} bytes: not a checkpoint config")
+    return _parse_config(file.read_bytes(), str(file))
+
+
+def _parse_config(data: bytes, file: str) -> dict[str, Any]:
     try:
-        config = json.loads(file.read_text(encoding="utf-8"))
+        config = json.loads(data.decode("utf-8"))
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{file} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
     except UnicodeDecodeError:
         raise CheckpointError(f"{file} is not UTF-8 text") from None
+    except RecursionError:
+        raise CheckpointError(f"{file} is nested too deeply to be a checkpoint config") from None
+    if _depth(config) > MAX_CONFIG_DEPTH:
+        raise CheckpointError(f"{file} is nested too deeply to be a checkpoint config")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{file} is not a seq2seq playground checkpoint config (no \"format\": \"{FORMAT}\")")
     if not isinstance(config.get("version"), int) or config["version"] > VERSION:
@@ -156,6 +178,14 @@ def _read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
 def _read_weights(folder: Path, model: Seq2Seq) -> dict[str, torch.Tensor]:
     file = folder / WEIGHTS_FILE
     if not file.is_file():
@@ -164,6 +194,10 @@ def _read_weights(folder: Path, model: Seq2Seq) -> dict[str, torch.Tensor]:
         weights = load_file(str(file))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{file} is damaged or not a safetensors file ({e})") from None
+    return _check_weights(weights, model, str(file))
+
+
+def _check_weights(weights: dict[str, torch.Tensor], model: Seq2Seq, file: str) -> dict[str, torch.Tensor]:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
@@ -194,3 +228,141 @@ def training_summary(steps: int, seconds: float, exact_match: float, token_accur
         return round(x, 6) if isinstance(x, float) and math.isfinite(x) else x
     return {"steps": steps, "seconds": tidy(seconds), "exact_match": tidy(exact_match),
             "token_accuracy": tidy(token_accuracy), **{k: tidy(v) for k, v in extra.items()}}
+
+
+# ---------------------------------------------------------------- zip archives (the app's downloads and uploads)
+
+
+def write_checkpoint_zip(folder: str | os.PathLike, archive: str | os.PathLike) -> Path:
+    """Zip a checkpoint folder as `<folder name>/config.json` + `<folder name>/model.safetensors`."""
+    folder, archive = Path(folder), Path(archive)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for file in (CONFIG_FILE, WEIGHTS_FILE):
+            z.write(folder / file, f"{folder.name}/{file}")
+    return archive
+
+
+def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes: int,
+                        check: Callable[[ModelConfig, TaskSpec], None] | None = None) -> Checkpoint:
+    """Load a checkpoint from a zip someone sent, spending nothing on a hostile one.
+
+    Nothing is extracted to disk. The zip's directory is sized before it is read; config.json is read
+    with a byte cap and a depth limit, then `check(model_config, task_spec)` (e.g. a memory budget;
+    it raises ValueError to refuse) runs before any tensor exists; the weights' names and shapes are
+    checked from the safetensors header before it is loaded; every member is decompressed with a cap
+    on the bytes actually produced, whatever its header claims. Messages name the members, never a path."""
+    try:
+        _check_zip_directory(file)
+        archive = zipfile.ZipFile(file)
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise CheckpointError("that file is not a zip archive") from None
+    with archive:
+        members: dict[str, zipfile.ZipInfo] = {}
+        for info in archive.infolist():
+            base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            if base in (CONFIG_FILE, WEIGHTS_FILE) and not info.is_dir():
+                if base in members:
+                    raise CheckpointError(f"the zip holds more than one {base}")
+                members[base] = info
+        if set(members) != {CONFIG_FILE, WEIGHTS_FILE}:
+            raise CheckpointError(f"the zip must hold {CONFIG_FILE} and {WEIGHTS_FILE} (as downloaded from the app)")
+        config = _parse_config(_read_member(archive, members[CONFIG_FILE], MAX_CONFIG_BYTES), CONFIG_FILE)
+        model_config, task, training = _config_parts(config, CONFIG_FILE)
+        if check is not None:
+            try:
+                check(model_config, task.spec)
+            except ValueError as e:
+                raise CheckpointError(str(e)) from None
+        with torch.device("meta"):  # shapes without memory
+            shapes = {name: list(t.shape) for name, t in Seq2Seq.from_config(model_config).state_dict().items()}
+        most = 8 + MAX_HEADER_BYTES + 8 * sum(math.prod(shape) for shape in shapes.values())  # float64 at most
+        data = _read_member(archive, members[WEIGHTS_FILE], min(most, max_weights_bytes))
+    _check_header(data, shapes)
+    try:
+        weights = load(data)
+    except (SafetensorError, ValueError) as e:
+        raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file ({e})") from None
+    del data
+    model = Seq2Seq.from_config(model_config)
+    model.load_state_dict(_check_weights(weights, model, WEIGHTS_FILE))
+    model.eval()
+    return Checkpoint(model=model, task=task, training=training)
+
+
+def _check_zip_directory(file: str | os.PathLike | BinaryIO) -> None:
+    """Refuse a zip whose directory lists more entries than a checkpoint has, before zipfile reads it all."""
+    f = open(file, "rb") if isinstance(file, (str, os.PathLike)) else file
+    try:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 66_000))
+        tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise ValueError("no zip directory")
+        entries = int.from_bytes(tail[at + 10:at + 12], "little")
+        if entries == 0xFFFF or tail.rfind(b"PK\x06\x06") >= 0:
+            raise CheckpointError("the zip is in the zip64 format, which a checkpoint never needs")
+        if entries > MAX_ZIP_ENTRIES:
+            raise CheckpointError(f"the zip holds {entries:,} entries; a checkpoint has 2")
+        f.seek(0)
+    finally:
+        if f is not file:
+            f.close()
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+    """A member's bytes, decompressed with a cap on what is actually produced (headers can lie)."""
+    name = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    chunks, total = [], 0
+    try:
+        with archive.open(info) as f:
+            while True:
+                chunk = f.read(min(1 << 20, cap + 1 - total))
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > cap:
+                    raise CheckpointError(f"{name} is larger than a checkpoint of this model can be "
+                                          f"({cap:,} bytes at most)")
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise CheckpointError(f"{name} is damaged in the zip ({e})") from None
+    except (RuntimeError, NotImplementedError) as e:  # encrypted, or a compression zipfile cannot read
+        raise CheckpointError(f"{name} cannot be read ({e})") from None
+    return b"".join(chunks)
+
+
+def _check_header(data: bytes, shapes: dict[str, list[int]]) -> None:
+    """The safetensors header names exactly the model's tensors, with its shapes, in a float dtype."""
+    if len(data) < 8:
+        raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file (too short)")
+    n = int.from_bytes(data[:8], "little")
+    if n > MAX_HEADER_BYTES or 8 + n > len(data):
+        raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file (bad header length)")
+    try:
+        header = json.loads(data[8:8 + n])
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file (bad header)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file (bad header)")
+    header.pop("__metadata__", None)
+    missing = sorted(set(shapes) - set(header))
+    unexpected = sorted(set(header) - set(shapes))
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}")
+        raise CheckpointError(f"{WEIGHTS_FILE} does not fit the model in {CONFIG_FILE}: {'; '.join(parts)}")
+    for name, entry in header.items():
+        if not isinstance(entry, dict) or entry.get("shape") != shapes[name]:
+            got = entry.get("shape") if isinstance(entry, dict) else entry
+            raise CheckpointError(f"{WEIGHTS_FILE}: tensor {name} has shape {got} but the model in "
+                                  f"{CONFIG_FILE} needs {shapes[name]}")
+        if entry.get("dtype") not in ("F16", "BF16", "F32", "F64"):
+            raise CheckpointError(f"{WEIGHTS_FILE}: tensor {name} holds {entry.get('dtype')}, not floating-point "
+                                  f"weights")

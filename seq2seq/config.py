@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 CELLS = ("lstm", "gru")
+MAX_LR = 10.0  # Adam moves every weight by about lr per step: far above 0.1 nothing here can learn
 
 T = TypeVar("T")
 
@@ -97,7 +98,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         _check_int("batch_size", self.batch_size, 1, 4096)
-        _check_float("lr", self.lr, 0.0, 1e6, open_low=True)
+        _check_float("lr", self.lr, 0.0, MAX_LR, open_low=True)
         _check_float("teacher_forcing", self.teacher_forcing, 0.0, 1.0)
         if self.steps is not None:
             _check_int("steps", self.steps, 1)

@@ -10,6 +10,7 @@ It gives plot-sized views (a few hundred points, however long the run) and the f
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import math
@@ -45,8 +46,16 @@ class History:
             self.losses.append(event.loss)
             self.elapsed.append(event.elapsed)
         elif isinstance(event, (EvalEvent, DoneEvent)):
+            if isinstance(event, DoneEvent) and self.steps and self.steps[-1] > event.step:
+                self.truncate(event.step)  # training went back to earlier weights (it diverged)
             if not self.evals or self.evals[-1].step != event.step:  # a DoneEvent repeats the last eval
                 self.evals.append(EvalPoint(event.step, event.val_loss, event.exact_match, event.token_accuracy))
+
+    def truncate(self, step: int) -> None:
+        """Forget everything after `step`: the model went back to its weights of that step."""
+        keep = bisect.bisect_right(self.steps, step)
+        del self.steps[keep:], self.losses[keep:], self.elapsed[keep:]
+        self.evals = [e for e in self.evals if e.step <= step]
 
     def loss_points(self, max_points: int = 300) -> list[tuple[float, float]]:
         """(step, mean training loss) over at most `max_points` equal runs of steps; noisy losses average out."""

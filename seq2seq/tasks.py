@@ -20,6 +20,7 @@ PAD_ID, SOS_ID, EOS_ID, UNK_ID = range(4)
 DIGITS = tuple("0123456789")
 HELD_OUT_PER_MILLE = 100  # 10% of all possible sources are held out for validation
 MAX_SOURCE_TOKENS = 200   # longer sources are refused: nothing here was trained on anything close
+MAX_SOURCE_CHARS = 2000   # and longer texts are refused before they are split into tokens
 
 
 class Vocab:
@@ -66,6 +67,9 @@ class Vocab:
         """
         if not isinstance(text, str):
             raise ValueError("the source must be text")
+        if len(text) > MAX_SOURCE_CHARS:  # before splitting: a huge paste must cost nothing
+            raise ValueError(f"the source is {len(text):,} characters long; at most {MAX_SOURCE_TOKENS} tokens "
+                             f"({MAX_SOURCE_CHARS:,} characters) are allowed")
         if all(len(t) == 1 for t in self.tokens) and text.strip():
             tokens = [c for c in text if not c.isspace()]
         else:

@@ -4,7 +4,7 @@
         ...  # StepEvent every step, EvalEvent every `eval_every` steps, one DoneEvent last
 
 The model is trained in place: whatever stops training (steps, time, target, stop signal, NaN),
-the caller's model is the one to keep.
+the caller's model is the one to keep (after a divergence, its weights from the last evaluation).
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class EvalEvent(_Event):
 class DoneEvent(_Event):
     step: int
     elapsed: float
-    reason: str            # "steps" | "time_budget" | "target_accuracy" | "stopped" | "nan"
+    reason: str            # "steps" | "time_budget" | "target_accuracy" | "stopped" | "diverged"
     message: str
     exact_match: float
     token_accuracy: float
@@ -94,35 +94,56 @@ def evaluate(model: Seq2Seq, task: Task, examples: Sequence[Example], batch_size
     return Metrics(exact / n, correct / total, loss_sum / total, n)
 
 
-class _LastGoodWeights:
-    """A copy of the parameters taken whenever they produced a finite loss, to restore after a NaN."""
+DIVERGENCE_FACTOR = 2.0  # a loss this many times the larger of the run's first loss and a uniform guess's
+                         # (ln of the vocabulary size) means training has blown up, not merely wobbled
 
-    def __init__(self, model: torch.nn.Module):
+
+class _GoodWeights:
+    """A copy of the parameters at the last point known to be healthy (the run's start, then every
+    evaluation), to go back to when training diverges."""
+
+    def __init__(self, model: torch.nn.Module, step: int):
         self.params = list(model.parameters())
         self.copies = [p.detach().clone() for p in self.params]
+        self.step = step
 
-    def save(self) -> None:
+    def save(self, step: int) -> None:
         with torch.no_grad():
             torch._foreach_copy_(self.copies, [p.detach() for p in self.params])
+        self.step = step
 
-    def restore(self) -> None:
+    def restore(self) -> int:
         with torch.no_grad():
             torch._foreach_copy_(self.params, self.copies)
+        return self.step
+
+
+def _fmt(x: float) -> str:
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
 def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event | None = None,
-          *, start_step: int = 0, clock: Callable[[], float] = time.perf_counter) -> Iterator[TrainEvent]:
-    """Train `model` in place on `task`, yielding events. Step numbers continue from `start_step`."""
+          *, start_step: int = 0, eval_at_start: bool = False,
+          clock: Callable[[], float] = time.perf_counter) -> Iterator[TrainEvent]:
+    """Train `model` in place on `task`, yielding events. Step numbers continue from `start_step`.
+
+    eval_at_start=True first evaluates the model as it is (where a curve starts). The time budget
+    counts from the call, evaluations included. If the loss or the gradients stop being finite, or the
+    loss climbs past DIVERGENCE_FACTOR times where it started, training stops (reason "diverged") and
+    the model goes back to its weights at the last evaluation (or the start of the run)."""
     config.validate()
+    started = clock()
     torch.manual_seed(config.seed)  # dropout draws from the global generator; this makes runs repeatable
     rng = random.Random(config.seed)
     tf_generator = torch.Generator().manual_seed(config.seed)
     val_examples = validation_set(task, config.val_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    good = _LastGoodWeights(model)
-    started = clock()
+    good = _GoodWeights(model, start_step)
     step = start_step
     last_eval: tuple[int, Metrics] | None = None
+    ceiling: float | None = None  # a loss above this is divergence; set from the run's first loss
 
     def eval_now() -> Metrics:
         nonlocal last_eval
@@ -134,9 +155,20 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
         m = eval_now()
         return DoneEvent(step, clock() - started, reason, message, m.exact_match, m.token_accuracy, m.loss)
 
+    def diverged(what: str) -> DoneEvent:
+        nonlocal step
+        bad_step = step + 1
+        step = good.restore()
+        return done("diverged", f"training diverged at step {bad_step:,} ({what}); went back to the weights of "
+                                f"step {step:,}. Lower the learning rate (it is {config.lr:g}; try "
+                                f"{min(config.lr / 10, 0.005):g})")
+
     was_training = model.training
     model.train()
     try:
+        if eval_at_start:
+            m = eval_now()
+            yield EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss)
         while True:
             elapsed = clock() - started
             if stop is not None and stop.is_set():
@@ -153,26 +185,33 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
             logits = model(batch.src, batch.src_lens, batch.trg, config.teacher_forcing, tf_generator)
             loss = sequence_loss(logits, batch.trg)
             loss_value = float(loss.detach())
+            if ceiling is None and math.isfinite(loss_value):
+                ceiling = DIVERGENCE_FACTOR * max(loss_value, math.log(logits.shape[-1]))
             if not math.isfinite(loss_value):
-                # the current weights gave a bad loss; the ones before the last update gave a finite one
-                good.restore()
-                step = max(start_step, step - 1)
-                yield done("nan", f"loss became {loss_value}; kept the last good weights, from step {step} "
-                                  f"(try a lower learning rate)")
+                yield diverged(f"the loss became {loss_value}")
                 return
-            good.save()
+            if loss_value > ceiling:
+                start_loss = ceiling / DIVERGENCE_FACTOR
+                yield diverged(f"the loss exploded to {_fmt(loss_value)}, more than {DIVERGENCE_FACTOR:g} × "
+                               f"{_fmt(start_loss)}")
+                return
             if config.lr_decay:  # polishing at a lower rate often wins the last percent of accuracy
                 for group in optimizer.param_groups:
                     group["lr"] = config.lr * (1.0 - 0.9 * (step - start_step) / config.steps)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip))
+            if not math.isfinite(grad_norm):
+                yield diverged(f"the gradients became {grad_norm}")
+                return
             optimizer.step()
             step += 1
             yield StepEvent(step, loss_value, clock() - started)
 
             if (step - start_step) % config.eval_every == 0:
                 m = eval_now()
+                if math.isfinite(m.loss):
+                    good.save(step)
                 yield EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss)
                 if config.target_accuracy is not None and m.exact_match >= config.target_accuracy:
                     yield done("target_accuracy", f"reached {m.exact_match:.1%} held-out exact match")

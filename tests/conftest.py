@@ -50,28 +50,42 @@ def wait_for_http(url: str, process, timeout: float = 90.0) -> float:
     raise RuntimeError(f"the app did not answer {url} within {timeout:.0f} s")
 
 
+class AppServer:
+    """`python app.py` in a subprocess: its url, process, and the temp folder it writes to (GRADIO_TEMP_DIR)."""
+
+    def __init__(self, folder, **env):
+        import subprocess
+        import sys
+        from pathlib import Path
+        self.temp = folder / "gradio-temp"
+        self.temp.mkdir()
+        self.log = folder / "app.log"
+        port = free_port()
+        environment = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+                       "SEQ2SEQ_MAX_TRAININGS": "1", "PYTHONUNBUFFERED": "1", "GRADIO_TEMP_DIR": str(self.temp),
+                       **env}
+        with open(self.log, "w") as out:
+            self.process = subprocess.Popen([sys.executable, "app.py"], cwd=Path(__file__).parent.parent,
+                                            env=environment, stdout=out, stderr=subprocess.STDOUT)
+        self.url = f"http://127.0.0.1:{port}/"
+        try:
+            wait_for_http(self.url, self.process)
+        except RuntimeError as e:
+            self.process.kill()
+            pytest.fail(f"{e}\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        import subprocess
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """`python app.py` running on a free local port, one training at a time (so queueing is testable)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "SEQ2SEQ_MAX_TRAININGS": "1", "PYTHONUNBUFFERED": "1"}
-    with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=Path(__file__).parent.parent, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_http(url, process)
-    except RuntimeError as e:
-        process.kill()
-        pytest.fail(f"{e}\n{log.read_text()[-3000:]}")
-    yield url
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    server = AppServer(tmp_path_factory.mktemp("app"))
+    yield server.url
+    server.stop()

@@ -69,9 +69,9 @@ def test_bad_input_gives_a_message_and_the_server_still_answers(app_url):
         c.predict("1 2 3", "session", api_name="/decode")
     with pytest.raises(AppError, match="no bundled model for random"):
         c.predict("1 2 3", "auto", 3, "random", api_name="/decode")
-    with pytest.raises(AppError, match=r"lengths must satisfy 1 <= min \(8\) <= max \(4\)"):
+    with pytest.raises(AppError, match=r"min length and max length must satisfy 1 ≤ min ≤ max ≤ 50 \(got 8 and 4\)"):
         c.predict(min_len=8, max_len=4, api_name="/train")
-    with pytest.raises(AppError, match="learning-rate decay needs a number of steps"):
+    with pytest.raises(AppError, match="Decaying the learning rate needs a number of steps"):
         c.predict(steps=0, lr_decay=True, api_name="/train")
     assert c.predict("1 2 3", api_name="/decode")[OUTPUT] == "3 2 1"
 
@@ -127,7 +127,7 @@ def test_stop_keeps_the_model_and_training_continues_from_it(app_url):
     assert series(again[-1][LOSS_PLOT], "train loss")[-1][0] == step + 50
     assert series(again[-1][ACCURACY_PLOT], "exact match")[0][0] == 0  # one history, from the first step
 
-    with pytest.raises(AppError, match=r"model settings changed \(hidden_dim 128 → 64\)"):
+    with pytest.raises(AppError, match=r"model settings changed \(Hidden size 128 → 64\)"):
         c.predict(hidden_dim=64, steps=10, api_name="/train")
     fresh = list(c.submit(hidden_dim=64, steps=10, mode="new", api_name="/train"))
     assert fresh[0][STATUS].startswith("Starting (new model)")

@@ -266,3 +266,42 @@ def test_train_refuses_an_out_path_inside_a_file_before_training(tmp_path):
     result = cli("train", "--task", "reverse", "--steps", 50, "--json", "--out", tmp_path / "file" / "ck")
     assert "is a file" in assert_one_line_error(result)
     assert result.stdout == ""  # refused before a single training step
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--threads", 100000], "--threads must be between 1 and"),
+    (["--lr", 1e6], "lr must be"),
+    (["--max-len", 1000], "<= 50"),
+], ids=["threads-beyond-the-machine", "absurd-lr", "max-len-beyond-the-task"])
+def test_train_caps_settings_to_what_makes_sense(tmp_path, args, expected):
+    out = tmp_path / "never"
+    assert expected in assert_one_line_error(cli("train", "--task", "reverse", *args, "--out", out))
+    assert not out.exists()
+
+
+def test_a_diverging_training_exits_1_and_saves_the_last_good_weights(tmp_path):
+    good = tmp_path / "good"
+    assert cli("train", "--task", "reverse", "--min-len", 3, "--max-len", 4, "--steps", 200, "--hidden", 32,
+               "--emb", 16, "--out", good).returncode == 0
+    out = tmp_path / "exploded"
+    result = cli("train", "--task", "reverse", "--min-len", 3, "--max-len", 4, "--steps", 200, "--hidden", 32,
+                 "--emb", 16, "--lr", 5, "--eval-every", 20, "--json", "--out", out)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert "training diverged at step" in message and "Lower the learning rate" in message and str(out) in message
+    done = json_lines(result.stdout)[-1]
+    assert done["reason"] == "diverged" and math.isfinite(done["val_loss"])
+    saved = json.loads((out / "config.json").read_text())["training"]
+    assert saved["stop_reason"] == "diverged" and saved["steps"] == done["steps"]
+    assert saved["steps"] % 20 == 0  # the weights of the last evaluation before it blew up
+
+
+def test_decode_caps_max_len_and_echoes_only_the_start_of_a_bad_stdin_line(trained):
+    out, _ = trained
+    assert "--max-len must be between 1 and 1000" in assert_one_line_error(
+        cli("decode", "--checkpoint", out, "--max-len", 5000, "1 2 3"))
+    result = cli("decode", "--checkpoint", out, "-", stdin="x" * 1_000_000 + "\n3 1 4\n")
+    assert result.returncode == 0, result.stderr
+    bad, good = json_lines(result.stdout)
+    assert len(bad["source"]) <= 101 and "at most 200 tokens" in bad["error"] and len(result.stdout) < 10_000
+    assert good["output"] == "4 1 3"

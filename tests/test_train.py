@@ -83,7 +83,7 @@ def test_stop_signal_ends_training_and_keeps_the_model():
     assert same(weights(model), kept)
 
 
-def test_nan_loss_stops_with_a_reason_and_keeps_the_last_good_weights():
+def test_nan_loss_stops_with_a_reason_and_goes_back_to_the_last_evaluated_weights():
     model, task = setup()
     history = {}
     events = []
@@ -91,22 +91,47 @@ def test_nan_loss_stops_with_a_reason_and_keeps_the_last_good_weights():
         events.append(event)
         if isinstance(event, StepEvent):
             history[event.step] = weights(model)
-            if event.step == 3:  # something blows up the weights, as a far too high learning rate would
+            if event.step == 13:  # something blows up the weights, as a far too high learning rate would
                 with torch.no_grad():
                     model.decoder.fc_out.bias.fill_(float("nan"))
     done = events[-1]
-    assert done.reason == "nan" and "learning rate" in done.message
-    assert done.step == 2
-    assert same(weights(model), history[2])  # the weights that last gave a finite loss
+    assert done.reason == "diverged" and "loss became nan" in done.message and "learning rate" in done.message
+    assert done.step == 10                    # the last evaluation before it broke
+    assert same(weights(model), history[10])  # ... and its weights
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
     assert math.isfinite(done.val_loss)
 
 
+def test_an_exploding_loss_is_divergence_even_when_it_stays_finite():
+    model, task = setup()
+    *_, first = train(model, task, small(steps=200))
+    good = weights(model)
+    events = list(train(model, task, small(steps=100, lr=5.0), start_step=200))
+    done = events[-1]
+    assert done.reason == "diverged" and "exploded" in done.message and "Lower the learning rate" in done.message
+    assert done.step == 200 and same(weights(model), good)  # back to the model it started from
+    assert done.exact_match == first.exact_match
+    assert max(e.loss for e in events if isinstance(e, StepEvent)) < 10  # the first loss was the good model's
+
+
+def test_a_high_but_sane_learning_rate_is_not_called_divergence():
+    model, task = setup()
+    done = list(train(model, task, small(steps=60, lr=0.02)))[-1]
+    assert done.reason == "steps"
+
+
 def test_huge_learning_rate_never_leaves_non_finite_weights():
     model, task = setup()
-    done = list(train(model, task, small(steps=30, lr=1e6, clip=1e6)))[-1]
-    assert done.reason in ("nan", "steps")
+    done = list(train(model, task, small(steps=30, lr=10, clip=1e6)))[-1]
+    assert done.reason == "diverged"
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def test_eval_at_start_measures_the_model_before_any_step():
+    model, task = setup()
+    events = list(train(model, task, small(steps=5), eval_at_start=True, start_step=7))
+    assert isinstance(events[0], EvalEvent) and events[0].step == 7 and events[0].exact_match == 0
+    assert isinstance(events[1], StepEvent) and events[1].step == 8
 
 
 def test_time_budget_and_target_accuracy_stop_training():

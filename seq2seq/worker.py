@@ -1,0 +1,401 @@
+"""Training in worker processes: hard bounds on time and memory, and nothing shared with the caller.
+
+A server that trains for several people at once should not train in its own process: one large run
+holds its interpreter (decoding slows for everyone), a run that overruns cannot be cut short, and the
+memory a run used stays with the server after it ends. Here every run is a process of its own,
+forked from a "zygote" that has already imported torch (so a run starts in milliseconds, not the
+seconds a fresh Python needs), at a lower CPU priority than the caller. The caller streams its
+events, can ask it to stop, and can kill it: at its deadline, when its memory grows past a limit, or
+when nobody is listening any more. When it ends, its memory goes back to the operating system.
+
+    pool = WorkerPool()                      # starts the zygote (about 2 s, once)
+    run = pool.start(Job(...))               # a new process; returns once the model is built
+    for message in run.messages():           # StepEvent / EvalEvent / Snapshot ..., DoneEvent last
+        ...
+    run.stop()                               # cooperative: finishes the current step, evaluates, ends
+
+Messages between the processes are pickles over a socket pair: both ends are this program, and no
+user file is ever unpickled (weights travel as safetensors bytes).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any, Iterator
+
+NICE = 10              # workers run at this CPU priority (higher = yields to the server)
+BATCH_SECONDS = 0.1    # step events are sent in batches about this often
+START_TIMEOUT = 30.0   # seconds for a worker to build its model and say it started
+
+
+@dataclass
+class Job:
+    """Everything a worker needs, as plain data."""
+    model_config: dict[str, Any]
+    task: dict[str, Any]
+    train_config: dict[str, Any]
+    weights: bytes | None = None      # safetensors bytes to continue from; None: a new model from the seed
+    start_step: int = 0
+    eval_at_start: bool = False
+    snapshot_seconds: float = 2.0     # send the weights this often while training (0: never)
+
+
+@dataclass
+class Started:
+    pid: int
+    parameters: int
+
+
+@dataclass
+class Snapshot:
+    """The model's weights at `step`, while it trains (safetensors bytes)."""
+    step: int
+    weights: bytes
+
+
+@dataclass
+class Finished:
+    """The model's weights when the run ended (after the DoneEvent)."""
+    weights: bytes
+
+
+@dataclass
+class Failed:
+    message: str
+
+
+class WorkerError(RuntimeError):
+    """A run that could not start or died; the message is one sentence for a person."""
+
+
+# ---------------------------------------------------------------- the worker side
+
+
+def weights_bytes(model) -> bytes:
+    """A model's weights as safetensors bytes (what runs send and receive)."""
+    from safetensors.torch import save
+    return save({name: t.detach().contiguous() for name, t in model.state_dict().items()})
+
+
+def model_from_weights(model_config, weights: bytes):
+    """A model with `model_config`'s shapes and the weights a run sent."""
+    from safetensors.torch import load
+
+    from .model import Seq2Seq
+    model = Seq2Seq.from_config(model_config)
+    model.load_state_dict(load(weights))
+    return model.eval()
+
+
+def _run_job(conn: Connection) -> None:
+    """One training run, in a freshly forked process."""
+    import torch
+    from safetensors.torch import load
+
+    from .config import ModelConfig, TrainConfig
+    from .model import Seq2Seq, build_model, count_parameters
+    from .tasks import Task, TaskSpec
+    from .train import DoneEvent, EvalEvent, train
+
+    torch.set_num_threads(1)
+    job: Job = conn.recv()
+    try:
+        model_config = ModelConfig.from_dict(job.model_config)
+        train_config = TrainConfig.from_dict(job.train_config)
+        task = Task(TaskSpec.from_dict(job.task))
+        if job.weights is None:
+            model = build_model(model_config, seed=train_config.seed)
+        else:
+            model = Seq2Seq.from_config(model_config)
+            model.load_state_dict(load(job.weights))
+    except Exception as e:  # noqa: BLE001 - reported to the caller, who says it in a sentence
+        conn.send(Failed(f"could not build the model: {e}"))
+        return
+    conn.send(Started(os.getpid(), count_parameters(model)))
+    if job.weights is None and job.snapshot_seconds:  # the caller has no copy of a new model yet
+        conn.send(Snapshot(job.start_step, weights_bytes(model)))
+
+    stop = threading.Event()
+
+    def listen() -> None:  # "stop" from the caller, or the caller gone: either way, stop
+        try:
+            while conn.recv() != "stop":
+                pass
+        except (EOFError, OSError):
+            pass
+        stop.set()
+
+    threading.Thread(target=listen, daemon=True).start()
+    pending: list[Any] = []
+    last_sent = last_snapshot = time.monotonic()
+    try:
+        for event in train(model, task, train_config, stop, start_step=job.start_step,
+                           eval_at_start=job.eval_at_start):
+            pending.append(event)
+            now = time.monotonic()
+            if isinstance(event, (EvalEvent, DoneEvent)) or now - last_sent >= BATCH_SECONDS:
+                conn.send(pending)
+                pending, last_sent = [], now
+            if isinstance(event, DoneEvent):
+                conn.send(Finished(weights_bytes(model)))
+                return
+            if job.snapshot_seconds and now - last_snapshot >= job.snapshot_seconds:
+                conn.send(Snapshot(event.step, weights_bytes(model)))
+                last_snapshot = now
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        return  # the caller went away: nothing to report to
+    except MemoryError:
+        conn.send(Failed("it ran out of memory"))
+    except Exception as e:  # noqa: BLE001
+        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "alloc" in text.lower():
+            conn.send(Failed("it ran out of memory"))
+        else:
+            conn.send(Failed(f"training failed: {text[:200]}"))
+
+
+def _warm_up() -> None:
+    """A few tiny steps of each kind, so lazy initialisation inside torch happens once, here, and every
+    forked run starts warm (a cold process spends its first second on it)."""
+    from .config import ModelConfig, TrainConfig
+    from .model import build_model
+    from .tasks import Task, make_spec
+    from .train import train
+
+    task = Task(make_spec("reverse", 3, 4))
+    for cell in ("lstm", "gru"):
+        for attention in (False, True):
+            model = build_model(ModelConfig(len(task.vocab), len(task.vocab), cell=cell, emb_dim=8, hidden_dim=8,
+                                            attention=attention, n_layers=2, dropout=0.1))
+            for teacher_forcing in (1.0, 0.5):
+                for _ in train(model, task, TrainConfig(steps=2, batch_size=4, val_size=4, eval_every=1,
+                                                        teacher_forcing=teacher_forcing)):
+                    pass
+
+
+def _zygote(fd: int) -> None:
+    """Import torch once, then fork one process per run; exits when the caller closes the socket."""
+    import torch  # noqa: F401 - the point: every run starts with torch already imported
+
+    from . import config, model, tasks, train  # noqa: F401
+    from safetensors import torch as _st  # noqa: F401
+
+    torch.set_num_threads(1)  # before any op: one thread per run, and no thread pool to fork
+    _warm_up()
+    os.nice(NICE)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # runs are reaped by the kernel
+    control = socket.socket(fileno=fd)
+    control.sendall(b"R")
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(control, 16, 1)
+        except OSError:
+            return
+        if not msg:
+            return
+        if not fds:
+            continue
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                control.close()
+                _run_job(Connection(fds[0]))
+            except BaseException:  # noqa: BLE001
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(fds[0])
+
+
+# ---------------------------------------------------------------- the caller side
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class WorkerPool:
+    """Starts runs in processes forked from one zygote (started on the first run, or by warm_up())."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._zygote: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+
+    def warm_up(self) -> None:
+        with self._lock:
+            self._ensure_zygote()
+
+    def _ensure_zygote(self) -> socket.socket:
+        if self._zygote is not None and self._zygote.poll() is None and self._control is not None:
+            return self._control
+        if self._control is not None:
+            self._control.close()
+        ours, theirs = socket.socketpair()
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root,
+                                                                         os.environ.get("PYTHONPATH")]))}
+        self._zygote = subprocess.Popen([sys.executable, "-m", "seq2seq.worker", str(theirs.fileno())],
+                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
+        theirs.close()
+        ours.settimeout(60)
+        if ours.recv(1) != b"R":
+            raise WorkerError("the training worker did not start")
+        ours.settimeout(None)
+        self._control = ours
+        return ours
+
+    def start(self, job: Job, *, memory_limit_mb: float | None = None, deadline: float | None = None) -> "Run":
+        """Fork a worker for `job`; returns once it has built its model (raises WorkerError if it cannot).
+
+        memory_limit_mb: kill the run if its memory grows by more than this. deadline: kill the run this
+        many seconds after it started, whatever it is doing."""
+        ours, theirs = socket.socketpair()
+        try:
+            with self._lock:
+                for attempt in (1, 2):  # a zygote that died is restarted once
+                    control = self._ensure_zygote()
+                    try:
+                        socket.send_fds(control, [b"J"], [theirs.fileno()])
+                        break
+                    except OSError:
+                        if attempt == 2:
+                            raise
+                        self._zygote = None
+        finally:
+            theirs.close()
+        conn = Connection(ours.detach())
+        conn.send(job)
+        if not conn.poll(START_TIMEOUT):
+            conn.close()
+            raise WorkerError("the training worker did not answer")
+        try:
+            first = conn.recv()
+        except (EOFError, OSError):
+            conn.close()
+            raise WorkerError("the training worker died before it started") from None
+        if isinstance(first, Failed):
+            conn.close()
+            raise WorkerError(first.message)
+        return Run(conn, first, memory_limit_mb, deadline)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._control is not None:
+                self._control.close()
+                self._control = None
+            if self._zygote is not None:
+                try:
+                    self._zygote.wait(5)
+                except subprocess.TimeoutExpired:
+                    self._zygote.kill()
+                self._zygote = None
+
+
+@dataclass
+class Killed:
+    """The caller killed the run (deadline, memory, nobody listening): why, in a few words."""
+    reason: str
+    message: str
+
+
+@dataclass
+class Run:
+    conn: Connection
+    started: Started
+    memory_limit_mb: float | None = None
+    deadline: float | None = None
+    start_time: float = field(default_factory=time.monotonic)
+    stop_time: float | None = None
+    peak_growth_mb: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.base_rss_mb = _rss_mb(self.pid) or 0.0
+        self.finished = False
+
+    @property
+    def pid(self) -> int:
+        return self.started.pid
+
+    def stop(self) -> None:
+        """Ask the run to stop after its current step (it then evaluates and ends)."""
+        if self.stop_time is None:
+            self.stop_time = time.monotonic()
+        try:
+            self.conn.send("stop")
+        except OSError:
+            pass
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def messages(self, poll: float = 0.05, stop_grace: float = 2.0) -> Iterator[Any]:
+        """Events (lists of train events), Snapshot, then DoneEvent's batch and Finished; or Killed / Failed.
+
+        Kills the run when it passes its deadline, grows past its memory limit, or ignores a stop for
+        `stop_grace` seconds. Yields None every `poll` seconds when there is nothing new (so the caller
+        can look around)."""
+        try:
+            while not self.finished:
+                reason = self._why_kill(stop_grace)
+                if reason is not None:
+                    self.kill()
+                    self.finished = True
+                    yield reason
+                    return
+                try:
+                    ready = self.conn.poll(poll)
+                    message = self.conn.recv() if ready else None
+                except (EOFError, OSError):
+                    self.finished = True
+                    yield Failed("the training process ended unexpectedly")
+                    return
+                if isinstance(message, (Finished, Failed)):
+                    self.finished = True
+                yield message
+        finally:
+            self.close()
+
+    def _why_kill(self, stop_grace: float) -> Killed | None:
+        now = time.monotonic()
+        rss = _rss_mb(self.pid)
+        if rss is not None:
+            self.peak_growth_mb = max(self.peak_growth_mb, rss - self.base_rss_mb)
+        if self.memory_limit_mb is not None and self.peak_growth_mb > self.memory_limit_mb:
+            return Killed("memory", f"it used more than {self.memory_limit_mb:,.0f} MB of memory")
+        if self.deadline is not None and now - self.start_time > self.deadline:
+            return Killed("deadline", f"it ran past its time limit of {self.deadline:.0f} s")
+        if self.stop_time is not None and now - self.stop_time > stop_grace:
+            return Killed("stop", "it did not stop when asked")
+        return None
+
+    def close(self) -> None:
+        if not self.finished:
+            self.kill()
+            self.finished = True
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    # through the package, so the classes pickled to the caller are seq2seq.worker's, not __main__'s
+    from seq2seq.worker import _zygote as zygote
+    zygote(int(sys.argv[1]))

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: run test bench checkpoints clean
+.PHONY: run test bench loadtest fit-cost checkpoints clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ test: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) -m seq2seq.bench
 	$(PY) bench_app.py
+
+# The bounded load test (loopback only, a few minutes): prints errors, decode p50/p95, peak memory, temp files
+loadtest: $(VENV)/.dev
+	$(PY) loadtest.py
+
+# Re-fits the cost model's coefficients on this machine (about 20 minutes); paste its output into seq2seq/cost.py
+fit-cost: $(VENV)/.dev
+	$(PY) tools/fit_cost.py
 
 # Regenerates the bundled models in checkpoints/ (deterministic: fixed seeds, one thread, step limits)
 checkpoints: $(VENV)/.runtime

@@ -3,7 +3,10 @@
     python bench_app.py [--runs 3] [--steps 1500]
 
 1. `python app.py` from launch to the first HTTP 200 on /.
-2. Training steps/s of the Train tab's default preset, through the app's streaming /train endpoint
+2. What training in a worker process costs at the start: forking a run from the warm zygote (model
+   built, ready to train), and "click Train -> first point" through the app (the untrained model's
+   held-out accuracy at step 0, and the first loss).
+3. Training steps/s of the Train tab's default preset, through the app's streaming /train endpoint
    (gradio_client, as a browser would drive it) against the same training run headless in this
    process, interleaved so both see the same machine; the figure to watch is the ratio.
 """
@@ -47,6 +50,40 @@ def app_steps_per_s(client, steps: int) -> tuple[float, int]:
     return int(match[1].replace(",", "")) / float(match[2]), len(outputs)
 
 
+def worker_start_ms(runs: int) -> list[float]:
+    """Milliseconds for WorkerPool.start(): fork from the zygote, build the default model, say "started"."""
+    from seq2seq.worker import Job, WorkerPool
+    task = Task(make_spec("reverse", 3, 10))
+    config = ModelConfig(len(task.vocab), len(task.vocab))
+    pool = WorkerPool()
+    pool.warm_up()
+    times = []
+    try:
+        for _ in range(runs):
+            started = time.perf_counter()
+            run = pool.start(Job(config.to_dict(), task.spec.to_dict(), TrainConfig(steps=1).to_dict()))
+            times.append(1000 * (time.perf_counter() - started))
+            for _ in run.messages():
+                pass
+    finally:
+        pool.close()
+    return times
+
+
+def first_point_s(client) -> tuple[float, float]:
+    """Seconds from submitting /train until the first update with the step-0 accuracy point, and with a loss."""
+    started = time.perf_counter()
+    accuracy = loss = None
+    job = client.submit(steps=200, mode="new", api_name="/train")
+    for update in job:
+        now = time.perf_counter() - started
+        if accuracy is None and isinstance(update[1], dict) and update[1].get("data"):
+            accuracy = now
+        if loss is None and isinstance(update[0], dict) and update[0].get("data"):
+            loss = now
+    return accuracy, loss
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -65,6 +102,13 @@ def main() -> None:
 
         from gradio_client import Client
         client = Client(f"http://127.0.0.1:{port}/", analytics_enabled=False, verbose=False)
+        starts = worker_start_ms(10)
+        print(f"2. a training run's own process, forked from the warm zygote with its model built: median "
+              f"{statistics.median(starts):.0f} ms, max {max(starts):.0f} ms (10 runs)")
+        points = [first_point_s(client) for _ in range(5)]
+        print(f"   click Train -> first point (step-0 held-out accuracy): median "
+              f"{statistics.median(p[0] for p in points):.2f} s, max {max(p[0] for p in points):.2f} s; "
+              f"first loss point: median {statistics.median(p[1] for p in points):.2f} s (5 runs)")
         app_steps_per_s(client, 200)   # warm both up: first steps in a process are slow
         headless_steps_per_s(200)
         app, headless, updates = [], [], []
@@ -74,7 +118,7 @@ def main() -> None:
             updates.append(n)
             headless.append(headless_steps_per_s(args.steps))
         a, h = statistics.median(app), statistics.median(headless)
-        print(f"2. training {args.steps} steps (default preset), median of {args.runs}: "
+        print(f"3. training {args.steps} steps (default preset), median of {args.runs}: "
               f"app {a:.0f} steps/s ({statistics.median(updates):.0f} streamed updates), "
               f"headless {h:.0f} steps/s; the app runs at {a / h:.0%} of headless speed "
               f"(live UI cost {1 - a / h:+.1%})")

@@ -197,10 +197,9 @@ def _read_weights(folder: Path, model: Seq2Seq) -> dict[str, torch.Tensor]:
     return _check_weights(weights, model, str(file))
 
 
-def _check_weights(weights: dict[str, torch.Tensor], model: Seq2Seq, file: str) -> dict[str, torch.Tensor]:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
+def _check_names(found: set[str], expected: set[str], file: str) -> None:
+    """The weights hold exactly the model's tensors; the message names the first few missing or extra."""
+    missing, unexpected = sorted(expected - found), sorted(found - expected)
     if missing or unexpected:
         parts = []
         if missing:
@@ -208,6 +207,11 @@ def _check_weights(weights: dict[str, torch.Tensor], model: Seq2Seq, file: str) 
         if unexpected:
             parts.append(f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}")
         raise CheckpointError(f"{file} does not fit the model in {CONFIG_FILE}: {'; '.join(parts)}")
+
+
+def _check_weights(weights: dict[str, torch.Tensor], model: Seq2Seq, file: str) -> dict[str, torch.Tensor]:
+    expected = model.state_dict()
+    _check_names(set(weights), set(expected), file)
     for name, tensor in weights.items():
         want = expected[name]
         if tensor.shape != want.shape:
@@ -349,15 +353,7 @@ def _check_header(data: bytes, shapes: dict[str, list[int]]) -> None:
     if not isinstance(header, dict):
         raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file (bad header)")
     header.pop("__metadata__", None)
-    missing = sorted(set(shapes) - set(header))
-    unexpected = sorted(set(header) - set(shapes))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}")
-        raise CheckpointError(f"{WEIGHTS_FILE} does not fit the model in {CONFIG_FILE}: {'; '.join(parts)}")
+    _check_names(set(header), set(shapes), WEIGHTS_FILE)
     for name, entry in header.items():
         if not isinstance(entry, dict) or entry.get("shape") != shapes[name]:
             got = entry.get("shape") if isinstance(entry, dict) else entry

@@ -310,3 +310,98 @@ def test_a_missing_folder_or_a_file_fails_with_a_one_line_message(tmp_path):
     with pytest.raises(CheckpointError, match="is not a folder") as info:
         load_checkpoint(tmp_path / "model.safetensors")
     assert "\n" not in str(info.value)
+
+
+# --- zip archives from strangers -----------------------------------------------------------------------
+
+def zipped(saved, tmp_path, name="ck.zip"):
+    from seq2seq.checkpoint import write_checkpoint_zip
+    _, _, folder = saved
+    return write_checkpoint_zip(folder, tmp_path / name)
+
+
+def test_a_checkpoint_zip_round_trips(saved, tmp_path):
+    from seq2seq.checkpoint import load_checkpoint_zip
+    model, _, _ = saved
+    loaded = load_checkpoint_zip(zipped(saved, tmp_path), max_weights_bytes=10_000_000)
+    assert_same_weights(model, loaded.model)
+    assert loaded.task.spec == TASK.spec
+
+
+def rezip(source, target, change):
+    """A copy of a checkpoint zip with `change(name, data) -> data` applied to each member."""
+    import zipfile
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, change(info.filename.rsplit("/", 1)[-1], zin.read(info)))
+    return target
+
+
+def test_the_budget_check_runs_before_any_tensor_exists(saved, tmp_path, monkeypatch):
+    from seq2seq.checkpoint import load_checkpoint_zip
+
+    def big(name, data):
+        if name != "config.json":
+            return data
+        config = json.loads(data)
+        config["model"].update(hidden_dim=2048, n_layers=8, emb_dim=1024)
+        return json.dumps(config).encode()
+
+    archive = rezip(zipped(saved, tmp_path), tmp_path / "big.zip", big)
+    built = []
+    monkeypatch.setattr(checkpoint_module.Seq2Seq, "from_config", lambda *a: built.append(a) or 1 / 0)
+
+    def refuse(model_config, spec):
+        raise ValueError(f"hidden size {model_config.hidden_dim} is too big")
+    with pytest.raises(CheckpointError, match="hidden size 2048 is too big"):
+        load_checkpoint_zip(archive, max_weights_bytes=10_000_000, check=refuse)
+    assert built == []
+
+
+def test_weights_shapes_are_checked_from_the_header_before_loading(saved, tmp_path, monkeypatch):
+    from seq2seq.checkpoint import load_checkpoint_zip
+
+    def other(name, data):
+        if name != "config.json":
+            return data
+        config = json.loads(data)
+        config["model"]["hidden_dim"] = 24  # the weights are for 16
+        return json.dumps(config).encode()
+
+    archive = rezip(zipped(saved, tmp_path), tmp_path / "other.zip", other)
+    monkeypatch.setattr(checkpoint_module, "load", lambda data: pytest.fail("weights loaded before the check"))
+    with pytest.raises(CheckpointError, match=r"tensor .* has shape \[\d+, 16\] but the model in config.json needs"):
+        load_checkpoint_zip(archive, max_weights_bytes=10_000_000)
+
+
+def test_decompression_is_capped_by_what_is_produced_not_what_the_header_says(saved, tmp_path):
+    import tracemalloc
+    from seq2seq.checkpoint import load_checkpoint_zip
+    archive = rezip(zipped(saved, tmp_path), tmp_path / "bomb.zip",
+                    lambda name, data: data if name == "config.json" else bytes(300_000_000))
+    tracemalloc.start()
+    with pytest.raises(CheckpointError, match="model.safetensors is larger than a checkpoint of this model can be"):
+        load_checkpoint_zip(archive, max_weights_bytes=10_000_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 50_000_000  # read in 1 MB pieces, stopped at the cap
+
+
+@pytest.mark.parametrize("what, members, message", [
+    ("no config", {"model.safetensors": b"x"}, "must hold config.json and model.safetensors"),
+    ("two configs", {"a/config.json": b"{}", "b/config.json": b"{}", "model.safetensors": b"x"},
+     "more than one config.json"),
+    ("deep config", {"config.json": b"[" * 5000 + b"]" * 5000, "model.safetensors": b"x"},
+     "nested too deeply|not valid JSON"),
+    ("huge config", {"config.json": b" " * 100_000, "model.safetensors": b"x"}, "config.json is larger than"),
+], ids=["no-config", "two-configs", "deep-config", "huge-config"])
+def test_broken_or_hostile_zips_are_refused_with_a_sentence(tmp_path, what, members, message):
+    import zipfile
+    from seq2seq.checkpoint import load_checkpoint_zip
+    archive = tmp_path / "x.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(CheckpointError, match=message) as info:
+        load_checkpoint_zip(archive, max_weights_bytes=10_000_000)
+    assert str(tmp_path) not in str(info.value)

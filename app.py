@@ -108,6 +108,7 @@ MAX_REQUEST_KB = _env_number("SEQ2SEQ_MAX_REQUEST_KB", 256, 16, 100_000)  # ever
 SESSIONS_MB = _env_number("SEQ2SEQ_SESSIONS_MB", 1000, 0.1, 1_000_000)  # models kept for all sessions at once
 SESSION_TTL = _env_number("SEQ2SEQ_SESSION_TTL", 3 * 3600, 60, 7 * 86_400)  # a session untouched this long goes
 MIN_HELD_OUT = 10          # a task must have at least this many held-out sources to measure accuracy on
+MAX_GRADIO_SESSIONS = 1000  # sessions whose page state Gradio keeps (its default, 10,000, is ~GBs)
 UNWATCHED_SECONDS = 5.0    # a run nobody reads for this long stops
 STOP_GRACE = 1.5           # a run still going this long after Stop (or its time) is killed
 UPDATE_EVERY = 0.75        # seconds between live updates of the plots and status
@@ -536,18 +537,27 @@ def session_closed(request: gr.Request):
         active.why = "its page was closed"
         active.run.stop()
     session = SESSIONS.pop(key, None)
-    if session is not None:
-        if active is not None:  # the run's own clean-up writes downloads: release after it has ended
-            threading.Thread(target=_release_after, args=(key, session), daemon=True).start()
-        else:
-            session.release()
+    if session is not None and active is None:
+        session.release()
+        session = None
+    # a running run's own clean-up writes downloads: release after it has ended
+    threading.Thread(target=_release_after, args=(key, session), daemon=True).start()
 
 
-def _release_after(key: str, session: Session) -> None:
+def _release_after(key: str, session: Session | None) -> None:
     deadline = time.monotonic() + 30
     while key in RUNNING and time.monotonic() < deadline:
         time.sleep(0.2)
-    session.release()
+    if session is not None:
+        session.release()
+    time.sleep(2)  # Gradio marks the session closed after its unload handlers are scheduled
+    # Gradio keeps a closed session's copy of the page's state for an hour, and the session entry itself
+    # until 10,000 newer ones push it out: the browser is gone, so let it go now
+    holder = getattr(demo, "state_holder", None)
+    if holder is not None:
+        with holder.lock:
+            holder.session_data.pop(key, None)
+            holder.time_last_used.pop(key, None)
 
 
 def _forget_session(session) -> None:
@@ -923,6 +933,8 @@ def main() -> None:
     on_space = bool(os.environ.get("SPACE_ID"))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     WORKERS.warm_up()  # the training zygote imports torch now, not on the first click
+    with torch.device("meta"):  # what checking an upload's shapes initialises (~75 MB, once): now, not then
+        Seq2Seq.from_config(ModelConfig(5, 5, emb_dim=1, hidden_dim=1))
     threading.Thread(target=watchdog, daemon=True, name="watchdog").start()
     demo.queue(default_concurrency_limit=4)
     # everything built so far lives as long as the server: keep the garbage collector from re-scanning it
@@ -932,6 +944,7 @@ def main() -> None:
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_space else "127.0.0.1"),
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), ssr_mode=False, css=CSS,
                 theme=gr.themes.Soft(primary_hue="indigo"), max_file_size=MAX_UPLOAD_BYTES,
+                state_session_capacity=MAX_GRADIO_SESSIONS,
                 app_kwargs={"middleware": [Middleware(BodyLimit, other_bytes=int(MAX_REQUEST_KB * 1000),
                                                       upload_bytes=MAX_UPLOAD_BYTES)]})
 

@@ -33,6 +33,11 @@ class BodyLimit:
         limit = self.upload_bytes if scope.get("path", "").rstrip("/").endswith("/upload") else self.other_bytes
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
+        if declared is None and b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+            # a body of unknown size: refused before a byte is read (browsers and gradio_client always say
+            # how long theirs is; and a parser cut off mid-body may leave its temp file behind)
+            await _refuse(send, limit, status=411, why="Say how long the request is (Content-Length)")
+            return
         if declared is not None:
             try:
                 too_big = int(declared) > limit
@@ -70,9 +75,9 @@ class _TooLarge(Exception):
     pass
 
 
-async def _refuse(send: Callable, limit: int) -> None:
-    body = json.dumps({"detail": f"Request too large: this app accepts at most {limit // 1000:,} KB here."}).encode()
-    await send({"type": "http.response.start", "status": 413,
+async def _refuse(send: Callable, limit: int, status: int = 413, why: str = "Request too large") -> None:
+    body = json.dumps({"detail": f"{why}: this app accepts at most {limit // 1000:,} KB here."}).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 

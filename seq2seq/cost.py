@@ -1,4 +1,79 @@
-"""Cost model (placeholder docstring, rewritten after fitting)."""
+"""What a training run will cost, from its settings alone: estimated before anything is built.
+
+The app (a free Hugging Face Space: 2 vCPU, 16 GB, two trainings at once) refuses settings that would
+exhaust it, and sizes its evaluations:
+
+    budget = Budget.from_env()
+    val_size = val_size_within(model_config, spec, budget.eval_seconds)    # held-out examples per evaluation
+    cost = check(model_config, replace(train_config, val_size=val_size), spec, budget)  # or BudgetError
+
+This module is arithmetic only: it imports no torch, builds no model, allocates no tensor.
+
+What is modelled, at the task's LONGEST length (each batch has one length; the longest costs most):
+
+- memory_mb: the peak RSS of a training worker above an idle one (a fresh process with torch and seq2seq
+  imported and one torch thread): the model, its first evaluation, training steps (Adam, clipping, the
+  good-weights copy) and the evaluations between them;
+- step_seconds: the CPU time of one training step on one torch thread: drawing the batch, forward,
+  backward, clipping, Adam;
+- eval_seconds: the CPU time of one `seq2seq.train.evaluate` of n held-out examples (greedy decoding, no
+  gradients, batches of 1000);
+- parameters: exact, by arithmetic.
+
+Sizes: B batch, E embedding, H hidden, n layers, G gates (4 LSTM, 3 GRU), V target vocabulary (14; 15
+for addition), S source tokens (max length; 2 x max length + 1 for addition), T decoder steps (max length
++ 1; max length + 2 for addition), I = E + H(2n - 1) the inputs of one timestep's gates over all layers,
+P parameters, N = min(val_size, 1000). "Fused" timesteps F are run by nn.LSTM / nn.GRU over a whole
+sequence: the encoder's S, plus the decoder's T on the teacher-forcing fast path (ratio >= 1). Below 1
+the decoder loops over its T steps in Python, one cell call per layer ("loop"). Costs differ by cell:
+nn.LSTM runs a sequence through oneDNN, nn.GRU through ATen's per-timestep loop (so [LSTM | GRU] below).
+
+Fitted formulae (coefficients as of the fit below; the FITTED block holds the exact ones):
+
+    memory_mb = 1.25 x (102 MB + 24.5 B x P                              params, grads, Adam, copies
+                        + [6.3 | 13.3] B x BHnG x F + [10.7 | 15.2] B x BHnG x T (loop only)
+                        + 7.5 B x B(S + T)(E + H(n - 1) if dropout)      embeddings, dropout masks
+                        + 204 B x BTV + 27 B x BT(S + H) (attention)     logits and loss, attention
+                        + 0.88 B x N(S + T)Hn + 2.0 B x NSHG)            evaluation
+                + 32 MB
+    step_seconds = 1.30 x (1.5 ms + 0.52 us x B(S + T) + 5.4 ns x P
+                        + [67 | 61] ps x BGHI x F + [6.4 | 6.8] ns x BGHn x F + [13 | 228] us x nF
+                        + 57 ps x GHI x F (LSTM)                         weight gradients per timestep
+                        + loop only: [77 | 81] ps x BGHI x T + 4.7 ns x BGHn x T + 128 us x T(n + 1, or
+                          n + 3 with attention) + 0.93 ns x T(GHI + HV + 2H^2 with attention)
+                        + 9.6 ps x BTH(V + 2S + 2H with attention)       output layer, attention
+                        + 9.9 ns x B(S + T)(E + H(n - 1)) (dropout)
+                        + attention: [40 ns fast path | 105 ns loop] x BT(S + H))
+                + 5 ms
+    eval_seconds = 1.40 x sum over batches of <= 1000 examples (0.60 ms + 0.35 us x N(S + T)
+                        + [5.9 | 35] ps x NGHI x S + 48 us x nS (GRU) + [37 | 17] ps x NGHI x T
+                        + 2.0 ns x NGHn(S + T) + 37 us x T(n + 1, or n + 3 with attention)
+                        + 12 ps x (S + T)GHI + 40 ps x NTH(V + 2S + 2H with attention)
+                        + 19 ns x NT(S + H) (attention))
+                + 5 ms
+
+How they were fitted: `tools/fit_cost.py` (run it again on the machine whose limits matter) measured 108
+configurations on 2026-11-27 on this development machine (AMD EPYC Zen 4, 2 vCPUs under KVM, Python
+3.11, torch 2.13.0+cpu), each in a fresh process: presets, one-setting-at-a-time sweeps on both paths
+(teacher forcing 1 and 0), both cells, attention, dropout, addition, the form's largest setting and a
+seeded random sample of the form's space; it took 17 minutes. Each cost is a non-negative least-squares
+fit (relative error) to the features below, so a larger size never lowers an estimate.
+
+Safety margin: each fit is multiplied by a margin, then a fixed slack (32 MB, 5 ms, 5 ms) is added. The
+margin is the larger of 1.25 and the smallest factor that puts every measured configuration below its
+estimate: 1.25 for memory (measured/fitted: median 1.00, worst 1.23), 1.30 for step time (median 1.02;
+the worst ratios, 1.47 and 1.37, are 15 ms and 7 ms steps of small settings, which the slack covers)
+and 1.40 for evaluation (median 1.01, worst 1.40). Estimates are so typically 1.3-1.5x the measurement,
+and more for tiny settings, where the slack dominates. Caveats:
+
+- times are CPU times of one core of this machine. A Space's vCPU may be slower, and wall time under load
+  (two trainings and the server on 2 vCPUs, a nice'd worker) is longer: leave room in the Budget;
+- the measured worker is a cold process: about 100 MB of the constant is torch's lazy initialisation
+  during the first evaluation and training step (the first step also takes 1-2 s more). A worker forked
+  from a warmed-up parent grows less, so the estimate stays an upper bound for it;
+- validation lengths vary, so an evaluation pads every batch to the longest: costing it at the longest
+  length is the worst case (checked by `tools/fit_cost.py --check`).
+"""
 from __future__ import annotations
 
 import math
@@ -12,6 +87,7 @@ if TYPE_CHECKING:  # only for annotations: this module allocates nothing and imp
 
 MB = 2.0 ** 20
 EVAL_BATCH = 1000  # seq2seq.train.evaluate decodes the held-out set in batches of this many
+EVAL_FLOOR = 50    # val_size_within never goes below this many held-out examples
 
 
 # ------------------------------------------------------------------------------------------ shapes
@@ -72,7 +148,8 @@ def memory_features(s: Shapes, params: int, batch: int, fast: bool, n_eval: int)
         "const": 1.0,
         "params": params,
         **_by_cell(s, {"rnn_fused": fused, "rnn_loop": loop}),
-        "tokens": b * (s.src_len + t) * (s.emb + (h * (n - 1) if s.dropout else 0)),
+        # embeddings, and with dropout the masks on them and between layers
+        "embeddings": b * (s.src_len + t) * (s.emb + (h * (n - 1) if s.dropout else 0)),
         "logits": b * t * s.vocab,
         "attention": b * t * (s.src_len + h) if s.attention else 0,
         "eval": n_eval * (s.src_len + t) * h * n,
@@ -110,8 +187,12 @@ def step_features(s: Shapes, params: int, batch: int, fast: bool) -> dict[str, f
         "loop_elems": b * g * h * n * steps_loop,
         "loop_calls": steps_loop * (n + (3 if s.attention else 1)),
         "loop_weights": steps_loop * (g * h * s.rnn_in + h * s.vocab + (2 * h * h if s.attention else 0)),
+        # the output layer (and attention's scores, context and Linear(2h->h)): one call over all target
+        # steps on the fast path, one per step in the loop
         "head_macs": b * t * h * (s.vocab + ((2 * s.src_len + 2 * h) if s.attention else 0)),
-        "attention": b * t * s.src_len if s.attention else 0,
+        "dropout": b * (s.src_len + t) * (s.emb + h * (n - 1)) if s.dropout else 0,  # drawing and applying masks
+        "attention_fast": b * t * (s.src_len + h) if s.attention and fast else 0,
+        "attention_loop": b * t * (s.src_len + h) if s.attention and not fast else 0,
     }
 
 
@@ -131,7 +212,7 @@ def eval_features(s: Shapes, n: int) -> dict[str, float]:
         "calls": t * (s.layers + (3 if s.attention else 1)),
         "weights": (s.src_len + t) * g * h * s.rnn_in,  # each timestep reads every weight, whatever n
         "head_macs": n * t * h * (s.vocab + ((2 * s.src_len + 2 * h) if s.attention else 0)),
-        "attention": n * t * s.src_len if s.attention else 0,
+        "attention": n * t * (s.src_len + h) if s.attention else 0,
     }
 
 
@@ -139,11 +220,57 @@ def eval_features(s: Shapes, n: int) -> dict[str, float]:
 # Written by `tools/fit_cost.py --write`; see the module docstring for how they were fitted.
 
 # BEGIN FITTED (tools/fit_cost.py --write)
-MEMORY_MB: dict[str, float] = {"const": 100.0, "params": 24 / MB, "rnn_fused": 20 / MB, "rnn_loop": 40 / MB}
-STEP_SECONDS: dict[str, float] = {"const": 0.002, "fused_macs": 1e-10}
-EVAL_SECONDS: dict[str, float] = {"const": 0.001, "enc_macs": 1e-10, "dec_macs": 1e-10}
-MARGIN = {"memory": 1.25, "step": 1.25, "eval": 1.25}
-SLACK = {"memory": 32.0, "step": 0.005, "eval": 0.005}
+# fitted by tools/fit_cost.py on 2026-11-27, 108 configurations, 2 CPUs
+MEMORY_MB: dict[str, float] = {
+    "const": 102.1,
+    "params": 24.54 / MB,
+    "rnn_fused_lstm": 6.341 / MB,
+    "rnn_loop_lstm": 10.66 / MB,
+    "rnn_fused_gru": 13.32 / MB,
+    "rnn_loop_gru": 15.17 / MB,
+    "embeddings": 7.477 / MB,
+    "logits": 203.9 / MB,
+    "attention": 27.27 / MB,
+    "eval": 0.8755 / MB,
+    "eval_gates": 1.963 / MB,
+}
+STEP_SECONDS: dict[str, float] = {
+    "const": 0.001527,
+    "tokens": 5.241e-07,
+    "params": 5.379e-09,
+    "fused_macs_lstm": 6.655e-11,
+    "fused_elems_lstm": 6.351e-09,
+    "fused_calls_lstm": 1.348e-05,
+    "fused_weights_lstm": 5.745e-11,
+    "loop_macs_lstm": 7.713e-11,
+    "fused_macs_gru": 6.145e-11,
+    "fused_elems_gru": 6.755e-09,
+    "fused_calls_gru": 0.0002277,
+    "loop_macs_gru": 8.13e-11,
+    "loop_elems": 4.736e-09,
+    "loop_calls": 0.0001276,
+    "loop_weights": 9.313e-10,
+    "head_macs": 9.601e-12,
+    "dropout": 9.856e-09,
+    "attention_fast": 4.05e-08,
+    "attention_loop": 1.054e-07,
+}
+EVAL_SECONDS: dict[str, float] = {
+    "const": 0.0006042,
+    "tokens": 3.509e-07,
+    "enc_macs_lstm": 5.937e-12,
+    "dec_macs_lstm": 3.743e-11,
+    "enc_macs_gru": 3.469e-11,
+    "enc_calls_gru": 4.768e-05,
+    "dec_macs_gru": 1.731e-11,
+    "elems": 1.999e-09,
+    "calls": 3.72e-05,
+    "weights": 1.23e-11,
+    "head_macs": 3.951e-11,
+    "attention": 1.893e-08,
+}
+MARGIN = {"memory": 1.25, "step": 1.30, "eval": 1.40}
+SLACK = {"memory": 32, "step": 0.005, "eval": 0.005}
 # END FITTED
 
 
@@ -160,7 +287,7 @@ def _bound(which: str, fitted: float) -> float:
 
 @dataclass(frozen=True)
 class Cost:
-    memory_mb: float     # peak RSS of the training worker ABOVE an idle worker (torch + seq2seq imported), MB, upper bound
+    memory_mb: float     # peak RSS of the training worker ABOVE an idle one (torch + seq2seq imported), MB, upper bound
     step_seconds: float  # one training step at the longest length, one torch thread, upper bound
     eval_seconds: float  # one evaluation of train_config.val_size held-out examples at the longest length
     parameters: int      # exact parameter count
@@ -200,7 +327,8 @@ def estimate(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec") -> Co
                 parameters=count_parameters(model))
 
 
-def val_size_within(model: "ModelConfig", spec: "TaskSpec", seconds: float, cap: int = 500, floor: int = 50) -> int:
+def val_size_within(model: "ModelConfig", spec: "TaskSpec", seconds: float, cap: int = 500,
+                    floor: int = EVAL_FLOOR) -> int:
     """The largest n <= cap whose evaluation fits in `seconds`, but at least `floor` (and at most cap)."""
     if cap <= floor or eval_seconds(model, spec, cap) <= seconds:
         return cap
@@ -274,18 +402,6 @@ def _settings(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec") -> d
             "n_layers": model.n_layers, "emb_dim": model.emb_dim, "teacher_forcing": train.teacher_forcing}
 
 
-def _cost_of(which: str, model: "ModelConfig", spec: "TaskSpec", v: dict, val_size: int) -> float:
-    """Memory, step or eval cost with the settings in v replacing those of model/spec."""
-    from dataclasses import replace
-    m = replace(model, hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], emb_dim=v["emb_dim"])
-    sp = _Spec(spec.name, min(spec.min_len, v["max_len"]), v["max_len"])
-    if which == "memory":
-        return memory_mb(m, v["batch_size"], v["teacher_forcing"], sp, val_size)
-    if which == "step":
-        return step_seconds(m, v["batch_size"], v["teacher_forcing"], sp)
-    return eval_seconds(m, sp, val_size)
-
-
 @dataclass(frozen=True)
 class _Spec:  # a TaskSpec look-alike, so this module needs no torch
     name: str
@@ -293,41 +409,51 @@ class _Spec:  # a TaskSpec look-alike, so this module needs no torch
     max_len: int
 
 
-def _largest_within(which: str, knob: str, model, spec, v: dict, val_size: int, limit: float) -> int | None:
-    """The largest value of one setting (the others unchanged) whose cost fits the limit, or None."""
+def _fits(model: "ModelConfig", spec: "TaskSpec", v: dict, val_size: int, budget: Budget) -> bool:
+    """Whether the settings in v (replacing those of model and spec) pass `check`."""
+    from dataclasses import replace
+    m = replace(model, hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], emb_dim=v["emb_dim"])
+    sp = _Spec(spec.name, min(spec.min_len, v["max_len"]), v["max_len"])
+    return (memory_mb(m, v["batch_size"], v["teacher_forcing"], sp, val_size) <= budget.memory_mb
+            and step_seconds(m, v["batch_size"], v["teacher_forcing"], sp) <= budget.step_seconds
+            and eval_seconds(m, sp, min(val_size, EVAL_FLOOR)) <= budget.eval_seconds)
+
+
+def _largest_within(knob: str, model, spec, v: dict, val_size: int, budget: Budget) -> int | None:
+    """The largest value of one setting (the others unchanged) that fits the budget, or None."""
     lowest = _KNOBS[knob][1]
-    if _cost_of(which, model, spec, {**v, knob: lowest}, val_size) > limit:
+    if not _fits(model, spec, {**v, knob: lowest}, val_size, budget):
         return None
-    low, high = lowest, v[knob]  # cost grows with every setting: the last value that fits
+    low, high = lowest, v[knob]  # cost grows with every setting: find the last value that fits
     while high - low > 1:
         mid = (low + high) // 2
-        if _cost_of(which, model, spec, {**v, knob: mid}, val_size) <= limit:
+        if _fits(model, spec, {**v, knob: mid}, val_size, budget):
             low = mid
         else:
             high = mid
     return low
 
 
-def _advice(which: str, model, train, spec, limit: float, val_size: int) -> str:
-    """What to do, gentlest change first: 'lower the batch size (to 256 or less), the hidden size (to 192 or
-    less) or the max length (to 20 or less)', or raise teacher forcing to 1 when the fast path fits."""
+def _advice(model, train, spec, budget: Budget) -> str:
+    """What to change so that the whole budget fits, gentlest change first: 'lower the batch size (to 256 or
+    less), the hidden size (to 192 or less) or the max length (to 20 or less)', and 'raise the
+    teacher-forcing ratio to 1' when the fast path alone fits."""
     v = _settings(model, train, spec)
-    options = []
+    options = []  # (fraction of the setting kept, label, largest value that fits)
     for knob, (label, lowest) in _KNOBS.items():
         if v[knob] > lowest:
-            best = _largest_within(which, knob, model, spec, v, val_size, limit)
-            if best is not None:
-                options.append((best / v[knob], f"the {label} (to {best} or less)"))
+            best = _largest_within(knob, model, spec, v, train.val_size, budget)
+            options.append((0.0 if best is None else best / v[knob], label, best))
     options.sort(key=lambda o: -o[0])
-    text = "lower " + _join([t for _, t in options[:3]], "or") if options else ""
-    if train.teacher_forcing < 1.0 and _cost_of(which, model, spec, {**v, "teacher_forcing": 1.0},
-                                                 val_size) <= limit:
-        tf = ("raise the teacher-forcing ratio to 1 (one fast pass over the target instead of a step-by-step "
-              "loop)")
-        text = f"{text}, or {tf}" if text else tf
-    if not text:
-        factors = [f"the {label}" for knob, (label, lowest) in _KNOBS.items() if v[knob] > lowest]
-        text = "lower several of " + _join(factors, "and")
+    gentle = [f"the {label} (to {best} or less)" for kept, label, best in options if kept >= 0.1]
+    if gentle:
+        text = "lower " + _join(gentle[:3], "or")
+    else:  # no single setting helps without shrinking it more than tenfold
+        text = ("lower several of " + _join([f"the {label}" for _, label, _ in options[:3]], "and")
+                + " together")
+    if train.teacher_forcing < 1.0 and _fits(model, spec, {**v, "teacher_forcing": 1.0}, train.val_size, budget):
+        text += (", or raise the teacher-forcing ratio to 1 (one fast pass over the target instead of a "
+                 "step-by-step loop)")
     return text
 
 
@@ -337,12 +463,14 @@ def _join(items: list[str], word: str) -> str:
     return ", ".join(items[:-1]) + f" {word} " + items[-1]
 
 
-def _what(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec", tf: bool) -> str:
+def _what(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec") -> str:
+    """'Hidden size 512 × 4 layers × batch size 1024 at max length 50 with attention': the sizes that cost
+    grows with, by the form's labels."""
     layers = "layer" if model.n_layers == 1 else "layers"
     extras = []
     if model.attention:
         extras.append("attention")
-    if tf and train.teacher_forcing < 1.0:
+    if train.teacher_forcing < 1.0:
         extras.append(f"teacher-forcing ratio {train.teacher_forcing:g}")
     extra = f" with {' and '.join(extras)}" if extras else ""
     return (f"Hidden size {model.hidden_dim} × {model.n_layers} {layers} × batch size {train.batch_size} "
@@ -352,21 +480,25 @@ def _what(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec", tf: bool
 def check(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec", budget: Budget) -> Cost:
     """The estimate, if it fits the budget; else BudgetError with one sentence saying what to lower.
 
-    Memory and step time are checked at train.val_size; evaluation time only at the smallest evaluation
-    the app would fall back to (min(val_size, 50) examples): pick val_size with `val_size_within` first."""
+    Memory and step time are checked as trained (evaluation of train.val_size examples included in the
+    memory); evaluation time only at the smallest evaluation the app falls back to (min(val_size, 50)
+    examples), since the app picks val_size with `val_size_within`."""
     cost = estimate(model, train, spec)
-    if cost.memory_mb > budget.memory_mb:
-        raise BudgetError(f"{_what(model, train, spec, False)} needs about {_size(cost.memory_mb)} of memory; "
-                          f"this app allows {_size(budget.memory_mb)} per training: "
-                          f"{_advice('memory', model, train, spec, budget.memory_mb, train.val_size)}.")
-    if cost.step_seconds > budget.step_seconds:
-        raise BudgetError(f"{_what(model, train, spec, True)} takes about {_seconds(cost.step_seconds)} per "
-                          f"training step; this app allows {_seconds(budget.step_seconds)} (so Stop acts at "
-                          f"once): {_advice('step', model, train, spec, budget.step_seconds, train.val_size)}.")
-    smallest = min(train.val_size, 50)
-    if eval_seconds(model, spec, smallest) > budget.eval_seconds:
-        raise BudgetError(f"{_what(model, train, spec, False)} takes about "
-                          f"{_seconds(eval_seconds(model, spec, smallest))} to evaluate on {smallest} held-out "
-                          f"examples; this app allows {_seconds(budget.eval_seconds)}: "
-                          f"{_advice('eval', model, train, spec, budget.eval_seconds, smallest)}.")
-    return cost
+    smallest = min(train.val_size, EVAL_FLOOR)
+    eval_floor = eval_seconds(model, spec, smallest)
+    memory = cost.memory_mb > budget.memory_mb
+    slow = cost.step_seconds > budget.step_seconds
+    if memory:
+        also = (f" and {_seconds(cost.step_seconds)} per training step" if slow else "")
+        allows = (f" and {_seconds(budget.step_seconds)} per step" if slow else "")
+        why = (f"{_what(model, train, spec)} needs about {_size(cost.memory_mb)} of memory{also}; this app "
+               f"allows {_size(budget.memory_mb)} per training{allows}")
+    elif slow:
+        why = (f"{_what(model, train, spec)} takes about {_seconds(cost.step_seconds)} per training step; "
+               f"this app allows {_seconds(budget.step_seconds)} (so Stop acts at once)")
+    elif eval_floor > budget.eval_seconds:
+        why = (f"{_what(model, train, spec)} takes about {_seconds(eval_floor)} to evaluate on {smallest} "
+               f"held-out examples; this app allows {_seconds(budget.eval_seconds)}")
+    else:
+        return cost
+    raise BudgetError(f"{why}: {_advice(model, train, spec, budget)}.")

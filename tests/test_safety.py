@@ -309,6 +309,14 @@ def test_an_upload_over_the_size_limit_is_refused_by_the_http_layer(server, tmp_
     assert_clean(response.text)
     assert files(server.temp) == before
 
+    def chunks():  # a body that does not say how long it is
+        for _ in range(100):
+            yield bytes(1_000_000)
+    response = httpx.post(f"{server.url}gradio_api/upload", content=chunks(), timeout=60,
+                          headers={"content-type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 411 and "Content-Length" in response.text
+    assert files(server.temp) == before
+
 
 def test_oversized_requests_and_bad_values_get_sentences(server):
     c = client(server.url)

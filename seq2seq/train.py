@@ -134,13 +134,13 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     loss climbs past DIVERGENCE_FACTOR times where it started, training stops (reason "diverged") and
     the model goes back to its weights at the last evaluation (or the start of the run)."""
     config.validate()
-    started = clock()
     torch.manual_seed(config.seed)  # dropout draws from the global generator; this makes runs repeatable
     rng = random.Random(config.seed)
     tf_generator = torch.Generator().manual_seed(config.seed)
     val_examples = validation_set(task, config.val_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     good = _GoodWeights(model, start_step)
+    started = clock()  # after the set-up (a cold process's first torch call can take a second), before any work
     step = start_step
     last_eval: tuple[int, Metrics] | None = None
     ceiling: float | None = None  # a loss above this is divergence; set from the run's first loss

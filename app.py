@@ -436,6 +436,7 @@ def run_training(task: str, min_len: int, max_len: int, cell: str, emb_dim: int,
         last_time, last_step, last_loss = time.perf_counter(), start, None
         speed, done, ended, final_weights = 0.0, None, None, None
         unread_since = None
+        shown_points, evals_before = False, len(history.evals)  # the run's first points are shown at once
         for message in run.messages(stop_grace=STOP_GRACE):
             now_m = time.monotonic()
             active.pulled = now_m
@@ -461,7 +462,9 @@ def run_training(task: str, min_len: int, max_len: int, cell: str, emb_dim: int,
             else:
                 unread_since = None
             now = time.perf_counter()
-            if done is None and ended is None and now - last_time >= UPDATE_EVERY:
+            first_points = not shown_points and (history.losses or len(history.evals) > evals_before)
+            if done is None and ended is None and (now - last_time >= UPDATE_EVERY or first_points):
+                shown_points = shown_points or bool(first_points)
                 step = history.last_step
                 speed = (step - last_step) / (now - last_time)
                 elapsed = history.elapsed[-1] if history.elapsed and history.steps[-1] > start else 0.0
@@ -932,7 +935,7 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
 def main() -> None:
     on_space = bool(os.environ.get("SPACE_ID"))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    WORKERS.warm_up()  # the training zygote imports torch now, not on the first click
+    WORKERS.warm_up(wait=False)  # the training zygote imports torch now (beside the launch), not on a click
     with torch.device("meta"):  # what checking an upload's shapes initialises (~75 MB, once): now, not then
         Seq2Seq.from_config(ModelConfig(5, 5, emb_dim=1, hidden_dim=1))
     threading.Thread(target=watchdog, daemon=True, name="watchdog").start()

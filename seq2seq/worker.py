@@ -234,14 +234,18 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._zygote: subprocess.Popen | None = None
         self._control: socket.socket | None = None
+        self._ready = False  # the zygote has said it is ready
 
-    def warm_up(self) -> None:
+    def warm_up(self, wait: bool = True) -> None:
+        """Start the zygote now (it imports torch and warms up for a few seconds); wait=False returns at once,
+        so a server can start answering meanwhile: the first run waits for it then."""
         with self._lock:
-            self._ensure_zygote()
+            if wait:
+                self._ensure_zygote()
+            elif self._zygote is None:
+                self._spawn()
 
-    def _ensure_zygote(self) -> socket.socket:
-        if self._zygote is not None and self._zygote.poll() is None and self._control is not None:
-            return self._control
+    def _spawn(self) -> None:
         if self._control is not None:
             self._control.close()
         ours, theirs = socket.socketpair()
@@ -251,12 +255,23 @@ class WorkerPool:
         self._zygote = subprocess.Popen([sys.executable, "-m", "seq2seq.worker", str(theirs.fileno())],
                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
         theirs.close()
-        ours.settimeout(60)
-        if ours.recv(1) != b"R":
-            raise WorkerError("the training worker did not start")
-        ours.settimeout(None)
-        self._control = ours
-        return ours
+        self._control, self._ready = ours, False
+
+    def _ensure_zygote(self) -> socket.socket:
+        if self._zygote is None or self._zygote.poll() is not None or self._control is None:
+            self._spawn()
+        if not self._ready:
+            self._control.settimeout(60)
+            try:
+                ready = self._control.recv(1) == b"R"
+            except OSError:
+                ready = False
+            if not ready:
+                self._zygote = None
+                raise WorkerError("the training worker did not start")
+            self._control.settimeout(None)
+            self._ready = True
+        return self._control
 
     def start(self, job: Job, *, memory_limit_mb: float | None = None, deadline: float | None = None) -> "Run":
         """Fork a worker for `job`; returns once it has built its model (raises WorkerError if it cannot).

@@ -3,7 +3,7 @@
     .venv/bin/python loadtest.py [--quick] [--port N] [--keep-log] [--timeout 330] [--private-tmp]
                                  [--stock-client] [--no-probe]
 
-Loopback only; about 3.5 minutes (--quick: about 2), never more than --timeout (330 s), after which the
+Loopback only; 1.5 to 3.5 minutes (--quick: about 2), never more than --timeout (330 s), after which the
 server's whole process group is killed. Starts `python app.py` itself (a free port on 127.0.0.1, its
 output in a log file in a folder of its own under the temp dir), then:
 
@@ -14,7 +14,7 @@ output in a log file in a folder of its own under the temp dir), then:
 3. Load: 8 training sessions (300 steps each, 2 run at once, the rest queue) while 20 paced clients
    decode 200 times; the process tree's memory is sampled every 0.1 s for the whole run.
 4. Hostile inputs, one after another: each must be refused with a clean sentence (no traceback, no
-   server path, not Gradio's generic error or the app's catch-all) or an HTTP 413, must not leave files
+   server path, not Gradio's generic error or the app's catch-all) or an HTTP 413/411, must not leave files
    in the temp dir, and the server must still decode afterwards. Cases marked [extra] go beyond the brief.
 5. Clean-up: every client closed, then up to 60 s for memory and temp files to come back within 100 MB.
 

@@ -497,6 +497,8 @@ def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEv
     elif session.snapshot is not None:  # killed or failed: the latest weights it sent
         session.model = model_from_weights(model_config, session.snapshot.weights)
         session.history.truncate(session.snapshot.step)
+    else:  # killed before it sent any: the model is the one it started from
+        session.history.truncate(start)
     if done is not None:
         session.seconds += done.elapsed
         ran = done.step - start

@@ -153,29 +153,47 @@ MODEL_CHOICES = ([("Automatic: your trained model, else the bundled one for the 
 
 CHOICE_VALUES = {value for _, value in MODEL_CHOICES}
 
-# the form: name -> (label, kind, smallest, largest); messages use the labels, as the page does
+# the form's numbers: name -> (label on the page, kind, smallest, largest). The page's fields are built from
+# this table and the messages quote it, so a label or a range is written once
 FIELDS = {
     "min_len": ("Min length", int, 1, 50), "max_len": ("Max length", int, 1, 50),
     "emb_dim": ("Embedding size", int, 1, 256), "hidden_dim": ("Hidden size", int, 1, 512),
     "n_layers": ("Layers", int, 1, 4), "dropout": ("Dropout", float, 0.0, 0.9),
-    "batch_size": ("Batch size", int, 1, 1024), "lr": ("Learning rate", float, 1e-6, 0.1),
+    "batch_size": ("Batch size", int, 1, 1024), "lr": ("Learning rate (at most 0.1)", float, 1e-6, 0.1),
     "teacher_forcing": ("Teacher-forcing ratio", float, 0.0, 1.0),
-    "steps": ("Steps", int, 0, 1_000_000), "time_budget": ("Time budget", float, 1, MAX_SECONDS),
-    "target": ("Stop-early accuracy", float, 0, 100), "seed": ("Seed", int, 0, 2**31 - 1),
+    "steps": ("Steps (0 = until the time budget)", int, 0, 1_000_000),
+    "time_budget": (f"Time budget, s (at most {MAX_SECONDS})", float, 1, MAX_SECONDS),
+    "target": ("Stop early at held-out exact match % (0 = never)", float, 0, 100),
+    "seed": ("Seed", int, 0, 2**31 - 1),
 }
+
+
+def label_of(name: str) -> str:
+    """A field's label without its hint in brackets, for sentences."""
+    return FIELDS[name][0].split(" (")[0]
+
+
+def form_number(name: str, value, **kw) -> gr.Number:
+    label, kind, low, high = FIELDS[name]
+    return gr.Number(value, label=label, minimum=low, maximum=high, precision=0 if kind is int else None, **kw)
+
+
+def form_slider(name: str, value, step: float, **kw) -> gr.Slider:
+    label, _, low, high = FIELDS[name]
+    return gr.Slider(low, high, value=value, step=step, label=label, **kw)
+
+
 CHOICES = {"task": ("Task", TASK_NAMES), "cell": ("Cell", ("lstm", "gru")), "mode": ("When you press Train",
                                                                                    ("continue", "new"))}
 FLAGS = {"attention": "Attention", "lr_decay": "Decay learning rate"}
-LABELS = {"emb_dim": "Embedding size", "hidden_dim": "Hidden size", "n_layers": "Layers", "cell": "Cell",
-          "dropout": "Dropout", "attention": "Attention"}
-
 
 def _error(message: str, title: str = "Check the settings") -> gr.Error:
     return gr.Error(message, title=title)
 
 
 def _number(name: str, value) -> int | float:
-    label, kind, low, high = FIELDS[name]
+    _, kind, low, high = FIELDS[name]
+    label = label_of(name)
     whole = kind is int
     what = f"{label} must be {'a whole number' if whole else 'a number'} between {low:g} and {high:g}"
     if isinstance(value, bool) or value is None:
@@ -367,7 +385,8 @@ def downloads(session: Session) -> tuple[str, str]:
 def check_continue(session: Session, task: Task, model_config: ModelConfig) -> None:
     old = session.model.config
     if old != model_config:
-        changed = [f"{LABELS.get(k, k)} {getattr(old, k)} → {getattr(model_config, k)}" for k in vars(old)
+        changed = [f"{label_of(k) if k in FIELDS else k.capitalize()} {getattr(old, k)} → "
+                   f"{getattr(model_config, k)}" for k in vars(old)
                    if getattr(old, k) != getattr(model_config, k)]
         raise gr.Error(f"The model settings changed ({'; '.join(changed)}), so this model cannot continue. "
                        f"Set them back, or choose “Start a new model”.", title="Cannot continue")
@@ -597,10 +616,10 @@ def watchdog() -> None:
 def upload_check(model_config: ModelConfig, spec) -> None:
     """A checkpoint's model must be one this app could have trained: the form's sizes and the budget."""
     for name in ("emb_dim", "hidden_dim", "n_layers"):
-        label, _, low, high = FIELDS[name]
+        _, _, low, high = FIELDS[name]
         value = getattr(model_config, name)
         if not low <= value <= high:
-            raise ValueError(f"its model has {label.lower()} {value}; this app allows {low}–{high}")
+            raise ValueError(f"its model has {label_of(name).lower()} {value}; this app allows {low}–{high}")
     cost = estimate_cost(model_config, TrainConfig(batch_size=1, teacher_forcing=1.0), spec)
     if cost.memory_mb > BUDGET.memory_mb:
         raise ValueError(f"its model would need about {cost.memory_mb / 1000:.1f} GB to train; this app allows "
@@ -809,34 +828,28 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                 preset_note = gr.Markdown(PRESET_NOTES[DEFAULT_PRESET], elem_id="preset-note")
             with gr.Row():
                 task = gr.Dropdown(list(TASK_NAMES), value=d["task"], label="Task", elem_id="task")
-                min_len = gr.Number(d["min_len"], label="Min length", precision=0, minimum=1, elem_id="min-len")
-                max_len = gr.Number(d["max_len"], label="Max length", precision=0, minimum=1, elem_id="max-len")
+                min_len = form_number("min_len", d["min_len"], elem_id="min-len")
+                max_len = form_number("max_len", d["max_len"], elem_id="max-len")
             task_note = gr.Markdown(describe_task(Task(make_spec(d["task"]))), elem_id="task-note")
             with gr.Accordion("Model", open=False):
                 with gr.Row():
                     cell = gr.Radio([("LSTM", "lstm"), ("GRU", "gru")], value=d["cell"], label="Cell")
-                    emb_dim = gr.Number(d["emb_dim"], label="Embedding size", precision=0, minimum=1, maximum=256)
-                    hidden_dim = gr.Number(d["hidden_dim"], label="Hidden size", precision=0, minimum=1,
-                                           maximum=512)
-                    n_layers = gr.Number(d["n_layers"], label="Layers", precision=0, minimum=1, maximum=4)
-                    dropout = gr.Slider(0, 0.9, value=d["dropout"], step=0.05, label="Dropout")
+                    emb_dim = form_number("emb_dim", d["emb_dim"])
+                    hidden_dim = form_number("hidden_dim", d["hidden_dim"])
+                    n_layers = form_number("n_layers", d["n_layers"])
+                    dropout = form_slider("dropout", d["dropout"], 0.05)
                     attention = gr.Checkbox(d["attention"], label="Attention (Luong)")
             with gr.Accordion("Training", open=False):
                 with gr.Row():
-                    batch_size = gr.Number(d["batch_size"], label="Batch size", precision=0, minimum=1,
-                                           maximum=1024)
-                    lr = gr.Number(d["lr"], label="Learning rate (at most 0.1)", minimum=0, maximum=0.1)
-                    teacher_forcing = gr.Slider(0, 1, value=d["teacher_forcing"], step=0.05,
-                                                label="Teacher-forcing ratio")
+                    batch_size = form_number("batch_size", d["batch_size"])
+                    lr = form_number("lr", d["lr"])
+                    teacher_forcing = form_slider("teacher_forcing", d["teacher_forcing"], 0.05)
                     lr_decay = gr.Checkbox(d["lr_decay"], label="Decay learning rate to a tenth")
                 with gr.Row():
-                    steps = gr.Number(d["steps"], label="Steps (0 = until the time budget)", precision=0,
-                                      minimum=0, elem_id="steps")
-                    time_budget = gr.Number(d["time_budget"], label=f"Time budget, s (at most {MAX_SECONDS})",
-                                            minimum=1, maximum=MAX_SECONDS, elem_id="time-budget")
-                    target = gr.Number(d["target"], label="Stop early at held-out exact match % (0 = never)",
-                                       minimum=0, maximum=100)
-                    seed = gr.Number(d["seed"], label="Seed", precision=0, minimum=0)
+                    steps = form_number("steps", d["steps"], elem_id="steps")
+                    time_budget = form_number("time_budget", d["time_budget"], elem_id="time-budget")
+                    target = form_number("target", d["target"])
+                    seed = form_number("seed", d["seed"])
             with gr.Row():
                 mode = gr.Radio([("Continue from the current model", "continue"), ("Start a new model", "new")],
                                 value="continue", label="When you press Train", elem_id="train-mode", scale=2)

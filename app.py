@@ -120,6 +120,8 @@ WORKERS = WorkerPool()
 # session_hash -> the training running for that browser session (present only while it runs)
 RUNNING: dict[str, "Active"] = {}
 # session_hash -> that session's state, so its files and model can be released when its browser goes away
+STARTING: set[str] = set()  # sessions whose training is being started
+STARTING_LOCK = threading.Lock()
 SESSIONS: "OrderedDict[str, Session]" = OrderedDict()  # least recently used first
 
 PRESETS = {
@@ -414,18 +416,25 @@ def run_training(task: str, min_len: int, max_len: int, cell: str, emb_dim: int,
     mode = _choice("mode", mode)
     session = session_of(session, request)
     key = session_key(request)
-    if key in RUNNING:
-        raise gr.Error("This session is already training: stop it first.", title="Already training")
+    with STARTING_LOCK:  # one training per session, even if a script sends two at once
+        if key in RUNNING or key in STARTING:
+            raise gr.Error("This session is already training: stop it first.", title="Already training")
+        STARTING.add(key)
+    try:
+        yield from _train(task, model_config, train_config, mode, session, key)
+    finally:
+        STARTING.discard(key)
+
+
+def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mode: str, session: Session, key: str):
     continuing = mode == "continue" and session.model is not None
     if continuing:
         check_continue(session, task, model_config)
     spec = task.spec
     cost = check_budget(model_config, train_config, spec, BUDGET)
     val_size = val_size_within(model_config, spec, BUDGET.eval_seconds)
-    budget = train_config.time_budget
-    eval_cost = cost.eval_seconds * val_size / max(train_config.val_size, 1)
-    train_config = dataclasses.replace(train_config, val_size=val_size,
-                                       time_budget=max(0.1, budget - eval_cost))
+    budget = train_config.time_budget  # train() keeps room in it for a step and the final evaluation
+    train_config = dataclasses.replace(train_config, val_size=val_size)
     start = session.history.last_step if continuing else 0
     job = Job(model_config.to_dict(), spec.to_dict(), train_config.to_dict(),
               weights=weights_bytes(session.model) if continuing else None, start_step=start,
@@ -499,6 +508,9 @@ def run_training(task: str, min_len: int, max_len: int, cell: str, emb_dim: int,
         if RUNNING.get(key) is active:
             del RUNNING[key]
         run.close()
+        if session.model is None and session.snapshot is not None:  # abandoned mid-run: keep what it sent
+            session.model = model_from_weights(model_config, session.snapshot.weights)
+            session.history.truncate(session.snapshot.step)
         session.snapshot = session.snapshot_model = None
 
 

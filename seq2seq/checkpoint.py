@@ -240,7 +240,7 @@ def training_summary(steps: int, seconds: float, exact_match: float, token_accur
 def write_checkpoint_zip(folder: str | os.PathLike, archive: str | os.PathLike) -> Path:
     """Zip a checkpoint folder as `<folder name>/config.json` + `<folder name>/model.safetensors`."""
     folder, archive = Path(folder), Path(archive)
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:  # float weights barely compress: don't try
         for file in (CONFIG_FILE, WEIGHTS_FILE):
             z.write(folder / file, f"{folder.name}/{file}")
     return archive

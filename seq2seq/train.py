@@ -130,7 +130,8 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     """Train `model` in place on `task`, yielding events. Step numbers continue from `start_step`.
 
     eval_at_start=True first evaluates the model as it is (where a curve starts). The time budget
-    counts from the call, evaluations included. If the loss or the gradients stop being finite, or the
+    counts from the call, evaluations included: no step starts unless it and the final evaluation (as
+    long as the last step and evaluation took) fit in what is left. If the loss or the gradients stop being finite, or the
     loss climbs past DIVERGENCE_FACTOR times where it started, training stops (reason "diverged") and
     the model goes back to its weights at the last evaluation (or the start of the run)."""
     config.validate()
@@ -144,11 +145,14 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     step = start_step
     last_eval: tuple[int, Metrics] | None = None
     ceiling: float | None = None  # a loss above this is divergence; set from the run's first loss
+    step_seconds = eval_seconds = 0.0  # how long the last step and the last evaluation took
 
     def eval_now() -> Metrics:
-        nonlocal last_eval
+        nonlocal last_eval, eval_seconds
         if last_eval is None or last_eval[0] != step:
+            begun = clock()
             last_eval = (step, evaluate(model, task, val_examples))
+            eval_seconds = clock() - begun
         return last_eval[1]
 
     def done(reason: str, message: str) -> DoneEvent:
@@ -177,9 +181,11 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
             if config.steps is not None and step - start_step >= config.steps:
                 yield done("steps", f"finished {config.steps} steps")
                 return
-            if config.time_budget is not None and elapsed >= config.time_budget:
+            # another step and the final evaluation, as long as the last ones took, must fit in the budget
+            if config.time_budget is not None and elapsed + step_seconds + eval_seconds >= config.time_budget:
                 yield done("time_budget", f"used the time budget of {config.time_budget:g} s")
                 return
+            begun = clock()
 
             batch = make_batch(task.examples(rng, config.batch_size, held_out=False, one_length=True), task.vocab)
             logits = model(batch.src, batch.src_lens, batch.trg, config.teacher_forcing, tf_generator)
@@ -206,7 +212,9 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                 return
             optimizer.step()
             step += 1
-            yield StepEvent(step, loss_value, clock() - started)
+            now = clock()
+            step_seconds = now - begun
+            yield StepEvent(step, loss_value, now - started)
 
             if (step - start_step) % config.eval_every == 0:
                 m = eval_now()

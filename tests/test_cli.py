@@ -117,7 +117,7 @@ def test_time_budget_stops_training_by_time(tmp_path):
     events = json_lines(result.stdout)
     done = events[-1]
     assert done["event"] == "done" and done["reason"] == "time_budget"
-    assert 1.0 <= done["seconds"] < 5
+    assert 0.5 <= done["seconds"] < 5
     assert done["steps"] == sum(e["event"] == "step" for e in events) > 0
     assert (tmp_path / "t" / "model.safetensors").is_file()
 

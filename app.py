@@ -195,17 +195,21 @@ def _error(message: str, title: str = "Check the settings") -> gr.Error:
 
 def _number(name: str, value) -> int | float:
     _, kind, low, high = FIELDS[name]
-    label = label_of(name)
+    return in_range(label_of(name), value, kind, low, high)
+
+
+def in_range(label: str, value, kind: type, low: float, high: float, title: str = "Check the settings") -> int | float:
+    """`value` as a number of `kind` within [low, high]; otherwise a gr.Error that says so with `label`."""
     whole = kind is int
     what = f"{label} must be {'a whole number' if whole else 'a number'} between {low:g} and {high:g}"
-    if isinstance(value, bool) or value is None:
-        raise _error(f"{what}.")
     try:
-        number = float(value)
+        number = float("nan") if isinstance(value, bool) or value is None else float(value)
     except (TypeError, ValueError, OverflowError):
-        raise _error(f"{what} (got {str(value)[:20]!r}).") from None
+        number = float("nan")
     if not math.isfinite(number) or (whole and number != int(number)) or not low <= number <= high:
-        raise _error(f"{what} (got {str(value)[:20]}).")
+        got = "" if value is None else f" (got {str(value)[:20]!r})" if isinstance(value, str) else \
+            f" (got {str(value)[:20]})"
+        raise gr.Error(f"{what}{got}.", title=title)
     return int(number) if whole else number
 
 
@@ -331,9 +335,12 @@ def keep_sessions_within_memory() -> None:
 
 
 def describe_model(model: Seq2Seq) -> str:
-    c = model.config
+    return describe_config(model.config, count_parameters(model))
+
+
+def describe_config(c: ModelConfig, parameters: int) -> str:
     return (f"{c.n_layers}-layer {c.cell.upper()}, embedding {c.emb_dim}, hidden {c.hidden_dim}"
-            f"{', attention' if c.attention else ''}; {count_parameters(model):,} parameters")
+            f"{', attention' if c.attention else ''}; {parameters:,} parameters")
 
 
 def describe_task(task: Task) -> str:
@@ -431,7 +438,7 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
     if continuing:
         check_continue(session, task, model_config)
     spec = task.spec
-    cost = check_budget(model_config, train_config, spec, BUDGET)
+    cost = estimate_cost(model_config, train_config, spec)  # read_settings has checked it against the budget
     val_size = val_size_within(model_config, spec, BUDGET.eval_seconds)
     budget = train_config.time_budget  # train() keeps room in it for a step and the final evaluation
     train_config = dataclasses.replace(train_config, val_size=val_size)
@@ -459,7 +466,7 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
         return loss, views.accuracy_frame(history, PLOT_POINTS)
 
     try:
-        yield (*frames(), f"Starting ({how}): {describe_task(task)}; {describe_model_config(model_config, run)}"
+        yield (*frames(), f"Starting ({how}): {describe_task(task)}; {describe_config(model_config, run.started.parameters)}"
                .replace("**", ""), gr.skip(), gr.skip(), session)
         last_time, last_step, last_loss = time.perf_counter(), start, None
         speed, done, ended, final_weights = 0.0, None, None, None
@@ -512,12 +519,6 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
             session.model = model_from_weights(model_config, session.snapshot.weights)
             session.history.truncate(session.snapshot.step)
         session.snapshot = session.snapshot_model = None
-
-
-def describe_model_config(model_config: ModelConfig, run: Run) -> str:
-    c = model_config
-    return (f"{c.n_layers}-layer {c.cell.upper()}, embedding {c.emb_dim}, hidden {c.hidden_dim}"
-            f"{', attention' if c.attention else ''}; {run.started.parameters:,} parameters")
 
 
 def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEvent | None, ended,
@@ -737,7 +738,7 @@ def decode(source: str, model_choice: str = AUTO, top_k: int = 3, train_task: st
     if len(source) > MAX_SOURCE_CHARS:
         raise gr.Error(f"The source is {len(source):,} characters long; at most {MAX_SOURCE_CHARS:,} are allowed.",
                        title="Cannot decode")
-    k = _slider("Top-k alternatives", top_k, 1, 10)
+    k = in_range("Top-k alternatives", top_k, int, 1, 10, "Check the input")
     model, task, info = pick_model(model_choice, train_task, session, request)
     try:
         tokens = task.vocab.parse(source)
@@ -754,17 +755,6 @@ def decode(source: str, model_choice: str = AUTO, top_k: int = 3, train_task: st
             views.playback_html(decoded, 1), decoded, info)
 
 
-def _slider(label: str, value, low: int, high: int) -> int:
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        number = float("nan")
-    if isinstance(value, bool) or not math.isfinite(number) or number != int(number) or not low <= number <= high:
-        raise gr.Error(f"{label} must be a whole number between {low} and {high} (got {str(value)[:20]!r}).",
-                       title="Check the input")
-    return int(number)
-
-
 def _decoded(decoded) -> views.Decoded:
     if not isinstance(decoded, views.Decoded):
         raise gr.Error("Decode something first.", title="Nothing to play")
@@ -776,7 +766,7 @@ def play(decoded, t):
     if decoded is None:
         return "Decode something first."
     decoded = _decoded(decoded)
-    return views.playback_html(decoded, _slider("Step", t, 1, max(len(decoded.trace.steps), 2)))
+    return views.playback_html(decoded, in_range("Step", t, int, 1, max(len(decoded.trace.steps), 2), "Check the input"))
 
 
 @friendly(gr.Error, (gr.Error,))
@@ -793,7 +783,7 @@ def nudge(decoded, t, delta):
     if decoded is None:
         return 1
     decoded = _decoded(decoded)
-    return max(1, min(_slider("Step", t, 1, 10_000) + delta, len(decoded.trace.steps)))
+    return max(1, min(in_range("Step", t, int, 1, 10_000, "Check the input") + delta, len(decoded.trace.steps)))
 
 
 @friendly(gr.Error, (gr.Error,))

@@ -16,17 +16,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # released) within about two of these, not Gradio's default 2 × 15 s
 os.environ.setdefault("GRADIO_HEARTBEAT_INTERVAL", "5")
 
-import dataclasses  # noqa: E402
 import gc  # noqa: E402
+import inspect  # noqa: E402
 import logging  # noqa: E402
-import math  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from collections import OrderedDict  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gradio as gr  # noqa: E402
@@ -34,20 +30,24 @@ import torch  # noqa: E402
 from gradio.utils import NamedString, get_upload_folder  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
+import settings  # noqa: E402
 import views  # noqa: E402
-from seq2seq import (CheckpointError, DoneEvent, ModelConfig, Seq2Seq, StepEvent, Task, TrainConfig,  # noqa: E402
-                     greedy_decode, load_checkpoint, make_spec, save_checkpoint, validation_set)
-from seq2seq.checkpoint import CONFIG_FILE, load_checkpoint_zip, training_summary, write_checkpoint_zip  # noqa: E402
-from seq2seq.cost import Budget, BudgetError, check as check_budget, estimate as estimate_cost, val_size_within  # noqa: E402
+from seq2seq import (CheckpointError, DoneEvent, EvalEvent, ModelConfig, Seq2Seq, Task,  # noqa: E402
+                     TrainConfig, greedy_decode, load_checkpoint, make_spec, validation_set)
+from seq2seq.checkpoint import CONFIG_FILE, load_checkpoint_zip  # noqa: E402
+from seq2seq.cost import Budget, estimate as estimate_cost, val_size_within  # noqa: E402
 from seq2seq.history import History  # noqa: E402
 from seq2seq.model import count_parameters  # noqa: E402
-from seq2seq.tasks import MAX_SOURCE_CHARS, TASK_NAMES, describe  # noqa: E402
+from seq2seq.session import Session  # noqa: E402
+from seq2seq.tasks import MAX_SOURCE_CHARS, TASK_NAMES  # noqa: E402
 from seq2seq.worker import Failed, Finished, Job, Killed, Run, Snapshot, WorkerError, WorkerPool, model_from_weights, \
     weights_bytes  # noqa: E402
+from settings import SettingsError  # noqa: E402
 from webguard import BodyLimit, friendly  # noqa: E402
 
 torch.set_num_threads(1)  # the server decodes on one thread; trainings run in their own processes
 log = logging.getLogger("seq2seq-playground")
+guarded = friendly(gr.Error, (gr.Error,))  # an unexpected failure is a sentence, never Gradio's generic error
 
 
 def _env_number(name: str, default: float, low: float, high: float) -> float:
@@ -107,7 +107,6 @@ MAX_UPLOAD_MB = _env_number("SEQ2SEQ_MAX_UPLOAD_MB", 80, 1, 10_000)  # checkpoin
 MAX_REQUEST_KB = _env_number("SEQ2SEQ_MAX_REQUEST_KB", 256, 16, 100_000)  # every other request body
 SESSIONS_MB = _env_number("SEQ2SEQ_SESSIONS_MB", 1000, 0.1, 1_000_000)  # models kept for all sessions at once
 SESSION_TTL = _env_number("SEQ2SEQ_SESSION_TTL", 3 * 3600, 60, 7 * 86_400)  # a session untouched this long goes
-MIN_HELD_OUT = 10          # a task must have at least this many held-out sources to measure accuracy on
 MAX_GRADIO_SESSIONS = 1000  # sessions whose page state Gradio keeps (its default, 10,000, is ~GBs)
 UNWATCHED_SECONDS = 5.0    # a run nobody reads for this long stops
 STOP_GRACE = 1.5           # a run still going this long after Stop (or its time) is killed
@@ -115,185 +114,41 @@ UPDATE_EVERY = 0.75        # seconds between live updates of the plots and statu
 PLOT_POINTS = 300          # points per plotted series, however long the history
 MAX_UPLOAD_BYTES = int(MAX_UPLOAD_MB * 1e6)
 
+SETTINGS = settings.table(MAX_SECONDS)  # the form, the presets, the messages and /train's parameters
+PRESETS = {name: {k: v for k, v in values.items() if k in SETTINGS} for name, values in settings.PRESETS.items()}
 WORKERS = WorkerPool()
 
 # session_hash -> the training running for that browser session (present only while it runs)
 RUNNING: dict[str, "Active"] = {}
-# session_hash -> that session's state, so its files and model can be released when its browser goes away
 STARTING: set[str] = set()  # sessions whose training is being started
 STARTING_LOCK = threading.Lock()
+# session_hash -> that session's state, so its files and model can be released when its browser goes away
 SESSIONS: "OrderedDict[str, Session]" = OrderedDict()  # least recently used first
-
-PRESETS = {
-    "Tuned default": dict(
-        task="reverse", min_len=3, max_len=10, cell="lstm", emb_dim=32, hidden_dim=128, n_layers=1,
-        dropout=0.0, attention=False, batch_size=128, lr=0.005, teacher_forcing=1.0, steps=1500,
-        time_budget=120, target=0, lr_decay=True, seed=0),
-    "Seed tutorial settings": dict(
-        task="random", min_len=5, max_len=5, cell="lstm", emb_dim=16, hidden_dim=32, n_layers=2,
-        dropout=0.5, attention=False, batch_size=32, lr=0.001, teacher_forcing=0.5, steps=1000,
-        time_budget=120, target=0, lr_decay=False, seed=42),
-}
-PRESET_NOTES = {
-    "Tuned default": "Learns **reverse** (3–10 digits) to about 100% held-out exact match in roughly "
-                     "1,500 steps: a 1-layer LSTM with hidden size 128, batch 128, Adam at 0.005 "
-                     "decaying to a tenth, full teacher forcing.",
-    "Seed tutorial settings": "The tutorial's own model (2-layer LSTM, hidden 32, dropout 0.5, batch 32, "
-                              "lr 0.001, teacher forcing 0.5) on its own data: **random** pairs, where each "
-                              "target is drawn independently of its source. There is nothing to learn, so "
-                              "the loss stays flat near ln 10 ≈ 2.3 however long you train — switch the task "
-                              "to reverse to see the same model learn.",
-}
-DEFAULT_PRESET = "Tuned default"
-SETTINGS = list(PRESETS[DEFAULT_PRESET])  # the order of the settings inputs, everywhere below
 
 AUTO = "auto"
 SESSION = "session"
-MODEL_CHOICES = ([("Automatic: your trained model, else the bundled one for the Train tab's task", AUTO),
-                  ("Your model (trained in this session)", SESSION)]
+MODEL_CHOICES = ([("Automatic: a model for the Train tab's task (yours if you trained one)", AUTO),
+                  ("Your model (trained or loaded in this session)", SESSION)]
                  + [(f"Bundled: {name}", f"bundled:{name}") for name in BUNDLED])
-
 CHOICE_VALUES = {value for _, value in MODEL_CHOICES}
 
-# the form's numbers: name -> (label on the page, kind, smallest, largest). The page's fields are built from
-# this table and the messages quote it, so a label or a range is written once
-FIELDS = {
-    "min_len": ("Min length", int, 1, 50), "max_len": ("Max length", int, 1, 50),
-    "emb_dim": ("Embedding size", int, 1, 256), "hidden_dim": ("Hidden size", int, 1, 512),
-    "n_layers": ("Layers", int, 1, 4), "dropout": ("Dropout", float, 0.0, 0.9),
-    "batch_size": ("Batch size", int, 1, 1024), "lr": ("Learning rate (at most 0.1)", float, 1e-6, 0.1),
-    "teacher_forcing": ("Teacher-forcing ratio", float, 0.0, 1.0),
-    "steps": ("Steps (0 = until the time budget)", int, 0, 1_000_000),
-    "time_budget": (f"Time budget, s (at most {MAX_SECONDS})", float, 1, MAX_SECONDS),
-    "target": ("Stop early at held-out exact match % (0 = never)", float, 0, 100),
-    "seed": ("Seed", int, 0, 2**31 - 1),
-}
 
-
-def label_of(name: str) -> str:
-    """A field's label without its hint in brackets, for sentences."""
-    return FIELDS[name][0].split(" (")[0]
-
-
-def form_number(name: str, value, **kw) -> gr.Number:
-    label, kind, low, high = FIELDS[name]
-    return gr.Number(value, label=label, minimum=low, maximum=high, precision=0 if kind is int else None, **kw)
-
-
-def form_slider(name: str, value, step: float, **kw) -> gr.Slider:
-    label, _, low, high = FIELDS[name]
-    return gr.Slider(low, high, value=value, step=step, label=label, **kw)
-
-
-CHOICES = {"task": ("Task", TASK_NAMES), "cell": ("Cell", ("lstm", "gru")), "mode": ("When you press Train",
-                                                                                   ("continue", "new"))}
-FLAGS = {"attention": "Attention", "lr_decay": "Decay learning rate"}
-
-def _error(message: str, title: str = "Check the settings") -> gr.Error:
+def problem(message: str, title: str = "Check the settings") -> gr.Error:
     return gr.Error(message, title=title)
 
 
-def _number(name: str, value) -> int | float:
-    _, kind, low, high = FIELDS[name]
-    return in_range(label_of(name), value, kind, low, high)
+def as_error(e: SettingsError) -> gr.Error:
+    return gr.Error(str(e), title=e.title)
 
 
-def in_range(label: str, value, kind: type, low: float, high: float, title: str = "Check the settings") -> int | float:
-    """`value` as a number of `kind` within [low, high]; otherwise a gr.Error that says so with `label`."""
-    whole = kind is int
-    what = f"{label} must be {'a whole number' if whole else 'a number'} between {low:g} and {high:g}"
-    try:
-        number = float("nan") if isinstance(value, bool) or value is None else float(value)
-    except (TypeError, ValueError, OverflowError):
-        number = float("nan")
-    if not math.isfinite(number) or (whole and number != int(number)) or not low <= number <= high:
-        got = "" if value is None else f" (got {str(value)[:20]!r})" if isinstance(value, str) else \
-            f" (got {str(value)[:20]})"
-        raise gr.Error(f"{what}{got}.", title=title)
-    return int(number) if whole else number
+def message_html(text: str = "", kind: str = "error") -> str:
+    """A sentence shown beside the field it is about (not a red pill on every output)."""
+    return f'<div class="s2s-message {kind}" role="alert">{views.esc(text)}</div>' if text else ""
 
 
-def _choice(name: str, value) -> str:
-    label, allowed = CHOICES[name]
-    if value not in allowed:
-        raise _error(f"{label} must be one of {', '.join(allowed)} (got {str(value)[:20]!r}).")
-    return value
-
-
-def _flag(name: str, value) -> bool:
-    if value not in (True, False, None, 0, 1):
-        raise _error(f"{FLAGS[name]} must be on or off (got {str(value)[:20]!r}).")
-    return bool(value)
-
-
-def read_settings(values: dict) -> tuple[Task, ModelConfig, TrainConfig]:
-    """Settings from the form, checked; raises gr.Error with a sentence that uses the form's labels."""
-    v = {name: _number(name, values.get(name)) for name in FIELDS}
-    task_name, cell = _choice("task", values.get("task")), _choice("cell", values.get("cell"))
-    attention, lr_decay = _flag("attention", values.get("attention")), _flag("lr_decay", values.get("lr_decay"))
-    try:
-        spec = make_spec(task_name, v["min_len"], v["max_len"])
-    except ValueError:
-        top = make_spec(task_name).max_len if task_name != "addition" else 9
-        cap = {"addition": 9}.get(task_name, 50)
-        unit = " (digits per number)" if task_name == "addition" else ""
-        raise _error(f"For {task_name}, min length and max length{unit} must satisfy 1 ≤ min ≤ max ≤ {cap} "
-                     f"(got {v['min_len']} and {v['max_len']}); its default is {make_spec(task_name).min_len}–"
-                     f"{top}.") from None
-    if lr_decay and v["steps"] == 0:
-        raise _error("Decaying the learning rate needs a number of steps to decay over: set Steps, or turn "
-                     "the decay off.")
-    task = Task(spec)
-    model_config = ModelConfig(len(task.vocab), len(task.vocab), cell=cell, emb_dim=v["emb_dim"],
-                               hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], dropout=v["dropout"],
-                               attention=attention)
-    train_config = TrainConfig(batch_size=v["batch_size"], lr=v["lr"], teacher_forcing=v["teacher_forcing"],
-                               steps=v["steps"] or None, time_budget=v["time_budget"],
-                               target_accuracy=v["target"] / 100 or None, lr_decay=lr_decay, seed=v["seed"])
-    model_config.validate()
-    train_config.validate()
-    try:  # a corner of the task too small to keep examples apart for testing fails here, not mid-run
-        held_out = task.examples(random.Random(0), MIN_HELD_OUT, held_out=True, distinct=True)
-        task.examples(random.Random(0), 1, held_out=False)
-    except ValueError:
-        held_out = []
-    if len(held_out) < MIN_HELD_OUT:
-        raise _error(f"{task_name} with lengths {spec.min_len}–{spec.max_len} has too few different examples "
-                     f"to keep {MIN_HELD_OUT} apart for testing: widen the length range.") from None
-    try:
-        check_budget(model_config, train_config, spec, BUDGET)
-    except BudgetError as e:
-        raise _error(str(e), "Too big for this app") from None
-    return task, model_config, train_config
-
-
-@dataclass
-class Session:
-    """One browser session's work: its model, the task it learns, and every step of its history."""
-    model: Seq2Seq | None = None
-    task: Task | None = None
-    history: History = field(default_factory=History)
-    seconds: float = 0.0                    # training time over all runs
-    source: str = "trained here"            # or "uploaded <name>"
-    folder: Path | None = None              # this session's downloads (only the latest run's)
-    snapshot: Snapshot | None = None        # the weights of the model while it trains
-    snapshot_model: tuple[int, Seq2Seq] | None = None  # ... built when someone decodes with them
-    snapshot_config: ModelConfig | None = None          # ... and their shapes
-    released: str | None = None             # why its model was let go, if it was
-
-    def memory_mb(self) -> float:
-        """About what this session holds in memory: its model's weights (and a snapshot while training)."""
-        size = 4 * count_parameters(self.model) / 1e6 if self.model is not None else 0.0
-        return size + (len(self.snapshot.weights) / 1e6 if self.snapshot is not None else 0.0)
-
-    def release(self, why: str = "this session ended") -> None:
-        """Give back the session's files and memory (its browser went away, or it was idle longest)."""
-        self.released = why
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder = None
-        self.model = self.task = self.snapshot = self.snapshot_model = None
-        self.history = History()
+def say(text: str = "", kind: str = "error"):
+    """A message component's update: the sentence, or hidden when there is nothing to say."""
+    return gr.update(value=message_html(text, kind), visible=bool(text))
 
 
 @dataclass
@@ -310,7 +165,7 @@ def session_key(request: gr.Request | None) -> str:
 
 def session_of(session, request: gr.Request | None) -> Session:
     if session is not None and not isinstance(session, Session):
-        raise _error("This session's state is not valid; reload the page.", "Reload")
+        raise problem("This session's state is not valid; reload the page.", "Reload")
     session = session or Session()
     key = session_key(request)
     SESSIONS[key] = session
@@ -335,73 +190,96 @@ def keep_sessions_within_memory() -> None:
 
 
 def describe_model(model: Seq2Seq) -> str:
-    return describe_config(model.config, count_parameters(model))
+    return views.describe_config(model.config, count_parameters(model))
 
 
-def describe_config(c: ModelConfig, parameters: int) -> str:
-    return (f"{c.n_layers}-layer {c.cell.upper()}, embedding {c.emb_dim}, hidden {c.hidden_dim}"
-            f"{', attention' if c.attention else ''}; {parameters:,} parameters")
+def task_of(values: dict) -> Task:
+    """The task the form describes, or the default one while its lengths are being edited."""
+    try:
+        return Task(make_spec(settings.choice(SETTINGS["task"], values.get("task")), values.get("min_len"),
+                              values.get("max_len")))
+    except (SettingsError, ValueError):
+        return Task(make_spec(values.get("task") if values.get("task") in TASK_NAMES else "reverse"))
 
 
-def describe_task(task: Task) -> str:
-    s = task.spec
-    unit = "digits per number" if s.name == "addition" else "tokens"
-    return f"**{s.name}** ({s.min_len}–{s.max_len} {unit}): {describe(s.name)}"
+def watch_default(task: Task, n: int = 4) -> str:
+    """A few held-out sources (never trained on) for the live preview."""
+    return "\n".join(" ".join(ex.source) for ex in validation_set(task, n, seed=11))
 
 
-@friendly(gr.Error, (gr.Error,))
+def preview_rows(task: Task, sources: list[list[str]], outputs: list[str] | None):
+    rows = []
+    for i, source in enumerate(sources):
+        want = task.expected(source)
+        rows.append((" ".join(source), outputs[i] if outputs is not None and i < len(outputs) else None,
+                     None if want is None else " ".join(want)))
+    return rows
+
+
+def plots(session: Session, log_scale: bool | None = None):
+    """The loss and accuracy plots of the session's history (None before there is anything to draw)."""
+    history = session.history
+    log_scale = session.log_scale if log_scale is None else log_scale
+    floor = session.task.loss_floor() if session.task is not None else None
+    return (views.loss_frame(history, PLOT_POINTS, log_scale, floor), views.accuracy_frame(history, PLOT_POINTS))
+
+
+# ---------------------------------------------------------------- the form
+
+
 def apply_preset(name: str):
+    """The preset's values in every field, its note, its task's note and preview sources."""
     if name not in PRESETS:
-        raise _error(f"Preset must be one of: {', '.join(PRESETS)}.", "Unknown preset")
-    return [PRESETS[name][key] for key in SETTINGS] + [PRESET_NOTES[name]]
+        raise problem(f"Preset must be one of: {', '.join(PRESETS)}.", "Unknown preset")
+    values = PRESETS[name]
+    task = Task(make_spec(values["task"], values["min_len"], values["max_len"]))
+    return ([values[k] for k in SETTINGS] + [settings.PRESET_NOTES[name], views.describe_task(task),
+                                             watch_default(task), say()])
 
 
-@friendly(gr.Error, (gr.Error,))
 def task_changed(name: str):
-    """New task: its default lengths, and its description."""
-    spec = make_spec(_choice("task", name))
-    return spec.min_len, spec.max_len, describe_task(Task(spec))
+    """New task: its default lengths, its description, a few of its held-out sources to watch."""
+    task = Task(make_spec(settings.choice(SETTINGS["task"], name)))
+    return task.spec.min_len, task.spec.max_len, views.describe_task(task), watch_default(task)
+
+
+def lengths_changed(name, min_len, max_len):
+    """New lengths: the task's note says so (and its best possible loss, for random)."""
+    return views.describe_task(task_of({"task": name, "min_len": min_len, "max_len": max_len}))
+
+
+def model_changed(cell, emb_dim, hidden_dim, n_layers, attention, task_name, min_len, max_len):
+    """The diagram, with the sizes as they now are (a value out of range keeps the last diagram)."""
+    try:
+        config = ModelConfig(14, 14, cell=settings.choice(SETTINGS["cell"], cell),
+                             emb_dim=settings.number(SETTINGS["emb_dim"], emb_dim),
+                             hidden_dim=settings.number(SETTINGS["hidden_dim"], hidden_dim),
+                             n_layers=settings.number(SETTINGS["n_layers"], n_layers),
+                             attention=settings.flag(SETTINGS["attention"], attention))
+    except SettingsError:
+        return gr.skip()
+    task = task_of({"task": task_name, "min_len": min_len, "max_len": max_len})
+    return views.diagram_html(config, len(task.vocab))
+
+
+def preview_changed(text, name, min_len, max_len):
+    task = task_of({"task": name, "min_len": min_len, "max_len": max_len})
+    try:
+        sources = settings.watch_sources(text, task)
+    except SettingsError as e:
+        return views.preview_html([]), say(str(e))
+    return views.preview_html(preview_rows(task, sources, None)), say()
+
+
+def redraw(log_scale, session):
+    """Log scale on or off: the loss plot again from the session's history."""
+    if not isinstance(session, Session):
+        return gr.skip()
+    session.log_scale = bool(log_scale)
+    return plots(session)[0] if session.history.losses or session.history.evals else gr.skip()
 
 
 # ---------------------------------------------------------------- training
-
-
-def downloads(session: Session) -> tuple[str, str]:
-    """Write the session's checkpoint zip and metrics CSV, replacing its previous ones.
-
-    They live in the session's own folder inside Gradio's cache (so Gradio serves them without copying
-    them), which is deleted when the session ends."""
-    if session.folder is None or not session.folder.exists():
-        cache = Path(get_upload_folder())
-        cache.mkdir(parents=True, exist_ok=True)
-        session.folder = Path(tempfile.mkdtemp(prefix="seq2seq-session-", dir=cache))
-    for old in session.folder.iterdir():  # only the latest run's files are kept
-        shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
-    step = session.history.last_step
-    name = f"seq2seq-{session.task.name}-step{step}"
-    last = session.history.evals[-1] if session.history.evals else None
-    folder = session.folder / name
-    save_checkpoint(folder, session.model, session.task, training_summary(
-        step, session.seconds, last.exact_match if last else float("nan"),
-        last.token_accuracy if last else float("nan"), trained_in="seq2seq playground app"))
-    archive = write_checkpoint_zip(folder, session.folder / f"{name}.zip")
-    shutil.rmtree(folder)
-    csv_path = session.folder / f"{name}-metrics.csv"
-    csv_path.write_text(session.history.to_csv())
-    return str(archive), str(csv_path)
-
-
-def check_continue(session: Session, task: Task, model_config: ModelConfig) -> None:
-    old = session.model.config
-    if old != model_config:
-        changed = [f"{label_of(k) if k in FIELDS else k.capitalize()} {getattr(old, k)} → "
-                   f"{getattr(model_config, k)}" for k in vars(old)
-                   if getattr(old, k) != getattr(model_config, k)]
-        raise gr.Error(f"The model settings changed ({'; '.join(changed)}), so this model cannot continue. "
-                       f"Set them back, or choose “Start a new model”.", title="Cannot continue")
-    if session.task.vocab != task.vocab:
-        raise gr.Error(f"{task.name} uses different tokens from {session.task.name}, so this model cannot "
-                       f"continue on it. Choose “Start a new model”.", title="Cannot continue")
 
 
 def unread_updates(key: str) -> int:
@@ -411,81 +289,108 @@ def unread_updates(key: str) -> int:
     return messages.qsize() if messages is not None else 0
 
 
-@friendly(gr.Error, (gr.Error,))
-def run_training(task: str, min_len: int, max_len: int, cell: str, emb_dim: int, hidden_dim: int, n_layers: int,
-                 dropout: float, attention: bool, batch_size: int, lr: float, teacher_forcing: float, steps: int,
-                 time_budget: float, target: float, lr_decay: bool, seed: int, mode: str,
-                 session: Session | None, request: gr.Request):
-    """Stream training from a worker process: plots and status about once a second; the model ends up in
-    the session. The session changes only once the run has started."""
-    values = {name: value for name, value in locals().items() if name in SETTINGS}
-    task, model_config, train_config = read_settings(values)
-    mode = _choice("mode", mode)
+def check_continue(session: Session, task: Task, model_config: ModelConfig) -> None:
+    if session.model.config != model_config:
+        changed = "; ".join(settings.changed(session.model.config, model_config, SETTINGS))
+        raise SettingsError(f"The model settings changed ({changed}), so this model cannot continue. Set them back, "
+                            f"or choose “Start a new model”.", "Cannot continue")
+    if session.task.vocab != task.vocab:
+        raise SettingsError(f"{task.name} uses different tokens from {session.task.name}, so this model cannot "
+                            f"continue on it. Choose “Start a new model”.", "Cannot continue")
+
+
+@dataclass
+class Frame:
+    """One update of the Train tab, as the training loop sees it (each event handler picks its outputs)."""
+    loss: object = None
+    accuracy: object = None
+    status: object = None
+    checkpoint: object = None
+    metrics: object = None
+    session: object = None
+    preview: object = None
+    message: object = None
+
+
+def training(values: dict, mode: str, watch_text, session, request: gr.Request):
+    """Check the settings, start a worker, and stream Frames until the run ends; the model ends up in the
+    session, which changes only once the run has started. Raises SettingsError for a bad setting."""
+    task, model_config, train_config = settings.read(values, SETTINGS, BUDGET)
+    mode = settings.mode(mode)
+    watch = settings.watch_sources(watch_text, task)
     session = session_of(session, request)
     key = session_key(request)
     with STARTING_LOCK:  # one training per session, even if a script sends two at once
         if key in RUNNING or key in STARTING:
-            raise gr.Error("This session is already training: stop it first.", title="Already training")
+            raise SettingsError("This session is already training: stop it first.", "Already training")
         STARTING.add(key)
     try:
-        yield from _train(task, model_config, train_config, mode, session, key)
+        yield from _train(task, model_config, train_config, mode, watch, session, key)
     finally:
         STARTING.discard(key)
 
 
-def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mode: str, session: Session, key: str):
+def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mode: str, watch: list[list[str]],
+           session: Session, key: str):
     continuing = mode == "continue" and session.model is not None
     if continuing:
         check_continue(session, task, model_config)
     spec = task.spec
-    cost = estimate_cost(model_config, train_config, spec)  # read_settings has checked it against the budget
-    val_size = val_size_within(model_config, spec, BUDGET.eval_seconds)
+    cost = estimate_cost(model_config, train_config, spec)  # settings.read has checked it against the budget
     budget = train_config.time_budget  # train() keeps room in it for a step and the final evaluation
-    train_config = dataclasses.replace(train_config, val_size=val_size)
+    train_config = replace(train_config, val_size=val_size_within(model_config, spec, BUDGET.eval_seconds),
+                           eval_seconds=settings.EVAL_SECONDS)
     start = session.history.last_step if continuing else 0
     job = Job(model_config.to_dict(), spec.to_dict(), train_config.to_dict(),
               weights=weights_bytes(session.model) if continuing else None, start_step=start,
-              eval_at_start=not (continuing and session.history.evals))
+              eval_at_start=not (continuing and session.history.evals),
+              state=session.state if continuing else None, watch=watch)
     try:
         run = WORKERS.start(job, memory_limit_mb=1.25 * max(BUDGET.memory_mb, cost.memory_mb),
                             deadline=budget + 1.0)
     except WorkerError as e:
-        raise gr.Error(f"Training could not start: {e}. Nothing of yours was changed.", title="Cannot train") from None
+        raise SettingsError(f"Training could not start: {e}. Nothing of yours was changed.", "Cannot train") from None
     # started: only now does the session change
     active = RUNNING[key] = Active(run)
-    session.released = None
+    session.released = session.last_status = None
     if not continuing:
         session.model, session.history, session.seconds, session.source = None, History(), 0.0, "trained here"
+        session.state = None
     session.task, session.snapshot, session.snapshot_model, session.snapshot_config = task, None, None, model_config
+    session.train_config = {k: v for k, v in train_config.to_dict().items() if k not in ("val_size", "eval_seconds")}
     history = session.history
     how = f"continuing from step {start:,}" if continuing else "new model"
+    eta = views.Eta(start, start + train_config.steps if train_config.steps else None, budget)
 
-    def frames():
+    def frame(status, preview=None) -> Frame:
+        loss, accuracy = plots(session)
         # a LinePlot draws only the colour series present in its first data: wait for a training loss
-        loss = views.loss_frame(history, PLOT_POINTS) if history.losses else gr.skip()
-        return loss, views.accuracy_frame(history, PLOT_POINTS)
+        return Frame(loss if history.losses else gr.skip(), accuracy, status, gr.skip(), gr.skip(), session,
+                     preview if preview is not None else gr.skip(), say())
+
+    def preview(event) -> str | None:
+        return views.preview_html(preview_rows(task, watch, event.watch), event.step) if watch else None
 
     try:
-        yield (*frames(), f"Starting ({how}): {describe_task(task)}; {describe_config(model_config, run.started.parameters)}"
-               .replace("**", ""), gr.skip(), gr.skip(), session)
-        last_time, last_step, last_loss = time.perf_counter(), start, None
-        speed, done, ended, final_weights = 0.0, None, None, None
-        unread_since = None
-        shown_points, evals_before = False, len(history.evals)  # the run's first points are shown at once
+        yield frame(f"Starting ({how}): {views.describe_task(task, markdown=False)}; "
+                    f"{views.describe_config(model_config, run.started.parameters)}",
+                    views.preview_html(preview_rows(task, watch, None)))
+        last_time, done, ended, final = time.perf_counter(), None, None, None
+        unread_since, shown_points, evals_before, latest_preview = None, False, len(history.evals), None
         for message in run.messages(stop_grace=STOP_GRACE):
             now_m = time.monotonic()
             active.pulled = now_m
             if isinstance(message, list):
                 for event in message:
                     history.record(event)
-                    if isinstance(event, StepEvent):
-                        last_loss = event.loss
-                    elif isinstance(event, DoneEvent):
+                    if isinstance(event, (EvalEvent, DoneEvent)):
+                        latest_preview = preview(event) or latest_preview
+                    if isinstance(event, DoneEvent):
                         done = event
             elif isinstance(message, Snapshot):
                 session.snapshot = message
             elif isinstance(message, Finished):
-                final_weights = message.weights
+                final = message
             elif isinstance(message, (Killed, Failed)):
                 ended = message
             # nobody reading what this run streams (an API call whose stream is never opened): stop it
@@ -500,70 +405,121 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
             first_points = not shown_points and (history.losses or len(history.evals) > evals_before)
             if done is None and ended is None and (now - last_time >= UPDATE_EVERY or first_points):
                 shown_points = shown_points or bool(first_points)
-                step = history.last_step
-                speed = (step - last_step) / (now - last_time)
                 elapsed = history.elapsed[-1] if history.elapsed and history.steps[-1] > start else 0.0
-                left = [budget - elapsed]
-                if train_config.steps and speed > 0:
-                    left.append((start + train_config.steps - step) / speed)
-                status = views.progress_line(step, last_loss, history, speed, min(left),
-                                             start + train_config.steps if train_config.steps else None)
-                last_time, last_step = now, step
-                yield *frames(), status, gr.skip(), gr.skip(), session
-        yield finish(session, model_config, start, done, ended, final_weights, active, frames)
+                last_time = now
+                yield frame(views.progress_line(history.last_step, history, eta, elapsed), latest_preview)
+                latest_preview = None
+        yield finish(session, model_config, start, done, ended, final, active, frame, latest_preview)
     finally:
         if RUNNING.get(key) is active:
             del RUNNING[key]
         run.close()
-        if session.model is None and session.snapshot is not None:  # abandoned mid-run: keep what it sent
-            session.model = model_from_weights(model_config, session.snapshot.weights)
-            session.history.truncate(session.snapshot.step)
+        if session.model is None:  # abandoned mid-run: keep what it sent
+            session.keep_snapshot(model_config)
         session.snapshot = session.snapshot_model = None
 
 
 def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEvent | None, ended,
-           final_weights: bytes | None, active: Active, frames):
+           final: Finished | None, active: Active, frame, preview) -> Frame:
     """The run is over: keep its model in the session, say how it ended, offer the downloads."""
-    if final_weights is not None:
-        session.model = model_from_weights(model_config, final_weights)
+    if final is not None:
+        session.model = model_from_weights(model_config, final.weights)
+        session.state = final.state
     elif session.snapshot is not None:  # killed or failed: the latest weights it sent
-        session.model = model_from_weights(model_config, session.snapshot.weights)
-        session.history.truncate(session.snapshot.step)
+        session.keep_snapshot(model_config)
     else:  # killed before it sent any: the model is the one it started from
         session.history.truncate(start)
     if done is not None:
         session.seconds += done.elapsed
-        ran = done.step - start
-        stopped = done.reason in ("stopped", "diverged")
-        why = f" ({active.why})" if active.why and done.reason == "stopped" else ""
-        note = {"stopped": " The model is kept: press Train to continue it, or decode with it.",
-                "time_budget": " Press Train to continue."}.get(done.reason, "")
-        status = (f"{'Stopped' if stopped else 'Done'}: {done.message}{why}. "
-                  f"{ran:,} steps in {done.elapsed:.1f} s ({ran / max(done.elapsed, 1e-9):,.0f} steps/s); "
-                  f"step {done.step:,} in all · held-out exact match {done.exact_match:.1%}, "
-                  f"token accuracy {done.token_accuracy:.1%}, loss {done.val_loss:.3f}.{note}")
+        status = views.done_line(done.reason, done.message, done.step - start, done.elapsed, done.step,
+                                 done.exact_match, done.token_accuracy, done.val_loss, active.why)
     else:
         what = ended.message if ended is not None else "the training process ended unexpectedly"
         if isinstance(ended, Killed) and ended.reason == "stop" and active.why:
             what = active.why
         status = (f"Stopped: {what}. Kept the model from step {session.history.last_step:,}; press Train to "
                   f"continue it.")
+    session.last_status = status
     keep_sessions_within_memory()
-    if session.model is None:
-        return *frames(), status, None, None, session
-    checkpoint_zip, metrics_csv = downloads(session)
-    return *frames(), status, checkpoint_zip, metrics_csv, session
+    result = frame(status, preview)
+    if session.model is not None:
+        checkpoint_zip, metrics_csv = session.write_downloads(Path(get_upload_folder()))
+        result.checkpoint, result.metrics = str(checkpoint_zip), str(metrics_csv)
+    else:
+        result.checkpoint = result.metrics = None
+    return result
 
 
-@friendly(gr.Error, (gr.Error,))
+TRAIN_PARAMETERS = list(SETTINGS) + ["mode"]  # /train's parameters: the settings' names, then `mode`
+
+
+def _bind(names: list[str], args, kwargs) -> dict:
+    bound = dict(zip(names + ["session", "request"], args))
+    bound.update(kwargs)
+    return bound
+
+
+def run_training(*args, **kwargs):
+    """/train for scripts: streams (loss plot, accuracy plot, status, checkpoint zip, metrics CSV); a bad setting
+    is an error."""
+    b = _bind(TRAIN_PARAMETERS, args, kwargs)
+    try:
+        for f in training({k: b.get(k) for k in SETTINGS}, b.get("mode"), None, b.get("session"), b.get("request")):
+            yield f.loss, f.accuracy, f.status, f.checkpoint, f.metrics, f.session
+    except SettingsError as e:
+        raise as_error(e) from None
+
+
+def train_on_page(*args, **kwargs):
+    """The Train button: as /train, plus the live preview; a bad setting is one sentence beside the button,
+    and what the page shows stays as it was."""
+    b = _bind(TRAIN_PARAMETERS + ["watch"], args, kwargs)
+    try:
+        for f in training({k: b.get(k) for k in SETTINGS}, b.get("mode"), b.get("watch"), b.get("session"),
+                          b.get("request")):
+            yield (f.loss, f.accuracy, f.status, download(f.checkpoint), download(f.metrics), f.session, f.preview,
+                   f.message, gr.update(visible=False), gr.update(visible=True))
+    except SettingsError as e:
+        yield (*[gr.skip()] * 7, say(str(e)), gr.skip(), gr.skip())
+
+
+def download(path):
+    """A download button's update: the file when there is one, hidden when there is none."""
+    if path is None or isinstance(path, str):
+        return gr.update(value=path, visible=path is not None)
+    return path  # gr.skip()
+
+
+def _with_signature(fn, names: list[str]):
+    """Give `fn` the named parameters it documents (the settings' names, then `mode`...), so Gradio's API page
+    and gradio_client's keyword arguments follow the settings table."""
+    P = inspect.Parameter
+    params = [P(name, P.POSITIONAL_OR_KEYWORD) for name in names + ["session"]]
+    fn.__signature__ = inspect.Signature(params + [P("request", P.POSITIONAL_OR_KEYWORD, annotation=gr.Request)])
+    fn.__annotations__ = {"request": gr.Request}  # what Gradio reads to pass the request in
+    return fn
+
+
+_with_signature(run_training, TRAIN_PARAMETERS)
+_with_signature(train_on_page, TRAIN_PARAMETERS + ["watch"])
+
+
 def stop_training(request: gr.Request):
-    """Ask this session's training to stop; it finishes the current step and keeps the model."""
+    """/stop: ask this session's training to stop; it finishes the current step and keeps the model."""
     active = RUNNING.get(session_key(request))
     if active is None:
-        gr.Info("Nothing is training in this session.")
         return "Nothing is training."
     active.run.stop()
     return "Stopping…"
+
+
+def stop_on_page(session, request: gr.Request):
+    """The Stop button: as /stop, but a run that has already ended keeps its result on the page."""
+    if session_key(request) in RUNNING:
+        return stop_training(request)
+    gr.Info("Nothing is training.")
+    return gr.skip()
+
 
 
 def session_closed(request: gr.Request):
@@ -629,10 +585,10 @@ def watchdog() -> None:
 def upload_check(model_config: ModelConfig, spec) -> None:
     """A checkpoint's model must be one this app could have trained: the form's sizes and the budget."""
     for name in ("emb_dim", "hidden_dim", "n_layers"):
-        _, _, low, high = FIELDS[name]
+        s = SETTINGS[name]
         value = getattr(model_config, name)
-        if not low <= value <= high:
-            raise ValueError(f"its model has {label_of(name).lower()} {value}; this app allows {low}–{high}")
+        if not s.low <= value <= s.high:
+            raise ValueError(f"its model has {s.short.lower()} {value}; this app allows {s.low:g}–{s.high:g}")
     cost = estimate_cost(model_config, TrainConfig(batch_size=1, teacher_forcing=1.0), spec)
     if cost.memory_mb > BUDGET.memory_mb:
         raise ValueError(f"its model would need about {cost.memory_mb / 1000:.1f} GB to train; this app allows "
@@ -652,300 +608,476 @@ def _delete_upload(path: Path) -> None:
         pass
 
 
-@friendly(gr.Error, (gr.Error,))
-def load_uploaded(file, session, request: gr.Request):
-    """Load a checkpoint zip (as downloaded from the Train tab) as this session's model."""
+def read_upload(file, session, request: gr.Request):
+    """A checkpoint zip (as downloaded from the Train tab), checked and loaded; the file is deleted either way."""
     if not file or not isinstance(file, str):
-        raise gr.Error("Choose a checkpoint .zip first.", title="No file")
+        raise problem("Choose a checkpoint .zip first.", "No file")
     path = Path(file)
     try:
         name = path.name if len(path.name) <= 60 else path.name[:57] + "…"
-        if (session_key(request)) in RUNNING:
-            raise gr.Error("Stop the training first: loading replaces this session's model.", title="Training")
+        if session_key(request) in RUNNING:
+            raise problem("Stop the training first: loading replaces this session's model.", "Training")
         try:
             if path.stat().st_size > MAX_UPLOAD_BYTES:
                 raise CheckpointError(f"it is larger than {MAX_UPLOAD_MB:g} MB")
             checkpoint = load_checkpoint_zip(path, max_weights_bytes=MAX_UPLOAD_BYTES, check=upload_check)
         except (CheckpointError, OSError) as e:
             text = str(e) if isinstance(e, CheckpointError) else "the file could not be read"
-            raise gr.Error(f"Cannot load {name}: {text}. Your current model is unchanged.",
-                           title="Cannot load") from None
+            raise problem(f"Cannot load {name}: {text}. Your current model is unchanged.", "Cannot load") from None
     finally:
         _delete_upload(path)
     session = session_of(session, request)
-    if session.folder is not None:
-        shutil.rmtree(session.folder, ignore_errors=True)
-        session.folder = None
-    session.model, session.task, session.source = checkpoint.model, checkpoint.task, f"uploaded {name}"
-    session.released = None
-    session.history, session.seconds = History(), 0.0
-    return session, f"Loaded {name}: {describe_model(checkpoint.model)}; task " + describe_task(
-        checkpoint.task).replace("**", "") + ". The Decode tab uses it; Train continues it."
+    session.adopt(checkpoint, f"uploaded {name}")
+    return session, name
 
 
+def loaded_sentence(session: Session, name: str) -> str:
+    return (f"Loaded {name}: {describe_model(session.model)}; task "
+            f"{views.describe_task(session.task, markdown=False)}; step {session.history.last_step:,}. The Decode tab "
+            f"uses it; Train continues it" + ("" if session.state is not None else " (with a fresh optimizer: this "
+                                                                                  "file carries none)") + ".")
+
+
+@guarded
+def load_uploaded(file, session, request: gr.Request):
+    """/load: a checkpoint zip becomes this session's model."""
+    session, name = read_upload(file, session, request)
+    return session, loaded_sentence(session, name)
+
+
+@guarded
+def load_on_page(file, session, request: gr.Request):
+    """Load a checkpoint from the page: it becomes the session's model everywhere. The form takes its settings
+    (so Train continues it), the plots show its curve, the status its step."""
+    try:
+        session, name = read_upload(file, session, request)
+    except gr.Error as e:
+        return (gr.skip(), message_html(e.message), *[gr.skip()] * (len(SETTINGS) + 6))
+    c, spec = session.model.config, session.task.spec
+    values = {"task": spec.name, "min_len": spec.min_len, "max_len": spec.max_len, "cell": c.cell,
+              "emb_dim": c.emb_dim, "hidden_dim": c.hidden_dim, "n_layers": c.n_layers, "dropout": c.dropout,
+              "attention": c.attention}
+    saved = session.train_config or {}
+    for key in ("batch_size", "lr", "teacher_forcing", "lr_decay", "seed"):  # as it was trained, where valid
+        try:
+            if key in saved:
+                s = SETTINGS[key]
+                values[key] = settings.flag(s, saved[key]) if s.widget == "checkbox" else settings.number(s, saved[key])
+        except SettingsError:
+            pass
+    loss, accuracy = plots(session)
+    sentence = loaded_sentence(session, name)
+    status = f"{sentence} Press Train to continue it from step {session.history.last_step:,}."
+    return (session, message_html(sentence, "info"), *[values.get(k, gr.skip()) for k in SETTINGS], "continue",
+            loss, accuracy, status, gr.update(visible=loss is None and accuracy is None),
+            gr.update(visible=loss is not None or accuracy is not None))
 # ---------------------------------------------------------------- decoding
 
 
 def pick_model(choice: str, train_task: str, session: Session | None, request: gr.Request | None):
-    """(model, task, sentence saying which model) for the Decode tab's model choice."""
+    """(model, task, sentence saying which model) for the Decode tab's model choice. "Automatic" uses a model
+    for the Train tab's task: the session's own when it learns that task, else the bundled one."""
     if choice not in CHOICE_VALUES:
-        raise gr.Error("Model must be one of the menu's choices.", title="Unknown model")
+        raise problem("Model must be one of the menu's choices.", "Unknown model")
     if train_task not in TASK_NAMES:
-        raise gr.Error(f"Task must be one of {', '.join(TASK_NAMES)}.", title="Unknown task")
+        raise problem(f"Task must be one of {', '.join(TASK_NAMES)}.", "Unknown task")
     if session is not None and not isinstance(session, Session):
-        raise gr.Error("This session's state is not valid; reload the page.", title="Reload")
+        raise problem("This session's state is not valid; reload the page.", "Reload")
     training = session is not None and session_key(request) in RUNNING and session.snapshot is not None
     trained = session is not None and (session.model is not None or training)
-    if choice == SESSION or (choice == AUTO and trained):
+    mine = trained and session.task is not None and session.task.name == train_task
+    if choice == SESSION or (choice == AUTO and mine):
         if not trained and session is not None and session.released:
-            raise gr.Error(f"Your model is gone: {session.released}. Press Train to train one again, or pick a "
-                           f"bundled model.", title="Model released")
+            raise problem(f"Your model is gone: {session.released}. Press Train to train one again, or pick a "
+                          f"bundled model.", "Model released")
         if not trained:
-            raise gr.Error("You have not trained a model in this session yet: press Train on the Train tab, "
-                           "or pick a bundled model.", title="No model yet")
+            raise problem("You have not trained a model in this session yet: press Train on the Train tab, or pick "
+                          "a bundled model.", "No model yet")
         if training:  # training is changing it in its own process: decode its latest snapshot
             snapshot = session.snapshot
             cached = session.snapshot_model
             if cached is None or cached[0] != snapshot.step:
-                model = model_from_weights(session.snapshot_config, snapshot.weights)
-                cached = session.snapshot_model = (snapshot.step, model)
+                cached = session.snapshot_model = (snapshot.step,
+                                                   model_from_weights(session.snapshot_config, snapshot.weights))
             model = cached[1]
             note = f"a snapshot of your model, still training (step {snapshot.step:,})"
         else:
             model = session.model
             note = f"your model ({session.source}, step {session.history.last_step:,})"
-        return model, session.task, f"Decoding with {note}: {describe_model(model)}; {describe_task(session.task)}"
+        return model, session.task, f"Decoding with {note}: {describe_model(model)}; {views.describe_task(session.task)}"
     name = choice.removeprefix("bundled:") if choice != AUTO else train_task
     if name not in BUNDLED:
-        known = ", ".join(BUNDLED)
         why = " (it cannot be learned)" if name == "random" else ""
-        raise gr.Error(f"There is no bundled model for {name}{why}. Train one on the Train tab, or pick one of: "
-                       f"{known}.", title="No model for this task")
+        raise problem(f"There is no bundled model for {name}{why}. Train one on the Train tab, or pick one of: "
+                      f"{', '.join(BUNDLED)}.", "No model for this task")
     checkpoint = BUNDLED[name]
     score = checkpoint.training.get("exact_match")
     scored = f", {score:.1%} held-out exact match" if isinstance(score, float) else ""
-    return (checkpoint.model, checkpoint.task,
-            f"Decoding with the bundled **{name}** model ({describe_model(checkpoint.model)}{scored}); "
-            f"{describe_task(checkpoint.task)}")
+    yours = (f" (your model learns {session.task.name}; pick “Your model” to use it)"
+             if choice == AUTO and trained and session.task is not None else "")
+    return (checkpoint.model, checkpoint.task, f"Decoding with the bundled **{name}** model "
+            f"({describe_model(checkpoint.model)}{scored}){yours}; {views.describe_task(checkpoint.task)}")
 
 
-@friendly(gr.Error, (gr.Error,))
-def decode(source: str, model_choice: str = AUTO, top_k: int = 3, train_task: str = "reverse",
-           session: Session | None = None, request: gr.Request = None):
-    """Decode `source` greedily; returns the output string first, then the step-by-step views."""
+def decoded_views(source: str, model_choice, top_k, train_task, session, request):
+    """Decode `source` greedily: (output, verdict, step table, heatmap, attention, player, Decoded, model sentence)."""
     if not isinstance(source, str) or not source.strip():
-        raise gr.Error("Type a source sequence to decode, e.g. 3 1 4 1 5 9.", title="Nothing to decode")
+        raise problem("Type a source sequence to decode, e.g. 3 1 4 1 5 9.", "Nothing to decode")
     if len(source) > MAX_SOURCE_CHARS:
-        raise gr.Error(f"The source is {len(source):,} characters long; at most {MAX_SOURCE_CHARS:,} are allowed.",
-                       title="Cannot decode")
-    k = in_range("Top-k alternatives", top_k, int, 1, 10, "Check the input")
+        raise problem(f"The source is {len(source):,} characters long; at most {MAX_SOURCE_CHARS:,} are allowed.",
+                      "Cannot decode")
+    try:
+        k = settings.in_range("Top-k alternatives", top_k, True, 1, 10, "Check the input")
+    except SettingsError as e:
+        raise as_error(e) from None
     model, task, info = pick_model(model_choice, train_task, session, request)
     try:
         tokens = task.vocab.parse(source)
     except ValueError as e:
-        raise gr.Error(f"{e}.", title="Cannot decode") from None
+        raise problem(f"{str(e)[0].upper()}{str(e)[1:]}.", "Cannot decode") from None
     trace = greedy_decode(model, task.vocab, tokens, top_k=len(task.vocab))
     shown = [t for t in task.vocab.itos if t not in ("<pad>", "<sos>", "<unk>")]
     decoded = views.Decoded(trace, task.expected(tokens), shown)
     k = min(k, len(shown))
-    n = len(trace.steps)
-    return (trace.output, views.verdict_html(decoded), views.steps_frame(decoded, k),
-            views.distribution_html(decoded), views.attention_html(decoded),
-            gr.Slider(minimum=1, maximum=max(n, 2), value=1, step=1, interactive=n > 1),
-            views.playback_html(decoded, 1), decoded, info)
+    return (trace.output, views.verdict_html(decoded), views.steps_frame(decoded, k), views.distribution_html(decoded),
+            views.attention_html(decoded), views.playback_html(decoded), decoded, info)
 
 
-def _decoded(decoded) -> views.Decoded:
+@guarded
+def decode(source: str, model_choice: str = AUTO, top_k: int = 3, train_task: str = "reverse",
+           session: Session | None = None, request: gr.Request = None):
+    """/decode: the output string first, then the verdict, step table, heatmap, attention, player and which model."""
+    output, verdict, table, heat, attention, player, _, info = decoded_views(source, model_choice, top_k, train_task,
+                                                                             session, request)
+    return output, verdict, table, heat, attention, player, info
+
+
+def decode_on_page(source, model_choice, top_k, train_task, session, request: gr.Request):
+    """The Decode button: as /decode, but a bad source is one sentence under the box, and the old result goes."""
+    try:
+        output, verdict, table, heat, attention, player, decoded, info = decoded_views(
+            source, model_choice, top_k, train_task, session, request)
+    except gr.Error as e:
+        return ("", EMPTY_VERDICT, None, "", "", EMPTY_PLAYER, None, gr.skip(), say(e.message))
+    return output, verdict, table, heat, attention, player, decoded, info, say()
+
+
+EMPTY_VERDICT = ('<p class="legend" id="decode-empty">Press <b>Decode</b> (or click an example) to see the '
+                 "model’s answer, marked right or wrong, and how it chose each token.</p>")
+EMPTY_PLAYER = '<p class="legend">The decoding, one step at a time, appears here.</p>'
+
+
+def top_k_changed(decoded, top_k):
+    """Top-k moved: the step table again from the last decoding, without decoding again."""
     if not isinstance(decoded, views.Decoded):
-        raise gr.Error("Decode something first.", title="Nothing to play")
-    return decoded
+        return gr.skip()
+    try:
+        k = settings.in_range("Top-k alternatives", top_k, True, 1, 10, "Check the input")
+    except SettingsError:
+        return gr.skip()
+    return views.steps_frame(decoded, min(k, len(decoded.tokens)))
 
 
-@friendly(gr.Error, (gr.Error,))
-def play(decoded, t):
-    if decoded is None:
-        return "Decode something first."
-    decoded = _decoded(decoded)
-    return views.playback_html(decoded, in_range("Step", t, int, 1, max(len(decoded.trace.steps), 2), "Check the input"))
-
-
-@friendly(gr.Error, (gr.Error,))
-def play_all(decoded):
-    """Step through the whole decoding, one step about every half second."""
-    decoded = _decoded(decoded)
-    for t in range(1, len(decoded.trace.steps) + 1):
-        yield t
-        time.sleep(0.5)
-
-
-@friendly(gr.Error, (gr.Error,))
-def nudge(decoded, t, delta):
-    if decoded is None:
-        return 1
-    decoded = _decoded(decoded)
-    return max(1, min(in_range("Step", t, int, 1, 10_000, "Check the input") + delta, len(decoded.trace.steps)))
-
-
-@friendly(gr.Error, (gr.Error,))
+@guarded
 def pick_example(sample):
     if not isinstance(sample, (list, tuple)) or not sample or not isinstance(sample[0], str):
-        raise gr.Error("Pick one of the examples.", title="Unknown example")
+        raise problem("Pick one of the examples.", "Unknown example")
     return sample[0][:MAX_SOURCE_CHARS]
 
 
-@friendly(gr.Error, (gr.Error,))
 def example_sources(choice: str, train_task: str, session: Session | None, request: gr.Request = None):
     """A few held-out sources (never seen in training) for the model the Decode tab would use."""
     try:
         _, task, info = pick_model(choice, train_task, session, request)
     except gr.Error as e:
-        return gr.Dataset(samples=[]), f"{e.message}"
-    samples = [[" ".join(ex.source)] for ex in validation_set(task, 6, seed=7)]
+        return gr.Dataset(samples=[]), e.message
+    samples = [[" ".join(ex.source)] for ex in validation_set(task, 5, seed=7)]
     return gr.Dataset(samples=samples), info
-
-
 # ---------------------------------------------------------------- layout
 
 CSS = """
-.heatmap { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
-.heatmap th, .heatmap td { border: 1px solid rgba(128,128,128,0.25); padding: 2px 6px; text-align: center;
-  min-width: 2.4em; }
+#title h2 { margin: 0; font-size: 1.25em; } #title p { margin: 0; opacity: 0.8; }
+.heatmap { border-collapse: collapse; font-size: 0.85em; margin: 0.25em 0; }
+.heatmap th, .heatmap td { border: 1px solid rgba(128,128,128,0.25); padding: 2px 5px; text-align: center;
+  min-width: 2.2em; white-space: nowrap; }
+.heatmap tr[data-step] { cursor: pointer; }
+.heatmap tr.s2s-current th, .heatmap tr.s2s-current td { box-shadow: inset 0 2px 0 #f59e0b, inset 0 -2px 0 #f59e0b; }
+.heatmap tr.s2s-current th { background: #fde68a; color: #111; }
+.scroll-x { overflow-x: auto; max-width: 100%; }
+#decode-steps [role=row].s2s-current [role=gridcell] { background: #fde68a !important; color: #111; }
+#decode-steps [role=gridcell] { cursor: pointer; }
+#decode-steps [role=columnheader], #decode-steps th { white-space: nowrap; word-break: keep-all; }
 .legend { font-size: 0.8em; opacity: 0.75; }
 .bar { display: flex; align-items: center; gap: 0.5em; margin: 2px 0; }
 .bar-label { width: 3.5em; text-align: right; font-family: monospace; }
 .bar-fill { display: inline-block; height: 0.9em; max-width: 60%; }
 .so-far span { margin-right: 0.35em; font-size: 1.2em; font-family: monospace; }
+.s2s-controls { display: flex; align-items: center; gap: 0.4em; flex-wrap: wrap; margin-bottom: 0.3em; }
+.s2s-controls button { border: 1px solid rgba(128,128,128,0.4); border-radius: 6px; padding: 2px 12px;
+  background: rgba(128,128,128,0.08); }
+.s2s-controls input[type=range] { flex: 1; min-width: 120px; }
+.s2s-message.error { color: #b91c1c; font-weight: 600; }
+.s2s-message.info { opacity: 0.85; }
+.preview { border-collapse: collapse; font-size: 0.9em; width: 100%; }
+.preview caption { text-align: left; font-weight: 600; padding-bottom: 2px; }
+.preview th, .preview td { text-align: left; padding: 1px 8px 1px 0; white-space: nowrap; }
+.diagram { display: flex; flex-wrap: wrap; align-items: center; gap: 4px; font-size: 0.78em; margin: 4px 0; }
+.diagram .box { border: 1px solid rgba(79,70,229,0.5); border-radius: 6px; padding: 2px 6px; text-align: center; }
+.diagram .box span { opacity: 0.75; }
+#empty-plots { min-height: 120px; display: flex; align-items: center; justify-content: center;
+  border: 1px dashed rgba(128,128,128,0.4); border-radius: 8px; }
+#train-status textarea { font-size: 0.95em; }
+body { overflow-anchor: none; }  /* plots appearing under the status must not scroll the page */
+@media (max-width: 640px) { #train-results { order: -1; } }  /* on a phone: Train, status and plots first */
+#decode-model-info p { margin: 0; }
+@media (max-width: 640px) { .heatmap { font-size: 0.75em; } .heatmap th, .heatmap td { padding: 1px 3px; min-width: 1.8em; } }
 """
+
+# The step-by-step player runs in the page: every step's panel arrives with the decoding, so stepping needs no
+# server round trip (two quick clicks cannot race) and the step table and both heatmaps highlight the same step.
+JS = """
+() => {
+  const S = {t: 1, timer: null, body: null};
+  const q = (sel) => document.querySelector(sel);
+  const count = () => { const b = q('#playback-body'); return b ? +b.dataset.steps : 0; };
+  function apply() {
+    const body = q('#playback-body');
+    if (!body) return;
+    if (body !== S.body) { S.body = body; S.t = 1; stop(); }
+    const t = S.t;
+    body.querySelectorAll('.s2s-panel').forEach(p => { const h = +p.dataset.step !== t; if (p.hidden !== h) p.hidden = h; });
+    const range = q('#playback-step'); if (range && +range.value !== t) range.value = t;
+    const at = q('#playback-at'), text = t + ' / ' + count(); if (at && at.textContent !== text) at.textContent = text;
+    document.querySelectorAll('#distribution-table tr[data-step], #attention-table tr[data-step]')
+      .forEach(tr => tr.classList.toggle('s2s-current', +tr.dataset.step === t));
+    document.querySelectorAll('#decode-steps [role=row]').forEach(row => {
+      const cell = row.querySelector('[role=gridcell]');
+      row.classList.toggle('s2s-current', !!cell && parseInt(cell.textContent) === t);
+    });
+  }
+  function go(t) { const n = count(); if (!n) return; S.t = Math.max(1, Math.min(n, t)); apply(); }
+  function stop() { if (S.timer) { clearInterval(S.timer); S.timer = null; } const b = q('#playback-play'); if (b && b.textContent !== 'Play') b.textContent = 'Play'; }
+  function play() {
+    if (S.timer) return stop();
+    if (S.t >= count()) S.t = 0;
+    go(S.t + 1);
+    const b = q('#playback-play'); if (b) b.textContent = 'Pause';
+    S.timer = setInterval(() => { if (S.t >= count()) return stop(); go(S.t + 1); }, 700);
+  }
+  document.addEventListener('click', e => {
+    const button = e.target.closest('[data-s2s]');
+    if (button) { const a = button.dataset.s2s; if (a === 'play') play(); else { stop(); go(S.t + (a === 'next' ? 1 : -1)); } return; }
+    const cell = e.target.closest('#decode-steps [role=gridcell]');
+    const row = cell && cell.closest('[role=row]');
+    const first = row && row.querySelector('[role=gridcell]');
+    if (first && parseInt(first.textContent)) { stop(); go(parseInt(first.textContent)); return; }
+    const tr = e.target.closest('#distribution-table tr[data-step], #attention-table tr[data-step]');
+    if (tr) { stop(); go(+tr.dataset.step); }
+  });
+  document.addEventListener('input', e => { if (e.target.id === 'playback-step') { stop(); go(+e.target.value); } });
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; apply(); });
+  }).observe(document.body, {childList: true, subtree: true});
+}
+"""
+
+# Bring what was asked for into view when it is not (on a phone the results sit below the form): scroll
+# only if `room` pixels below the element's top (`narrow` on a phone) would not fit in the window.
+def scroll_to(elem_id: str, room: int, narrow: int) -> str:
+    return (f"() => {{ const e = document.getElementById('{elem_id}'); if (!e) return; "
+            f"const r = e.getBoundingClientRect(), room = window.innerWidth < 640 ? {narrow} : {room}; "
+            f"if (r.top < 0 || r.top + room > window.innerHeight) e.scrollIntoView({{block: 'start'}}); }}")
+
+
+def passing(js: str) -> str:
+    """`js` run as an event starts, handing the event's inputs on unchanged."""
+    return f"(...args) => {{ ({js})(); return args; }}"
+
+
+def form_field(s: settings.Setting, **kw) -> gr.components.Component:
+    """The form's component for a setting, from its row in the table."""
+    common = dict(label=s.label, info=s.info or None, elem_id=f"setting-{s.name.replace('_', '-')}", **kw)
+    value = PRESETS[settings.DEFAULT_PRESET][s.name]
+    if s.widget == "dropdown":
+        return gr.Dropdown(list(s.choices), value=value, **common)
+    if s.widget == "radio":
+        return gr.Radio(list(s.choices), value=value, **common)
+    if s.widget == "checkbox":
+        return gr.Checkbox(value, **common)
+    if s.widget == "slider":
+        return gr.Slider(s.low, s.high, value=value, step=s.step, **common)
+    return gr.Number(value, minimum=s.low, maximum=s.high, precision=0 if s.whole else None, **common)
+
 
 with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
     session_state = gr.State(None, time_to_live=SESSION_TTL, delete_callback=_forget_session)
     decoded_state = gr.State(None)
-    gr.Markdown("# seq2seq playground\nTrain an LSTM encoder–decoder on a toy task and watch the loss "
-                "fall, then watch it decode one token at a time. Everything runs on the CPU, in seconds.")
+    gr.Markdown("## seq2seq playground\nTrain an LSTM encoder–decoder on a toy task, watch the loss fall, then watch "
+                "it decode one token at a time (on the CPU, in seconds).", elem_id="title")
+    d = PRESETS[settings.DEFAULT_PRESET]
+    first_task = Task(make_spec(d["task"], d["min_len"], d["max_len"]))
+    form: dict[str, gr.components.Component] = {}
     with gr.Tabs():
         with gr.Tab("Train", id="train", elem_id="train-tab"):
-            d = PRESETS[DEFAULT_PRESET]
-            with gr.Row():
-                preset = gr.Radio(list(PRESETS), value=DEFAULT_PRESET, label="Preset", elem_id="preset", scale=1)
-                preset_note = gr.Markdown(PRESET_NOTES[DEFAULT_PRESET], elem_id="preset-note")
-            with gr.Row():
-                task = gr.Dropdown(list(TASK_NAMES), value=d["task"], label="Task", elem_id="task")
-                min_len = form_number("min_len", d["min_len"], elem_id="min-len")
-                max_len = form_number("max_len", d["max_len"], elem_id="max-len")
-            task_note = gr.Markdown(describe_task(Task(make_spec(d["task"]))), elem_id="task-note")
-            with gr.Accordion("Model", open=False):
-                with gr.Row():
-                    cell = gr.Radio([("LSTM", "lstm"), ("GRU", "gru")], value=d["cell"], label="Cell")
-                    emb_dim = form_number("emb_dim", d["emb_dim"])
-                    hidden_dim = form_number("hidden_dim", d["hidden_dim"])
-                    n_layers = form_number("n_layers", d["n_layers"])
-                    dropout = form_slider("dropout", d["dropout"], 0.05)
-                    attention = gr.Checkbox(d["attention"], label="Attention (Luong)")
-            with gr.Accordion("Training", open=False):
-                with gr.Row():
-                    batch_size = form_number("batch_size", d["batch_size"])
-                    lr = form_number("lr", d["lr"])
-                    teacher_forcing = form_slider("teacher_forcing", d["teacher_forcing"], 0.05)
-                    lr_decay = gr.Checkbox(d["lr_decay"], label="Decay learning rate to a tenth")
-                with gr.Row():
-                    steps = form_number("steps", d["steps"], elem_id="steps")
-                    time_budget = form_number("time_budget", d["time_budget"], elem_id="time-budget")
-                    target = form_number("target", d["target"])
-                    seed = form_number("seed", d["seed"])
-            with gr.Row():
-                mode = gr.Radio([("Continue from the current model", "continue"), ("Start a new model", "new")],
-                                value="continue", label="When you press Train", elem_id="train-mode", scale=2)
-                train_button = gr.Button("Train", variant="primary", elem_id="train-button", scale=1)
-                stop_button = gr.Button("Stop", variant="stop", elem_id="stop-button", scale=1)
-            status = gr.Textbox(label="Status", value="Not trained yet: press Train.", interactive=False,
-                                elem_id="train-status")
-            with gr.Row():
-                loss_plot = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss (cross-entropy)",
-                                        color_map={"train loss": "#4f46e5", "val loss": "#f59e0b"},
-                                        elem_id="loss-plot", height=300)
-                accuracy_plot = gr.LinePlot(None, x="step", y="percent", color="series",
-                                            title="Held-out accuracy (teacher forcing off)", y_lim=[0, 100],
-                                            color_map={"exact match": "#15803d", "token accuracy": "#0ea5e9"},
-                                            elem_id="accuracy-plot", height=300)
-            with gr.Row():
-                checkpoint_file = gr.File(label="Checkpoint (config.json + model.safetensors)",
-                                          elem_id="download-checkpoint", interactive=False, height=90)
-                metrics_file = gr.File(label="Metrics (CSV)", elem_id="download-metrics", interactive=False, height=90)
-                with gr.Column():
-                    upload = gr.UploadButton("Load a checkpoint (.zip)", file_types=[".zip"],
-                                             elem_id="upload-checkpoint")
-                    upload_status = gr.Markdown("A checkpoint downloaded here loads back as your model: decode "
-                                                "with it, or train it further.", elem_id="upload-status")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=4, min_width=320, elem_id="train-settings"):
+                    preset = gr.Radio(list(PRESETS), value=settings.DEFAULT_PRESET, label="Preset", elem_id="preset")
+                    preset_note = gr.Markdown(settings.PRESET_NOTES[settings.DEFAULT_PRESET], elem_id="preset-note")
+                    with gr.Row():
+                        for name in ("task", "min_len", "max_len"):
+                            form[name] = form_field(SETTINGS[name], min_width=90)
+                    task_note = gr.Markdown(views.describe_task(first_task), elem_id="task-note")
+                    groups = {"model": "Model", "training": "Training", "stopping": "When to stop"}
+                    for group, title in groups.items():
+                        with gr.Accordion(title, open=False, elem_id=f"settings-{group}"):
+                            if group == "model":
+                                diagram = gr.HTML(views.diagram_html(ModelConfig(14, 14, cell=d["cell"],
+                                                  emb_dim=d["emb_dim"], hidden_dim=d["hidden_dim"],
+                                                  n_layers=d["n_layers"], attention=d["attention"]),
+                                                  len(first_task.vocab)), elem_id="model-diagram-box")
+                            with gr.Row():
+                                for s in SETTINGS.values():
+                                    if s.group == group:
+                                        form[s.name] = form_field(s, min_width=140)
+                    with gr.Accordion("Watch these sources while it trains", open=False, elem_id="watch-box"):
+                        watch = gr.Textbox(watch_default(first_task), lines=4, max_lines=6, show_label=False,
+                                           info="One source per line (at most 6): their answers are shown live.",
+                                           elem_id="watch-sources")
+                    with gr.Accordion("Save or load a model", open=False, elem_id="save-load"):
+                        with gr.Row():
+                            checkpoint_file = gr.DownloadButton("Checkpoint (.zip)", visible=False,
+                                                                elem_id="download-checkpoint", size="sm")
+                            metrics_file = gr.DownloadButton("Metrics (.csv)", visible=False,
+                                                             elem_id="download-metrics", size="sm")
+                            upload = gr.UploadButton("Load a checkpoint (.zip)", file_types=[".zip"], size="sm",
+                                                     elem_id="upload-checkpoint")
+                        upload_status = gr.HTML(message_html("A checkpoint downloaded here loads back as your model: "
+                                                             "decode with it, or train it further.", "info"),
+                                                elem_id="upload-status")
+                with gr.Column(scale=7, min_width=320, elem_id="train-results"):
+                    with gr.Row(equal_height=True):
+                        mode = gr.Radio(list(settings.MODES), value="continue", label="When you press Train",
+                                        elem_id="train-mode", scale=3, min_width=170)
+                        train_button = gr.Button("Train", variant="primary", elem_id="train-button", scale=1,
+                                                 min_width=70)
+                        stop_button = gr.Button("Stop", variant="stop", elem_id="stop-button", scale=1, min_width=70)
+                    settings_message = gr.HTML("", elem_id="settings-message", visible=False)
+                    status = gr.Textbox(label="Status", value="Not trained yet: press Train.", interactive=False,
+                                        elem_id="train-status", lines=2, max_lines=3)
+                    empty_plots = gr.Markdown("Press **Train** to see the loss fall and the held-out accuracy rise "
+                                              "(held-out: sources never used for training).", elem_id="empty-plots")
+                    with gr.Row(visible=False, elem_id="plots") as plot_row:
+                        loss_plot = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
+                                                color_map=views.LOSS_COLOURS, elem_id="loss-plot", height=230,
+                                                min_width=280)
+                        accuracy_plot = gr.LinePlot(None, x="step", y="percent", color="series",
+                                                    title="Held-out accuracy, %", y_lim=[0, 100],
+                                                    color_map=views.ACCURACY_COLOURS, elem_id="accuracy-plot",
+                                                    height=230, min_width=280)
+                    log_scale = gr.Checkbox(False, label="Loss on a log scale (log₁₀)", elem_id="log-scale",
+                                            container=False)
+                    preview = gr.HTML(views.preview_html(preview_rows(first_task, [s.split() for s in
+                                                                                   watch_default(first_task).split("\n")],
+                                                                      None)), elem_id="preview", elem_classes="scroll-x")
 
         with gr.Tab("Decode", id="decode", elem_id="decode-tab"):
-            with gr.Row():
-                model_choice = gr.Dropdown(MODEL_CHOICES, value=AUTO, label="Model", elem_id="decode-model",
-                                           scale=2)
-                top_k = gr.Slider(1, 10, value=3, step=1, label="Top-k alternatives", elem_id="decode-topk")
-            model_info = gr.Markdown(label="model", elem_id="decode-model-info")
-            with gr.Row():
+            with gr.Row(equal_height=True):
                 source = gr.Textbox("3 1 4 1 5 9", label="Source (tokens separated by spaces)",
-                                    elem_id="decode-input", scale=3)
-                decode_button = gr.Button("Decode", variant="primary", elem_id="decode-button", scale=1)
-            examples = gr.Dataset(components=[source], samples=[], label="Held-out examples (never trained on)",
+                                    elem_id="decode-input", scale=4, min_width=200)
+                decode_button = gr.Button("Decode", variant="primary", elem_id="decode-button", scale=1,
+                                          min_width=90)
+                model_choice = gr.Dropdown(MODEL_CHOICES, value=AUTO, label="Model", elem_id="decode-model",
+                                           scale=4, min_width=200)
+                top_k = gr.Slider(1, 10, value=3, step=1, label="Top-k shown", elem_id="decode-topk",
+                                  scale=2, min_width=140)
+            decode_message = gr.HTML("", elem_id="decode-message", visible=False)
+            examples = gr.Dataset(components=[source], samples=[], label="Held-out examples: click one to decode it",
                                   elem_id="decode-examples")
-            output = gr.Textbox(label="Output", interactive=False, elem_id="decode-output")
-            verdict = gr.HTML(label="verdict", show_label=False, elem_id="decode-verdict")
-            steps_table = gr.Dataframe(label="Decoding steps", interactive=False, elem_id="decode-steps",
-                                       wrap=True)
-            with gr.Row():
-                with gr.Column():
-                    gr.Markdown("### Step by step")
-                    with gr.Row():
-                        prev_button = gr.Button("◀ Previous", elem_id="playback-prev", size="sm")
-                        play_button = gr.Button("Play", elem_id="playback-play", size="sm")
-                        next_button = gr.Button("Next ▶", elem_id="playback-next", size="sm")
-                    playback_step = gr.Slider(1, 2, value=1, step=1, label="Step", elem_id="playback-step")
-                    playback = gr.HTML(label="playback", show_label=False, elem_id="playback")
-                with gr.Column():
-                    gr.Markdown("### Probability of every token at every step")
-                    distribution = gr.HTML(label="distribution", show_label=False, elem_id="decode-distribution")
-                    attention_map = gr.HTML(label="attention", show_label=False, elem_id="decode-attention")
+            model_info = gr.Markdown(elem_id="decode-model-info", elem_classes="legend")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=5, min_width=320):
+                    verdict = gr.HTML(EMPTY_VERDICT, elem_id="decode-verdict")
+                    steps_table = gr.Dataframe(label="Decoding steps (click a row to see that step)", interactive=False,
+                                               elem_id="decode-steps", max_height=300)
+                with gr.Column(scale=6, min_width=320):
+                    gr.Markdown("#### Step by step")
+                    playback = gr.HTML(EMPTY_PLAYER, elem_id="playback")
+                    gr.Markdown("#### Every token's probability at every step")
+                    distribution = gr.HTML("", elem_id="decode-distribution", elem_classes="scroll-x")
+                    gr.Markdown("#### Attention: where the decoder looked in the source")
+                    attention_map = gr.HTML("", elem_id="decode-attention", elem_classes="scroll-x")
+            output = gr.Textbox(visible=False, elem_id="decode-output")  # /decode's first value, for scripts
 
-    settings = [task, min_len, max_len, cell, emb_dim, hidden_dim, n_layers, dropout, attention, batch_size, lr,
-                teacher_forcing, steps, time_budget, target, lr_decay, seed]
-    assert len(settings) == len(SETTINGS)
-    as_sent(*settings, mode, preset, model_choice, top_k, playback_step)
+    # scripts' endpoints: the same handlers, raising errors (the page shows them as one sentence instead)
+    with gr.Row(visible=False):
+        api_train, api_stop, api_decode, api_load = (gr.Button(visible=False) for _ in range(4))
+        api_file = gr.File(visible=False)
+        api_message = gr.Textbox(visible=False)
+
+    settings_inputs = [form[name] for name in SETTINGS]
+    as_sent(*settings_inputs, mode, preset, model_choice, top_k)
     upload._process_single_file = upload_path  # Gradio's own leaves an empty temp file behind per upload
     guard_input(examples, "Pick one of the examples.")
+    private = dict(api_visibility="private")
 
-    preset.change(apply_preset, preset, settings + [preset_note], api_visibility="private")
-    task.input(task_changed, task, [min_len, max_len, task_note], api_visibility="private")
-    train_event = train_button.click(
-        run_training, settings + [mode, session_state],
-        [loss_plot, accuracy_plot, status, checkpoint_file, metrics_file, session_state],
-        api_name="train", concurrency_limit=MAX_TRAININGS, concurrency_id="train", show_progress_on=[status])
-    stop_button.click(stop_training, None, status, api_name="stop", queue=False)
-    upload.upload(load_uploaded, [upload, session_state], [session_state, upload_status], api_name="load")
+    preset.change(guarded(apply_preset), preset,
+                  settings_inputs + [preset_note, task_note, watch, settings_message], **private)
+    form["task"].input(guarded(task_changed), form["task"],
+                       [form["min_len"], form["max_len"], task_note, watch], **private)
+    for name in ("min_len", "max_len"):
+        form[name].change(guarded(lengths_changed),
+                          [form["task"], form["min_len"], form["max_len"]], task_note, **private)
+    for name in ("cell", "emb_dim", "hidden_dim", "n_layers", "attention", "task"):
+        form[name].change(guarded(model_changed),
+                          [form[n] for n in ("cell", "emb_dim", "hidden_dim", "n_layers", "attention", "task",
+                                             "min_len", "max_len")], diagram, **private, show_progress="hidden")
+    watch.change(guarded(preview_changed),
+                 [watch, form["task"], form["min_len"], form["max_len"]], [preview, settings_message], **private,
+                 show_progress="hidden")
+    log_scale.change(guarded(redraw), [log_scale, session_state], loss_plot, **private)
 
-    refresh_examples = dict(fn=example_sources, inputs=[model_choice, task, session_state],
-                            outputs=[examples, model_info], api_visibility="private")
+    train_outputs = [loss_plot, accuracy_plot, status, checkpoint_file, metrics_file, session_state]
+    training_group = dict(concurrency_limit=MAX_TRAININGS, concurrency_id="train")
+    train_event = train_button.click(guarded(train_on_page),
+                                     settings_inputs + [mode, watch, session_state],
+                                     train_outputs + [preview, settings_message, empty_plots, plot_row],
+                                     show_progress_on=[status], js=passing(scroll_to("train-status", 440, 790)),
+                                     **private, **training_group)
+    api_train.click(guarded(run_training), settings_inputs + [mode, session_state],
+                    train_outputs, api_name="train", **training_group)
+    stop_button.click(guarded(stop_on_page), session_state, status, queue=False, **private)
+    api_stop.click(guarded(stop_training), None, api_message, api_name="stop", queue=False)
+    upload.upload(load_on_page, [upload, session_state],
+                  [session_state, upload_status, *settings_inputs, mode, loss_plot, accuracy_plot, status,
+                   empty_plots, plot_row], **private)
+    api_load.click(load_uploaded, [api_file, session_state], [session_state, api_message], api_name="load")
+
+    refresh_examples = dict(fn=guarded(example_sources),
+                            inputs=[model_choice, form["task"], session_state], outputs=[examples, model_info],
+                            **private)
     train_event.then(**refresh_examples)
     model_choice.change(**refresh_examples)
-    task.change(**refresh_examples)
+    form["task"].change(**refresh_examples)
     upload.upload(**refresh_examples)
     demo.load(**refresh_examples)
-    examples.click(pick_example, examples, source, api_visibility="private")
 
-    decode_outputs = [output, verdict, steps_table, distribution, attention_map, playback_step, playback,
-                      decoded_state, model_info]
     decoding = dict(concurrency_id="decode", concurrency_limit=8)  # decoding never waits behind training
-    decode_button.click(decode, [source, model_choice, top_k, task, session_state], decode_outputs,
-                        api_name="decode", **decoding)
-    source.submit(decode, [source, model_choice, top_k, task, session_state], decode_outputs,
-                  api_visibility="private", **decoding)
-    playback_step.change(play, [decoded_state, playback_step], playback, api_visibility="private",
-                         show_progress="hidden", **decoding)
-    prev_button.click(lambda d, t: nudge(d, t, -1), [decoded_state, playback_step], playback_step,
-                      api_visibility="private", show_progress="hidden", **decoding)
-    play_button.click(play_all, decoded_state, playback_step, api_visibility="private", show_progress="hidden")
-    next_button.click(lambda d, t: nudge(d, t, +1), [decoded_state, playback_step], playback_step,
-                      api_visibility="private", show_progress="hidden", **decoding)
+    decode_inputs = [source, model_choice, top_k, form["task"], session_state]
+    page_outputs = [output, verdict, steps_table, distribution, attention_map, playback, decoded_state, model_info,
+                    decode_message]
+    on_page = guarded(decode_on_page)
+    for trigger in (decode_button.click, source.submit):
+        trigger(on_page, decode_inputs, page_outputs, js=passing(scroll_to("decode-verdict", 300, 400)), **private,
+                **decoding)
+    examples.click(pick_example, examples, source, **private).then(on_page, decode_inputs, page_outputs, **private,
+                                                                   **decoding)
+    api_decode.click(decode, decode_inputs, [output, verdict, steps_table, distribution, attention_map, playback,
+                                             model_info], api_name="decode", **decoding)
+    top_k.change(guarded(top_k_changed), [decoded_state, top_k], steps_table, **private,
+                 show_progress="hidden")
     demo.unload(session_closed)
 
 
@@ -962,7 +1094,7 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_space else "127.0.0.1"),
-                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), ssr_mode=False, css=CSS,
+                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), ssr_mode=False, css=CSS, js=JS,
                 theme=gr.themes.Soft(primary_hue="indigo"), max_file_size=MAX_UPLOAD_BYTES,
                 state_session_capacity=MAX_GRADIO_SESSIONS,
                 app_kwargs={"middleware": [Middleware(BodyLimit, other_bytes=int(MAX_REQUEST_KB * 1000),

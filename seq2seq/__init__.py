@@ -7,11 +7,11 @@ from .config import ModelConfig, TrainConfig
 from .decode import Step, Trace, greedy_decode, greedy_decode_batch
 from .model import Decoder, Encoder, Seq2Seq, build_model, sequence_loss
 from .tasks import TASK_NAMES, Example, Task, TaskSpec, Vocab, make_batch, make_spec
-from .train import DoneEvent, EvalEvent, Metrics, StepEvent, evaluate, train, validation_set
+from .train import DoneEvent, EvalEvent, Metrics, StepEvent, TrainState, evaluate, train, validation_set
 
 __all__ = [
     "Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint", "ModelConfig", "TrainConfig",
     "Step", "Trace", "greedy_decode", "greedy_decode_batch", "Decoder", "Encoder", "Seq2Seq", "build_model",
     "sequence_loss", "TASK_NAMES", "Example", "Task", "TaskSpec", "Vocab", "make_batch", "make_spec",
-    "DoneEvent", "EvalEvent", "Metrics", "StepEvent", "evaluate", "train", "validation_set",
+    "DoneEvent", "EvalEvent", "Metrics", "StepEvent", "TrainState", "evaluate", "train", "validation_set",
 ]

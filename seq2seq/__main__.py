@@ -6,6 +6,7 @@ Errors are one line on stderr with a non-zero exit code: 2 for bad arguments, 1 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -17,12 +18,13 @@ from typing import Any, Sequence
 
 import torch
 
-from .checkpoint import CheckpointError, check_writable, load_checkpoint, save_checkpoint, training_summary
+from .checkpoint import STATE_FILE, CheckpointError, check_writable, load_checkpoint, save_checkpoint, \
+    training_summary
 from .config import CELLS, ModelConfig, TrainConfig
 from .decode import greedy_decode
-from .model import build_model
+from .model import Seq2Seq, build_model
 from .tasks import TASK_NAMES, Task, make_spec
-from .train import DoneEvent, EvalEvent, StepEvent, evaluate, train, validation_set
+from .train import DoneEvent, EvalEvent, StepEvent, TrainState, evaluate, train, validation_set
 
 PROG = "python -m seq2seq"
 EVAL_SEED = 1234  # eval draws its own held-out sample, different from training's validation set
@@ -32,6 +34,10 @@ ECHO_CHARS = 100  # a bad stdin line is echoed back only this far
 
 class CliError(Exception):
     """A failure to report as one line on stderr, exit code 1."""
+
+
+class UsageError(Exception):
+    """Options that do not go together: one line on stderr, exit code 2, as argparse's own errors."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,10 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="Train, evaluate and look inside small seq2seq models on toy tasks.")
     sub = p.add_subparsers(dest="command", required=True, metavar="{train,eval,decode}")
 
-    t = sub.add_parser("train", help="train a model on a toy task and save a checkpoint folder")
-    t.add_argument("--task", required=True, choices=TASK_NAMES)
+    t = sub.add_parser("train", help="train a model on a toy task and save a checkpoint folder",
+                       description="Train a model on a toy task and save a checkpoint folder. With --resume DIR, "
+                                   "train the model saved in DIR further, exactly as if its run had gone on: the "
+                                   "task, model and training settings are DIR's (the options that set them are "
+                                   "refused), the optimizer and random generators go on from its "
+                                   f"{STATE_FILE}, and step numbers continue. Only how long to go on "
+                                   "(--steps, default 3000 more; --time-budget; --target-accuracy), when to "
+                                   "evaluate (--eval-every, --eval-seconds) and --lr can be set.")
+    t.add_argument("--task", choices=TASK_NAMES, help="required unless --resume")
     t.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", type=Path, metavar="DIR", help="go on training the checkpoint in DIR (see above)")
+    t.add_argument("--seed", type=int, help="seeds the weights, batches, teacher forcing and dropout (default 0)")
     t.add_argument("--steps", type=int, help="maximum training steps (default 3000, or none with --time-budget)")
     t.add_argument("--time-budget", type=float, metavar="SECONDS")
     t.add_argument("--target-accuracy", type=float, metavar="X", help="stop at this held-out exact match (0-1]")
@@ -64,9 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float)
     t.add_argument("--teacher-forcing", type=float, metavar="X", help="ratio 0-1; 1.0 takes the fast path")
     t.add_argument("--eval-every", type=int, metavar="N")
+    t.add_argument("--eval-seconds", type=float, metavar="SECONDS",
+                   help="also evaluate once this much time has passed since the last evaluation")
     t.add_argument("--lr-decay", action="store_true", default=None,
                    help="lower the learning rate linearly to a tenth by the last step")
     t.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for small models)")
+    t.add_argument("--no-train-state", action="store_true",
+                   help=f"save config.json and the weights only, without {STATE_FILE} (twice the weights' size): "
+                        f"smaller, but it cannot be resumed")
     t.add_argument("--json", action="store_true", help="one JSON object per line instead of progress text")
 
     e = sub.add_parser("eval", help="held-out exact match and token accuracy of a checkpoint")
@@ -92,26 +111,33 @@ def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
     return {field: getattr(args, opt) for opt, field in mapping.items() if getattr(args, opt) is not None}
 
 
+# the options that set what a run is; a resumed run keeps these from its checkpoint
+MODEL_OPTIONS = {"cell": "cell", "emb": "emb_dim", "hidden": "hidden_dim", "layers": "n_layers", "dropout": "dropout",
+                 "attention": "attention"}
+SETTING_OPTIONS = {"seed": "seed", "batch_size": "batch_size", "teacher_forcing": "teacher_forcing",
+                   "lr_decay": "lr_decay"}
+# ... and these a resumed run may set
+RUN_OPTIONS = {"steps": "steps", "time_budget": "time_budget", "target_accuracy": "target_accuracy",
+               "eval_every": "eval_every", "eval_seconds": "eval_seconds", "lr": "lr"}
+
+
+@dataclasses.dataclass
+class _Run:
+    """What `train` trains: a new model, or the one a checkpoint holds, with its settings and state."""
+    model: Seq2Seq
+    task: Task
+    config: TrainConfig
+    state: TrainState
+    start: int = 0          # the step it starts from
+    seconds: float = 0.0    # training time before this run
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     try:
-        spec = make_spec(args.task, args.min_len, args.max_len)
-        task = Task(spec)
-        model_config = ModelConfig(len(task.vocab), len(task.vocab), **_given(args, {
-            "cell": "cell", "emb": "emb_dim", "hidden": "hidden_dim", "layers": "n_layers", "dropout": "dropout",
-            "attention": "attention"}))
-        model_config.validate()
-        train_fields = _given(args, {
-            "seed": "seed", "steps": "steps", "time_budget": "time_budget", "target_accuracy": "target_accuracy",
-            "batch_size": "batch_size", "lr": "lr", "teacher_forcing": "teacher_forcing",
-            "eval_every": "eval_every", "lr_decay": "lr_decay"})
-        if args.time_budget is not None and args.steps is None:
-            train_fields["steps"] = None
-        train_config = TrainConfig(**train_fields)
-        train_config.validate()
+        run = _resumed_run(args) if args.resume is not None else _new_run(args)
         cores = os.cpu_count() or 1
         if not 1 <= args.threads <= cores:
             raise ValueError(f"--threads must be between 1 and {cores} (the cores of this machine)")
-        task.examples(random.Random(0), 1, held_out=True)  # too small a task fails here, not mid-run
     except ValueError as e:
         raise CliError(str(e)) from None
     try:
@@ -120,26 +146,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError(f"--out: {e}") from None
     torch.set_num_threads(args.threads)
 
-    model = build_model(model_config, seed=train_config.seed)
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())  # Ctrl-C: stop cleanly, still save
     last: dict[str, float] = {}
     done: DoneEvent | None = None
     try:
-        for event in train(model, task, train_config, stop):
+        for event in train(run.model, run.task, run.config, stop, start_step=run.start, state=run.state):
             if isinstance(event, DoneEvent):
                 done = event
             elif args.json:
                 print(json.dumps(_event_json(event)), flush=True)
             else:
-                _progress(event, train_config, last)
+                _progress(event, run.config, run.start, last)
     finally:
         signal.signal(signal.SIGINT, previous)
     assert done is not None
-    summary = training_summary(done.step, done.elapsed, done.exact_match, done.token_accuracy,
-                               val_loss=done.val_loss, stop_reason=done.reason, train_config=train_config.to_dict())
+    summary = training_summary(done.step, run.seconds + done.elapsed, done.exact_match, done.token_accuracy,
+                               val_loss=done.val_loss, stop_reason=done.reason, train_config=run.config.to_dict())
     try:
-        save_checkpoint(args.out, model, task, summary)
+        save_checkpoint(args.out, run.model, run.task, summary, state=None if args.no_train_state else run.state)
     except (CheckpointError, OSError) as e:
         raise CliError(f"could not save the checkpoint: {e}") from None
     if args.json:
@@ -150,7 +175,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if sys.stderr.isatty():
             sys.stderr.write("\n")
-        print(f"{done.message}: {done.step} steps in {done.elapsed:.1f} s, held-out exact match "
+        resumed = f" ({done.step - run.start} after step {run.start} of {args.resume})" if run.start else ""
+        print(f"{done.message}: {done.step} steps{resumed} in {done.elapsed:.1f} s, held-out exact match "
               f"{done.exact_match:.1%}, token accuracy {done.token_accuracy:.1%}; saved {args.out}")
     if done.reason == "diverged":
         sys.stderr.write(f"{PROG} train: error: {done.message}; saved those weights in {args.out}\n")
@@ -158,12 +184,59 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _new_run(args: argparse.Namespace) -> _Run:
+    """A new model and its settings from the command line (raises ValueError for a bad value)."""
+    if args.task is None:
+        raise UsageError("the following arguments are required: --task (or --resume DIR)")
+    task = Task(make_spec(args.task, args.min_len, args.max_len))
+    model_config = ModelConfig(len(task.vocab), len(task.vocab), **_given(args, MODEL_OPTIONS))
+    model_config.validate()
+    train_fields = _given(args, {**SETTING_OPTIONS, **RUN_OPTIONS})
+    if args.time_budget is not None and args.steps is None:
+        train_fields["steps"] = None
+    config = TrainConfig(**train_fields)
+    config.validate()
+    task.examples(random.Random(0), 1, held_out=True)  # too small a task fails here, not mid-run
+    return _Run(build_model(model_config, seed=config.seed), task, config, TrainState.fresh(config.seed))
+
+
+def _resumed_run(args: argparse.Namespace) -> _Run:
+    """The model, settings, step and training state saved in --resume's checkpoint, with what the command
+    line may change: how long to go on (as for a new run: 3000 steps unless told), when to evaluate, the
+    learning rate."""
+    fixed = [f"--{name.replace('_', '-')}" for name in ("task", "min_len", "max_len", *MODEL_OPTIONS, *SETTING_OPTIONS)
+             if getattr(args, name) is not None]
+    if fixed:
+        raise UsageError(f"{', '.join(fixed)} cannot be used with --resume: a resumed run keeps the task, model "
+                         f"and training settings saved in {args.resume}")
+    checkpoint = _load(args.resume)
+    if checkpoint.state is None:
+        raise CliError(f"{args.resume} has no {STATE_FILE} (it was saved without its training state), so "
+                       f"training cannot resume exactly where it stopped; train a new model instead")
+    start = checkpoint.training.get("steps")
+    try:
+        saved = TrainConfig.from_dict(checkpoint.training.get("train_config"))
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise ValueError(f"its step count is {start!r}")
+    except ValueError as e:
+        raise CliError(f"{args.resume} cannot be resumed: the training section of its config.json is damaged "
+                       f"({e})") from None
+    length = {"steps": None if args.time_budget is not None and args.steps is None else TrainConfig().steps,
+              "time_budget": None, "target_accuracy": None}
+    config = dataclasses.replace(saved, **{**length, **_given(args, RUN_OPTIONS)})
+    config.validate()
+    seconds = checkpoint.training.get("seconds")
+    seconds = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0
+    return _Run(checkpoint.model, checkpoint.task, config, TrainState.from_bytes(checkpoint.state, checkpoint.model),
+                start, seconds)
+
+
 def _event_json(event: StepEvent | EvalEvent) -> dict[str, Any]:
     data = event.to_dict()
     return {"event": data.pop("event"), **{k: round(v, 6) if isinstance(v, float) else v for k, v in data.items()}}
 
 
-def _progress(event: StepEvent | EvalEvent, config: TrainConfig, last: dict[str, float]) -> None:
+def _progress(event: StepEvent | EvalEvent, config: TrainConfig, start: int, last: dict[str, float]) -> None:
     """On a terminal, one line rewritten in place; otherwise a line at every evaluation."""
     if isinstance(event, EvalEvent):
         last.update(exact=event.exact_match, tokens=event.token_accuracy)
@@ -175,9 +248,9 @@ def _progress(event: StepEvent | EvalEvent, config: TrainConfig, last: dict[str,
         last["shown"] = event.elapsed
     if not tty and not isinstance(event, EvalEvent):
         return
-    total = f"/{config.steps}" if config.steps else ""
+    total = f"/{start + config.steps}" if config.steps else ""
     accuracy = f"  exact {last['exact']:.1%}  tokens {last['tokens']:.1%}" if "exact" in last else ""
-    rate = event.step / event.elapsed if event.elapsed > 0 else 0.0
+    rate = (event.step - start) / event.elapsed if event.elapsed > 0 else 0.0
     line = (f"step {event.step}{total}  loss {last.get('loss', float('nan')):.4f}{accuracy}  "
             f"{rate:.0f} steps/s  {event.elapsed:.1f} s")
     sys.stderr.write(f"\r{line:<100}" if tty else line + "\n")
@@ -252,6 +325,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {"train": cmd_train, "eval": cmd_eval, "decode": cmd_decode}[args.command]
     try:
         return command(args)
+    except UsageError as e:
+        sys.stderr.write(f"{PROG}: error: {e} (see {PROG} {args.command} --help)\n")
+        return 2
     except CliError as e:
         sys.stderr.write(f"{PROG} {args.command}: error: {e}\n")
         return 1

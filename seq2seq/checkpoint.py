@@ -1,4 +1,5 @@
-"""Checkpoints: a folder with a human-readable `config.json` and the weights in `model.safetensors`.
+"""Checkpoints: a folder with a human-readable `config.json`, the weights in `model.safetensors`, and
+optionally `train_state.safetensors` (Adam's moments and the generators: what resuming exactly needs).
 
 No pickle anywhere: loading a checkpoint someone sent you cannot run their code. Loading rebuilds
 the model from config.json, then checks every tensor's name and shape before using it.
@@ -23,11 +24,13 @@ from safetensors.torch import load, load_file, save_file
 from .config import ModelConfig
 from .model import Seq2Seq
 from .tasks import Task, TaskSpec
+from .train import TrainState, state_max_bytes
 
 FORMAT = "seq2seq-playground"
 VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+STATE_FILE = "train_state.safetensors"
 MAX_CONFIG_BYTES = 64_000       # a real config.json is about 1 KB
 MAX_CONFIG_DEPTH = 6            # ... and nested 3 deep
 MAX_HEADER_BYTES = 100_000      # a real safetensors header is about 2 KB
@@ -43,6 +46,7 @@ class Checkpoint:
     model: Seq2Seq
     task: Task
     training: dict[str, Any] = field(default_factory=dict)
+    state: bytes | None = None  # TrainState bytes (checked against the model); None when it was saved without
 
 
 def check_writable(path: str | os.PathLike) -> Path:
@@ -56,7 +60,7 @@ def check_writable(path: str | os.PathLike) -> Path:
                 raise CheckpointError(f"{target}: {parent} is a file, not a folder")
             break
     if target.is_dir():
-        extra = sorted(p.name for p in target.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE))
+        extra = sorted(p.name for p in target.iterdir() if p.name not in (CONFIG_FILE, WEIGHTS_FILE, STATE_FILE))
         if extra:
             raise CheckpointError(f"{target} already holds other files ({', '.join(extra[:3])}); "
                                   f"choose an empty or new folder")
@@ -64,10 +68,11 @@ def check_writable(path: str | os.PathLike) -> Path:
 
 
 def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, task: Task,
-                    training: dict[str, Any] | None = None) -> Path:
+                    training: dict[str, Any] | None = None, state: TrainState | None = None) -> Path:
     """Write the checkpoint folder atomically: into a temporary folder beside it, then renamed.
 
-    An existing checkpoint at `path` is replaced; any other existing folder or file is left alone."""
+    With a `state` it also holds the training state, so training can resume exactly. An existing
+    checkpoint at `path` is replaced; any other existing folder or file is left alone."""
     target = check_writable(path)
     if model.config is None:
         raise CheckpointError("the model has no config; build it with Seq2Seq.from_config")
@@ -84,6 +89,8 @@ def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, task: Task,
     try:
         weights = {name: t.detach().contiguous().cpu() for name, t in model.state_dict().items()}
         save_file(weights, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT})
+        if state is not None:
+            (tmp / STATE_FILE).write_bytes(state.to_bytes())
         with open(tmp / CONFIG_FILE, "w", encoding="utf-8") as f:
             json.dump(config, f, indent=2)
             f.write("\n")
@@ -125,7 +132,25 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     model = Seq2Seq.from_config(model_config)
     model.load_state_dict(_read_weights(folder, model))
     model.eval()
-    return Checkpoint(model=model, task=task, training=training)
+    return Checkpoint(model=model, task=task, training=training, state=_read_state(folder, model))
+
+
+def _read_state(folder: Path, model: Seq2Seq) -> bytes | None:
+    file = folder / STATE_FILE
+    if not file.is_file():
+        return None
+    if file.stat().st_size > state_max_bytes(model):
+        raise CheckpointError(f"{file} is larger than the training state of this model can be")
+    return _check_state(file.read_bytes(), model, str(file))
+
+
+def _check_state(data: bytes, model: Seq2Seq, file: str) -> bytes:
+    """The state's bytes, once TrainState has checked them against the model (header first, then values)."""
+    try:
+        TrainState.from_bytes(data, model)
+    except ValueError as e:
+        raise CheckpointError(f"{file}: {e}") from None
+    return data
 
 
 def _config_parts(config: dict[str, Any], file: str) -> tuple[ModelConfig, Task, dict[str, Any]]:
@@ -238,11 +263,13 @@ def training_summary(steps: int, seconds: float, exact_match: float, token_accur
 
 
 def write_checkpoint_zip(folder: str | os.PathLike, archive: str | os.PathLike) -> Path:
-    """Zip a checkpoint folder as `<folder name>/config.json` + `<folder name>/model.safetensors`."""
+    """Zip a checkpoint folder as `<folder name>/config.json` + `<folder name>/model.safetensors` (+
+    `<folder name>/train_state.safetensors` when it has one)."""
     folder, archive = Path(folder), Path(archive)
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:  # float weights barely compress: don't try
-        for file in (CONFIG_FILE, WEIGHTS_FILE):
-            z.write(folder / file, f"{folder.name}/{file}")
+        for file in (CONFIG_FILE, WEIGHTS_FILE, STATE_FILE):
+            if file != STATE_FILE or (folder / file).is_file():
+                z.write(folder / file, f"{folder.name}/{file}")
     return archive
 
 
@@ -254,7 +281,9 @@ def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes
     with a byte cap and a depth limit, then `check(model_config, task_spec)` (e.g. a memory budget;
     it raises ValueError to refuse) runs before any tensor exists; the weights' names and shapes are
     checked from the safetensors header before it is loaded; every member is decompressed with a cap
-    on the bytes actually produced, whatever its header claims. Messages name the members, never a path."""
+    on the bytes actually produced, whatever its header claims. An optional train_state.safetensors gets
+    the same care: a cap from the model's size (its Adam moments are twice the weights), and its header
+    checked against the model before anything in it is loaded. Messages name the members, never a path."""
     try:
         _check_zip_directory(file)
         archive = zipfile.ZipFile(file)
@@ -266,11 +295,11 @@ def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes
         members: dict[str, zipfile.ZipInfo] = {}
         for info in archive.infolist():
             base = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
-            if base in (CONFIG_FILE, WEIGHTS_FILE) and not info.is_dir():
+            if base in (CONFIG_FILE, WEIGHTS_FILE, STATE_FILE) and not info.is_dir():
                 if base in members:
                     raise CheckpointError(f"the zip holds more than one {base}")
                 members[base] = info
-        if set(members) != {CONFIG_FILE, WEIGHTS_FILE}:
+        if not {CONFIG_FILE, WEIGHTS_FILE} <= set(members):
             raise CheckpointError(f"the zip must hold {CONFIG_FILE} and {WEIGHTS_FILE} (as downloaded from the app)")
         config = _parse_config(_read_member(archive, members[CONFIG_FILE], MAX_CONFIG_BYTES), CONFIG_FILE)
         model_config, task, training = _config_parts(config, CONFIG_FILE)
@@ -280,9 +309,11 @@ def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes
             except ValueError as e:
                 raise CheckpointError(str(e)) from None
         with torch.device("meta"):  # shapes without memory
-            shapes = {name: list(t.shape) for name, t in Seq2Seq.from_config(model_config).state_dict().items()}
+            meta = Seq2Seq.from_config(model_config)
+        shapes = {name: list(t.shape) for name, t in meta.state_dict().items()}
         most = 8 + MAX_HEADER_BYTES + 8 * sum(math.prod(shape) for shape in shapes.values())  # float64 at most
         data = _read_member(archive, members[WEIGHTS_FILE], min(most, max_weights_bytes))
+        state = _read_member(archive, members[STATE_FILE], state_max_bytes(meta)) if STATE_FILE in members else None
     _check_header(data, shapes)
     try:
         weights = load(data)
@@ -292,7 +323,8 @@ def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes
     model = Seq2Seq.from_config(model_config)
     model.load_state_dict(_check_weights(weights, model, WEIGHTS_FILE))
     model.eval()
-    return Checkpoint(model=model, task=task, training=training)
+    state = None if state is None else _check_state(state, model, STATE_FILE)
+    return Checkpoint(model=model, task=task, training=training, state=state)
 
 
 def _check_zip_directory(file: str | os.PathLike | BinaryIO) -> None:
@@ -310,7 +342,7 @@ def _check_zip_directory(file: str | os.PathLike | BinaryIO) -> None:
         if entries == 0xFFFF or tail.rfind(b"PK\x06\x06") >= 0:
             raise CheckpointError("the zip is in the zip64 format, which a checkpoint never needs")
         if entries > MAX_ZIP_ENTRIES:
-            raise CheckpointError(f"the zip holds {entries:,} entries; a checkpoint has 2")
+            raise CheckpointError(f"the zip holds {entries:,} entries; a checkpoint has 2 or 3")
         f.seek(0)
     finally:
         if f is not file:

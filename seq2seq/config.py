@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 CELLS = ("lstm", "gru")
 MAX_LR = 10.0  # Adam moves every weight by about lr per step: far above 0.1 nothing here can learn
+MAX_EVAL_SECONDS = 3600.0  # an evaluation cadence longer than an hour is no cadence
 
 T = TypeVar("T")
 
@@ -93,8 +94,9 @@ class TrainConfig:
     eval_every: int = 100
     val_size: int = 500
     clip: float = 1.0
-    lr_decay: bool = False  # lower the learning rate linearly to a tenth by the last step (needs steps)
+    lr_decay: bool = False  # lower the learning rate linearly to a tenth by the last step (needs steps; see TrainState)
     seed: int = 0
+    eval_seconds: float | None = None  # also evaluate once this much run time has passed since the last evaluation
 
     def validate(self) -> None:
         _check_int("batch_size", self.batch_size, 1, 4096)
@@ -109,6 +111,8 @@ class TrainConfig:
         if self.target_accuracy is not None:
             _check_float("target_accuracy", self.target_accuracy, 0.0, 1.0, open_low=True)
         _check_int("eval_every", self.eval_every, 1)
+        if self.eval_seconds is not None:
+            _check_float("eval_seconds", self.eval_seconds, 0.0, MAX_EVAL_SECONDS, open_low=True)
         _check_int("val_size", self.val_size, 1, 100_000)
         _check_float("clip", self.clip, 0.0, 1e6, open_low=True)
         if self.lr_decay and self.steps is None:

@@ -7,6 +7,7 @@ the held-out set never changes between runs and no held-out source is ever train
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -177,6 +178,16 @@ class Task:
         if solver is None or any(t not in self.vocab.stoi for t in source):
             return None
         return solver(source)
+
+    def loss_floor(self) -> float:
+        """The lowest mean training loss any model can reach: 0 where the target follows from the source. For
+        random, each target digit is a fresh draw (ln 10 nats each, whatever the model) and only <eos> is
+        certain, as the target is as long as the source: L ln 10 / (L + 1) for length L, averaged over the
+        lengths (each batch has one length, so the loss is a mean over batches)."""
+        if self.name != "random":
+            return 0.0
+        lengths = range(self.spec.min_len, self.spec.max_len + 1)
+        return sum(n * math.log(10) / (n + 1) for n in lengths) / len(lengths)
 
     def is_held_out(self, source: Sequence[str]) -> bool:
         key = f"{self.name}:{' '.join(source)}".encode()

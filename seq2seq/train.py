@@ -1,28 +1,219 @@
 """Training as a generator of events, so the CLI prints them and the app plots them; no printing here.
 
-    for event in train(model, task, TrainConfig(steps=2000), stop=threading.Event()):
-        ...  # StepEvent every step, EvalEvent every `eval_every` steps, one DoneEvent last
+    state = TrainState.fresh(seed=0)
+    for event in train(model, task, TrainConfig(steps=2000), stop=threading.Event(), state=state):
+        ...  # StepEvent every step, EvalEvent every `eval_every` steps (or `eval_seconds`), one DoneEvent last
 
 The model is trained in place: whatever stops training (steps, time, target, stop signal, NaN),
 the caller's model is the one to keep (after a divergence, its weights from the last evaluation).
+Every random number a run uses comes from the generators in its `TrainState`, never from a
+process-wide one, and the run leaves the state where it stopped: training the same model again with
+the same state goes on exactly as one longer run would, and runs in parallel threads do not disturb
+each other.
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors, save as save_safetensors
 
 from .config import TrainConfig
-from .decode import evaluating, exact_and_token_hits, greedy_decode_batch
+from .decode import default_max_len, evaluating, exact_and_token_hits, greedy_decode_batch
 from .model import Seq2Seq, sequence_loss
-from .tasks import Example, Task, make_batch
+from .tasks import MAX_SOURCE_TOKENS, Batch, Example, Task, make_batch
 
 VALIDATION_SEED = 20_240_601  # the held-out validation set is the same for every training run
+LR_FLOOR = 0.1                # lr_decay lowers the learning rate linearly to this factor of config.lr
+MAX_WATCH = 100               # sources a run may decode at each evaluation for a live preview
+STATE_FORMAT = "seq2seq-train-state"
+STATE_VERSION = 1
+MAX_STATE_HEADER_BYTES = 200_000  # a real train state's safetensors header: 4 KB + 2.5 KB per RNN layer
+_DROPOUT_STREAM = 0x5EED_D809_0F00_0001  # XORed into the seed: dropout masks draw from a stream of their own
+_GENERATOR_BYTES = torch.Generator().get_state().numel()  # a CPU generator's state (mt19937 + its position)
+_RANDOM_WORDS = 625           # random.Random's state: 624 words of mt19937 and its position
+_ADAM_KEYS = ("step", "exp_avg", "exp_avg_sq")
+
+
+@dataclass
+class TrainState:
+    """Where a run stands, besides the weights: what another run needs to go on as if it had not stopped.
+
+    The three generators a run draws from (the examples of each batch, the teacher-forcing coin, the
+    dropout masks), Adam's moments per parameter name, and `lr_factor`: the next step's learning rate
+    as a factor of config.lr. Learning rate: without lr_decay a run uses config.lr (and leaves the
+    factor at 1.0); with lr_decay it lowers the factor linearly from where the state has it (1.0 when
+    fresh) to LR_FLOOR (0.1) over its `steps`, so continuing a decayed run goes on at the low rate
+    instead of jumping back to the full one."""
+    batches: random.Random
+    teacher_forcing: torch.Generator
+    dropout: torch.Generator
+    lr_factor: float = 1.0
+    adam: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # name -> step, exp_avg, exp_avg_sq
+
+    @classmethod
+    def fresh(cls, seed: int) -> "TrainState":
+        """The state of a new run: every generator seeded from `seed`, no moments yet."""
+        return cls(random.Random(seed), torch.Generator().manual_seed(seed),
+                   torch.Generator().manual_seed(seed ^ _DROPOUT_STREAM))
+
+    def copy(self) -> "TrainState":
+        batches = random.Random()
+        batches.setstate(self.batches.getstate())
+        return TrainState(batches, _generator(self.teacher_forcing.get_state()), _generator(self.dropout.get_state()),
+                          self.lr_factor, {name: {k: v.clone() for k, v in moments.items()}
+                                           for name, moments in self.adam.items()})
+
+    def check(self, model: torch.nn.Module) -> None:
+        """Raise ValueError unless the Adam moments are for `model`'s parameters."""
+        params = dict(model.named_parameters())
+        unknown = sorted(set(self.adam) - set(params))
+        if unknown:
+            raise ValueError(f"the training state does not fit the model: it has Adam moments for "
+                             f"{', '.join(unknown[:3])}, which the model does not have")
+        for name, moments in self.adam.items():
+            if moments["exp_avg"].shape != params[name].shape:
+                raise ValueError(f"the training state does not fit the model: its Adam moments for {name} have "
+                                 f"shape {list(moments['exp_avg'].shape)}, the parameter {list(params[name].shape)}")
+
+    def to_bytes(self) -> bytes:
+        """The state as safetensors bytes, no pickle: the moments and generator states as tensors, the rest
+        as JSON in the metadata."""
+        version, words, gauss_next = self.batches.getstate()
+        tensors = {"generator.batches": torch.tensor(words, dtype=torch.int64),
+                   "generator.teacher_forcing": self.teacher_forcing.get_state(),
+                   "generator.dropout": self.dropout.get_state()}
+        for name, moments in self.adam.items():
+            for key in _ADAM_KEYS:
+                tensors[f"adam.{key}.{name}"] = moments[key].detach().float().contiguous()
+        info = {"format": STATE_FORMAT, "version": STATE_VERSION, "lr_factor": self.lr_factor,
+                "random_version": version, "gauss_next": gauss_next}
+        # one metadata entry: safetensors writes several in any order, and the same state should be the same bytes
+        return save_safetensors(tensors, metadata={"state": json.dumps(info)})
+
+    @classmethod
+    def from_bytes(cls, data: bytes, model: torch.nn.Module) -> "TrainState":
+        """A state from to_bytes, for `model`. Nothing is loaded before the header's names, dtypes and
+        shapes are checked against the model; raises ValueError with one sentence if it is damaged or
+        does not fit."""
+        header = _state_header(data)
+        info = _state_info(header.pop("__metadata__", None))
+        params = dict(model.named_parameters())
+        layout = _state_layout(params, with_adam=any(name.startswith("adam.") for name in header))
+        missing, unexpected = sorted(set(layout) - set(header)), sorted(set(header) - set(layout))
+        if missing or unexpected:
+            parts = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
+                    ([f"unexpected {', '.join(unexpected[:3])}"] if unexpected else [])
+            raise ValueError(f"the training state does not fit the model: {'; '.join(parts)}")
+        for name, (dtype, shape) in layout.items():
+            entry = header[name]
+            if not isinstance(entry, dict) or entry.get("dtype") != dtype or entry.get("shape") != shape:
+                raise ValueError(f"the training state does not fit the model: {name} should be {dtype} of shape "
+                                 f"{shape}")
+        try:
+            tensors = load_safetensors(data)
+        except (SafetensorError, ValueError) as e:
+            raise ValueError(f"the training state is damaged or not a safetensors file ({e})") from None
+        state = cls(_random(tensors["generator.batches"], info), _generator(tensors["generator.teacher_forcing"]),
+                    _generator(tensors["generator.dropout"]), info["lr_factor"])
+        for name in params:
+            if "adam.step." + name in tensors:
+                state.adam[name] = {key: tensors[f"adam.{key}.{name}"] for key in _ADAM_KEYS}
+                _check_moments(name, state.adam[name])
+        return state
+
+
+def _state_layout(params: dict[str, torch.Tensor], with_adam: bool) -> dict[str, tuple[str, list[int]]]:
+    """Every tensor of a saved state: name -> (safetensors dtype, shape)."""
+    layout = {"generator.batches": ("I64", [_RANDOM_WORDS]), "generator.teacher_forcing": ("U8", [_GENERATOR_BYTES]),
+              "generator.dropout": ("U8", [_GENERATOR_BYTES])}
+    if with_adam:  # all or none: every parameter gets a gradient, so Adam holds moments for all of them
+        for name, p in params.items():
+            layout[f"adam.step.{name}"] = ("F32", [])
+            layout[f"adam.exp_avg.{name}"] = ("F32", list(p.shape))
+            layout[f"adam.exp_avg_sq.{name}"] = ("F32", list(p.shape))
+    return layout
+
+
+def state_max_bytes(model: torch.nn.Module) -> int:
+    """The most bytes a valid saved state of `model` can take (works on a model on the meta device)."""
+    moments = sum(2 * 4 * p.numel() + 4 for p in model.parameters())
+    return 8 + MAX_STATE_HEADER_BYTES + moments + 8 * _RANDOM_WORDS + 2 * _GENERATOR_BYTES
+
+
+def _state_header(data: bytes) -> dict[str, Any]:
+    damaged = "the training state is damaged or not a safetensors file"
+    if len(data) < 8:
+        raise ValueError(f"{damaged} (too short)")
+    n = int.from_bytes(data[:8], "little")
+    if n > MAX_STATE_HEADER_BYTES or 8 + n > len(data):
+        raise ValueError(f"{damaged} (bad header length)")
+    try:
+        header = json.loads(data[8:8 + n])
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ValueError(f"{damaged} (bad header)") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{damaged} (bad header)")
+    return header
+
+
+def _state_info(metadata: Any) -> dict[str, Any]:
+    """The JSON part of a saved state, checked."""
+    try:
+        info = json.loads(metadata["state"])
+    except (ValueError, TypeError, KeyError, RecursionError):
+        info = None
+    if not isinstance(info, dict) or info.get("format") != STATE_FORMAT:
+        raise ValueError(f"this is not a seq2seq playground training state (no \"format\": \"{STATE_FORMAT}\")")
+    if not isinstance(info.get("version"), int):
+        raise ValueError("the training state's description is damaged")
+    if info["version"] > STATE_VERSION:
+        raise ValueError(f"the training state has version {info['version']}; this program reads version "
+                         f"{STATE_VERSION} (upgrade seq2seq playground)")
+    factor = info.get("lr_factor")
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
+        raise ValueError(f"the training state's lr_factor must be > 0 and <= 1, got {factor!r}")
+    gauss = info.get("gauss_next")
+    if info.get("random_version") != 3 or not (gauss is None or isinstance(gauss, float) and math.isfinite(gauss)):
+        raise ValueError("the training state's batch generator is damaged")
+    return info
+
+
+def _random(words: torch.Tensor, info: dict[str, Any]) -> random.Random:
+    rng = random.Random()
+    try:
+        rng.setstate((info["random_version"], tuple(words.tolist()), info["gauss_next"]))
+    except (ValueError, TypeError, OverflowError):
+        raise ValueError("the training state's batch generator is damaged") from None
+    return rng
+
+
+def _generator(state: torch.Tensor) -> torch.Generator:
+    generator = torch.Generator()
+    try:
+        generator.set_state(state)
+    except RuntimeError:  # torch checks the size and that it is a valid mt19937 state
+        raise ValueError("the training state's generators are damaged") from None
+    return generator
+
+
+def _check_moments(name: str, moments: dict[str, torch.Tensor]) -> None:
+    """Moments that cannot come from Adam (NaN, a negative second moment, a fractional step) would send the
+    next step anywhere: refuse them."""
+    step = float(moments["step"])
+    if not (math.isfinite(step) and step >= 0 and step == int(step)):
+        raise ValueError(f"the training state's Adam step for {name} is {step}, not a step count")
+    if not (bool(torch.isfinite(moments["exp_avg"]).all()) and bool(torch.isfinite(moments["exp_avg_sq"]).all())):
+        raise ValueError(f"the training state's Adam moments for {name} contain NaN or infinite values")
+    if bool((moments["exp_avg_sq"] < 0).any()):
+        raise ValueError(f"the training state's Adam second moments for {name} are negative")
 
 
 @dataclass
@@ -53,6 +244,7 @@ class EvalEvent(_Event):
     exact_match: float
     token_accuracy: float
     val_loss: float
+    watch: list[str] = field(default_factory=list)  # the greedy output for each watched source, in order
     event: str = "eval"
 
 
@@ -65,6 +257,7 @@ class DoneEvent(_Event):
     exact_match: float
     token_accuracy: float
     val_loss: float
+    watch: list[str] = field(default_factory=list)
     event: str = "done"
 
 
@@ -94,27 +287,56 @@ def evaluate(model: Seq2Seq, task: Task, examples: Sequence[Example], batch_size
     return Metrics(exact / n, correct / total, loss_sum / total, n)
 
 
+def _watch_batch(task: Task, sources: Sequence[Sequence[str]]) -> Batch | None:
+    """The watched sources as one batch (None for none), checked before a run starts."""
+    if len(sources) > MAX_WATCH:
+        raise ValueError(f"a run can watch at most {MAX_WATCH} sources, got {len(sources)}")
+    known = set(task.vocab.tokens)
+    for source in sources:
+        if isinstance(source, str) or not 1 <= len(source) <= MAX_SOURCE_TOKENS:
+            raise ValueError(f"a watched source must be a list of 1 to {MAX_SOURCE_TOKENS} tokens, got {source!r:.80}")
+        unknown = sorted(set(source) - known)
+        if unknown:
+            raise ValueError(f"a watched source has unknown token(s) {', '.join(map(repr, unknown[:5]))}: "
+                             f"{task.name} knows only {' '.join(task.vocab.tokens)}")
+    return make_batch([Example(list(s), []) for s in sources], task.vocab) if sources else None
+
+
+def _watch_outputs(model: Seq2Seq, task: Task, batch: Batch | None) -> list[str]:
+    """The greedy output of each source of a watch batch, in one batched decode: tokens joined by spaces,
+    without <eos>, each as long as greedy_decode would let it run (the default maximum length)."""
+    if batch is None:
+        return []
+    lengths = batch.src_lens.tolist()
+    with evaluating(model):
+        ids, _, _ = greedy_decode_batch(model, batch.src, batch.src_lens, default_max_len(max(lengths)))
+    return [" ".join(task.vocab.decode(row[:default_max_len(n)].tolist())) for row, n in zip(ids, lengths)]
+
+
 DIVERGENCE_FACTOR = 2.0  # a loss this many times the larger of the run's first loss and a uniform guess's
                          # (ln of the vocabulary size) means training has blown up, not merely wobbled
 
 
-class _GoodWeights:
-    """A copy of the parameters at the last point known to be healthy (the run's start, then every
+class _GoodPoint:
+    """The parameters and training state at the last point known to be healthy (the run's start, then every
     evaluation), to go back to when training diverges."""
 
-    def __init__(self, model: torch.nn.Module, step: int):
+    def __init__(self, model: torch.nn.Module, state: TrainState, step: int):
         self.params = list(model.parameters())
         self.copies = [p.detach().clone() for p in self.params]
+        self.state, self.saved = state, state.copy()
         self.step = step
 
     def save(self, step: int) -> None:
         with torch.no_grad():
             torch._foreach_copy_(self.copies, [p.detach() for p in self.params])
+        self.saved = self.state.copy()
         self.step = step
 
     def restore(self) -> int:
         with torch.no_grad():
             torch._foreach_copy_(self.params, self.copies)
+        vars(self.state).update(vars(self.saved))  # the caller's state object, put back in place
         return self.step
 
 
@@ -125,39 +347,60 @@ def _fmt(x: float) -> str:
 
 
 def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event | None = None,
-          *, start_step: int = 0, eval_at_start: bool = False,
+          *, start_step: int = 0, eval_at_start: bool = False, state: TrainState | None = None,
+          watch: Sequence[Sequence[str]] = (),
           clock: Callable[[], float] = time.perf_counter) -> Iterator[TrainEvent]:
     """Train `model` in place on `task`, yielding events. Step numbers continue from `start_step`.
 
-    eval_at_start=True first evaluates the model as it is (where a curve starts). The time budget
-    counts from the call, evaluations included: no step starts unless it and the final evaluation (as
-    long as the last step and evaluation took) fit in what is left. If the loss or the gradients stop being finite, or the
-    loss climbs past DIVERGENCE_FACTOR times where it started, training stops (reason "diverged") and
-    the model goes back to its weights at the last evaluation (or the start of the run)."""
+    state: the generators, Adam's moments and learning-rate factor to go on from (None: a fresh state
+    from config.seed). The run updates it in place at every step: once it ends, `state` is where it left
+    off (after a divergence, where its weights went back to), so a later train() with the same model and
+    state continues exactly (see TrainState for the learning rate with lr_decay). Evaluation draws from
+    none of the state's generators, so when it happens never changes the training.
+
+    Evaluation happens after a step once `eval_every` steps have passed since the last one, or
+    `eval_seconds` of run time since it ended (so it takes at most about eval_time / (eval_seconds +
+    eval_time) of the run). watch: source token lists whose greedy outputs every EvalEvent and the
+    DoneEvent carry, in order (a live preview). eval_at_start=True first evaluates the model as it is
+    (where a curve starts). The time budget counts from the call, evaluations included: no step starts
+    unless it and the final evaluation (as long as the last step and evaluation took) fit in what is
+    left. If the loss or the gradients stop being finite, or the loss climbs past DIVERGENCE_FACTOR times
+    where it started, training stops (reason "diverged") and the model goes back to its weights at the
+    last evaluation (or the start of the run)."""
     config.validate()
-    torch.manual_seed(config.seed)  # dropout draws from the global generator; this makes runs repeatable
-    rng = random.Random(config.seed)
-    tf_generator = torch.Generator().manual_seed(config.seed)
+    state = TrainState.fresh(config.seed) if state is None else state
+    state.check(model)
+    watched = _watch_batch(task, watch)
     val_examples = validation_set(task, config.val_size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    good = _GoodWeights(model, start_step)
+    params = dict(model.named_parameters())
+    optimizer = torch.optim.Adam(params.values(), lr=config.lr)
+    for name, moments in state.adam.items():
+        optimizer.state[params[name]] = moments
+    start_factor = state.lr_factor
+    good = _GoodPoint(model, state, start_step)
     started = clock()  # after the set-up (a cold process's first torch call can take a second), before any work
     step = start_step
-    last_eval: tuple[int, Metrics] | None = None
+    last_eval: tuple[int, Metrics, list[str]] | None = None
+    evaluated_step, evaluated_at = start_step, started  # the last evaluation (or the start), for the cadence
     ceiling: float | None = None  # a loss above this is divergence; set from the run's first loss
-    step_seconds = eval_seconds = 0.0  # how long the last step and the last evaluation took
+    step_seconds = eval_took = 0.0  # how long the last step and the last evaluation took
 
-    def eval_now() -> Metrics:
-        nonlocal last_eval, eval_seconds
+    def eval_now() -> tuple[Metrics, list[str]]:
+        nonlocal last_eval, eval_took, evaluated_step, evaluated_at
         if last_eval is None or last_eval[0] != step:
             begun = clock()
-            last_eval = (step, evaluate(model, task, val_examples))
-            eval_seconds = clock() - begun
-        return last_eval[1]
+            last_eval = (step, evaluate(model, task, val_examples), _watch_outputs(model, task, watched))
+            evaluated_step, evaluated_at = step, clock()
+            eval_took = evaluated_at - begun
+        return last_eval[1], last_eval[2]
+
+    def eval_event() -> EvalEvent:
+        m, outputs = eval_now()
+        return EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss, outputs)
 
     def done(reason: str, message: str) -> DoneEvent:
-        m = eval_now()
-        return DoneEvent(step, clock() - started, reason, message, m.exact_match, m.token_accuracy, m.loss)
+        m, outputs = eval_now()
+        return DoneEvent(step, clock() - started, reason, message, m.exact_match, m.token_accuracy, m.loss, outputs)
 
     def diverged(what: str) -> DoneEvent:
         nonlocal step
@@ -167,12 +410,17 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                                 f"step {step:,}. Lower the learning rate (it is {config.lr:g}; try "
                                 f"{min(config.lr / 10, 0.005):g})")
 
+    def factor(steps_done: int) -> float:
+        """The learning rate of the run's step `steps_done` (from 0), as a factor of config.lr."""
+        if not config.lr_decay:
+            return 1.0
+        return start_factor - (start_factor - LR_FLOOR) * steps_done / config.steps
+
     was_training = model.training
     model.train()
     try:
         if eval_at_start:
-            m = eval_now()
-            yield EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss)
+            yield eval_event()
         while True:
             elapsed = clock() - started
             if stop is not None and stop.is_set():
@@ -182,13 +430,15 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                 yield done("steps", f"finished {config.steps} steps")
                 return
             # another step and the final evaluation, as long as the last ones took, must fit in the budget
-            if config.time_budget is not None and elapsed + step_seconds + eval_seconds >= config.time_budget:
+            if config.time_budget is not None and elapsed + step_seconds + eval_took >= config.time_budget:
                 yield done("time_budget", f"used the time budget of {config.time_budget:g} s")
                 return
             begun = clock()
 
-            batch = make_batch(task.examples(rng, config.batch_size, held_out=False, one_length=True), task.vocab)
-            logits = model(batch.src, batch.src_lens, batch.trg, config.teacher_forcing, tf_generator)
+            examples = task.examples(state.batches, config.batch_size, held_out=False, one_length=True)
+            batch = make_batch(examples, task.vocab)
+            logits = model(batch.src, batch.src_lens, batch.trg, config.teacher_forcing, state.teacher_forcing,
+                           state.dropout)
             loss = sequence_loss(logits, batch.trg)
             loss_value = float(loss.detach())
             if ceiling is None and math.isfinite(loss_value):
@@ -203,26 +453,29 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                 return
             if config.lr_decay:  # polishing at a lower rate often wins the last percent of accuracy
                 for group in optimizer.param_groups:
-                    group["lr"] = config.lr * (1.0 - 0.9 * (step - start_step) / config.steps)
+                    group["lr"] = config.lr * factor(step - start_step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip))
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(params.values(), config.clip))
             if not math.isfinite(grad_norm):
                 yield diverged(f"the gradients became {grad_norm}")
                 return
             optimizer.step()
             step += 1
+            state.adam = {name: optimizer.state[p] for name, p in params.items() if p in optimizer.state}
+            state.lr_factor = factor(step - start_step)
             now = clock()
             step_seconds = now - begun
             yield StepEvent(step, loss_value, now - started)
 
-            if (step - start_step) % config.eval_every == 0:
-                m = eval_now()
-                if math.isfinite(m.loss):
+            if step - evaluated_step >= config.eval_every or (
+                    config.eval_seconds is not None and clock() - evaluated_at >= config.eval_seconds):
+                event = eval_event()
+                if math.isfinite(event.val_loss):
                     good.save(step)
-                yield EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss)
-                if config.target_accuracy is not None and m.exact_match >= config.target_accuracy:
-                    yield done("target_accuracy", f"reached {m.exact_match:.1%} held-out exact match")
+                yield event
+                if config.target_accuracy is not None and event.exact_match >= config.target_accuracy:
+                    yield done("target_accuracy", f"reached {event.exact_match:.1%} held-out exact match")
                     return
     finally:
         model.train(was_training)

@@ -45,6 +45,8 @@ class Job:
     start_step: int = 0
     eval_at_start: bool = False
     snapshot_seconds: float = 2.0     # send the weights this often while training (0: never)
+    state: bytes | None = None        # TrainState.to_bytes() to go on from exactly; None: a fresh state from the seed
+    watch: list[list[str]] = field(default_factory=list)  # sources whose greedy outputs each evaluation carries
 
 
 @dataclass
@@ -62,8 +64,10 @@ class Snapshot:
 
 @dataclass
 class Finished:
-    """The model's weights when the run ended (after the DoneEvent)."""
+    """The model's weights and training state (TrainState bytes) when the run ended (after the DoneEvent):
+    a Job with both goes on exactly where this one stopped."""
     weights: bytes
+    state: bytes
 
 
 @dataclass
@@ -102,7 +106,7 @@ def _run_job(conn: Connection) -> None:
     from .config import ModelConfig, TrainConfig
     from .model import Seq2Seq, build_model, count_parameters
     from .tasks import Task, TaskSpec
-    from .train import DoneEvent, EvalEvent, train
+    from .train import DoneEvent, EvalEvent, TrainState, train
 
     torch.set_num_threads(1)
     job: Job = conn.recv()
@@ -115,6 +119,7 @@ def _run_job(conn: Connection) -> None:
         else:
             model = Seq2Seq.from_config(model_config)
             model.load_state_dict(load(job.weights))
+        state = TrainState.fresh(train_config.seed) if job.state is None else TrainState.from_bytes(job.state, model)
     except Exception as e:  # noqa: BLE001 - reported to the caller, who says it in a sentence
         conn.send(Failed(f"could not build the model: {e}"))
         return
@@ -137,14 +142,14 @@ def _run_job(conn: Connection) -> None:
     last_sent = last_snapshot = time.monotonic()
     try:
         for event in train(model, task, train_config, stop, start_step=job.start_step,
-                           eval_at_start=job.eval_at_start):
+                           eval_at_start=job.eval_at_start, state=state, watch=job.watch):
             pending.append(event)
             now = time.monotonic()
             if isinstance(event, (EvalEvent, DoneEvent)) or now - last_sent >= BATCH_SECONDS:
                 conn.send(pending)
                 pending, last_sent = [], now
             if isinstance(event, DoneEvent):
-                conn.send(Finished(weights_bytes(model)))
+                conn.send(Finished(weights_bytes(model), state.to_bytes()))
                 return
             if job.snapshot_seconds and now - last_snapshot >= job.snapshot_seconds:
                 conn.send(Snapshot(event.step, weights_bytes(model)))

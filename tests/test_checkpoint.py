@@ -3,6 +3,8 @@ checkpoint can be broken failing with a one-line CheckpointError that names the 
 import json
 import pickle
 import shutil
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +16,9 @@ from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.decode import greedy_decode
 from seq2seq.model import build_model
 from seq2seq.tasks import Task, make_spec
-from seq2seq.train import DoneEvent, train
+from seq2seq.train import DoneEvent, TrainState, train
 
+ROOT = Path(__file__).resolve().parents[1]
 TASK = Task(make_spec("reverse", 3, 5))
 SOURCES = ["3 1 4 1", "3 1 4", "9 2 6 5 3", "0 0 7", "5 8 9 7"]
 STEPS = 30
@@ -405,3 +408,87 @@ def test_broken_or_hostile_zips_are_refused_with_a_sentence(tmp_path, what, memb
     with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint_zip(archive, max_weights_bytes=10_000_000)
     assert str(tmp_path) not in str(info.value)
+
+
+# --- the training state -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def with_state(tmp_path_factory):
+    """(model, state, folder): a two-layer GRU trained with a TrainState, saved with it."""
+    model = build_model(model_config(cell="gru", n_layers=2, dropout=0.1), seed=0)
+    state = TrainState.fresh(0)
+    list(train(model, TASK, TrainConfig(steps=5, batch_size=16, val_size=20), state=state))
+    folder = save_checkpoint(tmp_path_factory.mktemp("state") / "ck", model, TASK, {"steps": 5}, state=state)
+    return model, state, folder
+
+
+def test_a_checkpoint_keeps_the_training_state_and_old_ones_have_none(saved, with_state, tmp_path):
+    model, state, folder = with_state
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "train_state.safetensors"]
+    loaded = load_checkpoint(folder)
+    assert loaded.state == state.to_bytes()
+    assert TrainState.from_bytes(loaded.state, loaded.model).to_bytes() == loaded.state
+    assert load_checkpoint(saved[2]).state is None  # saved without one
+    assert load_checkpoint(ROOT / "checkpoints" / "reverse").state is None  # the bundled ones, unchanged
+    # saving over it without a state leaves no stale one behind
+    save_checkpoint(copy_of(folder, tmp_path), model, TASK)
+    assert load_checkpoint(tmp_path / "ck").state is None
+
+
+def test_a_damaged_training_state_fails_naming_its_file(with_state, tmp_path):
+    _, state, folder = with_state
+    folder = copy_of(folder, tmp_path)
+    data = (folder / "train_state.safetensors").read_bytes()
+    (folder / "train_state.safetensors").write_bytes(data[:-10])
+    with pytest.raises(CheckpointError, match=r"train_state.safetensors: the training state is damaged"):
+        load_checkpoint(folder)
+    (folder / "train_state.safetensors").write_bytes(data + bytes(checkpoint_module.state_max_bytes(state_model())))
+    with pytest.raises(CheckpointError, match=r"train_state.safetensors is larger than"):
+        load_checkpoint(folder)
+
+
+def state_model():
+    return build_model(model_config(cell="gru", n_layers=2, dropout=0.1))
+
+
+def test_a_zip_carries_the_training_state(with_state, tmp_path):
+    from seq2seq.checkpoint import load_checkpoint_zip, write_checkpoint_zip
+    _, state, folder = with_state
+    archive = write_checkpoint_zip(folder, tmp_path / "ck.zip")
+    loaded = load_checkpoint_zip(archive, max_weights_bytes=10_000_000)
+    assert loaded.state == state.to_bytes()
+
+
+def test_a_zips_training_state_is_capped_and_its_header_checked_before_loading(with_state, tmp_path, monkeypatch):
+    from seq2seq.checkpoint import load_checkpoint_zip, write_checkpoint_zip
+    _, _, folder = with_state
+    archive = write_checkpoint_zip(folder, tmp_path / "ck.zip")
+    cap = checkpoint_module.state_max_bytes(state_model())
+    assert cap < 3 * (folder / "model.safetensors").stat().st_size + 300_000  # about twice the weights
+    bomb = rezip(archive, tmp_path / "bomb.zip",
+                 lambda name, data: bytes(100_000_000) if name == "train_state.safetensors" else data)
+    with pytest.raises(CheckpointError, match=f"train_state.safetensors is larger than a checkpoint of this model "
+                                              f"can be \\({cap:,} bytes at most\\)"):
+        load_checkpoint_zip(bomb, max_weights_bytes=10_000_000)
+
+    other = TrainState.fresh(0)
+    other_model = build_model(ModelConfig(len(TASK.vocab), len(TASK.vocab), emb_dim=8, hidden_dim=24, cell="gru",
+                                          n_layers=2))
+    list(train(other_model, TASK, TrainConfig(steps=1, batch_size=4, val_size=5), state=other))
+    swapped = rezip(archive, tmp_path / "swapped.zip",
+                    lambda name, data: other.to_bytes() if name == "train_state.safetensors" else data)
+    train_module = sys.modules["seq2seq.train"]
+    monkeypatch.setattr(train_module, "load_safetensors", lambda data: pytest.fail("state loaded before the check"))
+    with pytest.raises(CheckpointError, match="train_state.safetensors: the training state does not fit the model"):
+        load_checkpoint_zip(swapped, max_weights_bytes=10_000_000)
+
+
+def test_a_zip_with_two_training_states_is_refused(with_state, tmp_path):
+    import zipfile
+    from seq2seq.checkpoint import load_checkpoint_zip, write_checkpoint_zip
+    _, state, folder = with_state
+    archive = write_checkpoint_zip(folder, tmp_path / "ck.zip")
+    with zipfile.ZipFile(archive, "a") as z:
+        z.writestr("other/train_state.safetensors", state.to_bytes())
+    with pytest.raises(CheckpointError, match="more than one train_state.safetensors"):
+        load_checkpoint_zip(archive, max_weights_bytes=10_000_000)

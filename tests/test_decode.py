@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -26,10 +28,21 @@ def test_trace_records_every_step_with_top_k(short_reverse):
 
 def test_to_dict_is_plain_json_data(short_reverse):
     model, task = short_reverse
-    data = greedy_decode(model, task.vocab, "345").to_dict()
-    assert data["source"] == "3 4 5" and data["output"] == "5 4 3"
-    assert data["steps"][0] == {"input": "<sos>", "token": "5", "prob": data["steps"][0]["prob"],
-                                "top": [list(p) for p in data["steps"][0]["top"]]}
+    data = greedy_decode(model, task.vocab, "345", top_k=2).to_dict()
+    assert json.loads(json.dumps(data)) == data  # JSON types only: a tuple left in would come back a list
+    assert data["source"] == "3 4 5" and data["output"] == "5 4 3" and data["finished"] is True
+    assert [s["token"] for s in data["steps"]] == ["5", "4", "3", "<eos>"]
+    first = data["steps"][0]
+    assert set(first) == {"input", "token", "prob", "top"}  # no "attention" for a model without attention
+    assert first["input"] == "<sos>" and isinstance(first["prob"], float) and 0.5 < first["prob"] <= 1
+    assert len(first["top"]) == 2 and first["top"][0][0] == "5"
+
+    attending = build_model(ModelConfig(len(task.vocab), len(task.vocab), emb_dim=8, hidden_dim=16,
+                                        attention=True), seed=1)
+    data = greedy_decode(attending, task.vocab, "3 4 5", max_len=2).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert [len(s["attention"]) for s in data["steps"]] == [3, 3]  # one weight per source token
+    assert all(sum(s["attention"]) == pytest.approx(1, abs=1e-5) for s in data["steps"])
 
 
 def test_max_len_stops_an_unfinished_decode(short_reverse):
@@ -39,12 +52,19 @@ def test_max_len_stops_an_unfinished_decode(short_reverse):
     assert trace.output == "5 1"
 
 
-def test_decoding_does_not_change_the_model_mode(short_reverse):
-    model, task = short_reverse
-    model.train()
-    greedy_decode(model, task.vocab, "1 2 3")
-    assert model.training
+def test_decoding_is_in_eval_mode_and_gives_the_model_its_mode_back(short_reverse):
+    _, task = short_reverse
+    # dropout 0.5 on embeddings and between layers: decoding in training mode would drop units
+    model = build_model(ModelConfig(len(task.vocab), len(task.vocab), emb_dim=8, hidden_dim=16, n_layers=2,
+                                    dropout=0.5), seed=1)
     model.eval()
+    reference = greedy_decode(model, task.vocab, "1 2 3 4", top_k=len(task.vocab))
+    model.train()
+    assert greedy_decode(model, task.vocab, "1 2 3 4", top_k=len(task.vocab)) == reference
+    assert model.training  # a decode in the middle of training does not switch training's dropout off
+    model.eval()
+    greedy_decode(model, task.vocab, "1 2 3 4")
+    assert not model.training
 
 
 def test_bad_sources_raise_clear_errors(short_reverse):
@@ -67,8 +87,13 @@ def test_batched_greedy_matches_one_at_a_time(short_reverse, attention):
     assert ids.shape == (4, 8) and logits.shape == (4, 8, len(task.vocab))
     assert (attn is not None) == attention
     for row, source in enumerate(sources):
-        trace = greedy_decode(model, task.vocab, source, max_len=8)
+        trace = greedy_decode(model, task.vocab, source, max_len=8)  # alone: no padding, no lengths
         assert trace.output == " ".join(task.vocab.decode(ids[row].tolist()))
+        # the same probabilities at every step, not merely the same argmax (which an untrained model
+        # may keep whatever its input): padding the shorter sources changed nothing
+        probs = logits[row, :len(trace.steps)].softmax(-1)
+        chosen = probs.gather(1, ids[row, :len(trace.steps), None]).squeeze(1)
+        assert [s.prob for s in trace.steps] == pytest.approx(chosen.tolist(), abs=1e-5)
         if attention:
             assert trace.steps[0].attention == pytest.approx(attn[row, 0, :len(source)].tolist(), abs=1e-5)
             assert (attn[row, :, len(source):] == 0).all()

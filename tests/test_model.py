@@ -3,9 +3,10 @@ import random
 
 import pytest
 import torch
+import torch.nn as nn
 
 from seq2seq.config import ModelConfig, TrainConfig
-from seq2seq.model import Seq2Seq, attention, build_model, sequence_loss
+from seq2seq.model import Seq2Seq, _rnn_step, _run_rnn, attention, build_model, sequence_loss
 from seq2seq.tasks import PAD_ID, Task, make_batch, make_spec
 
 TASK = Task(make_spec("reverse", 2, 7))
@@ -97,8 +98,12 @@ def test_build_model_is_seeded_and_leaves_global_rng_alone():
 def test_configs_round_trip_through_json_and_reject_bad_values():
     config = ModelConfig(14, 14, cell="gru", emb_dim=16, hidden_dim=32, n_layers=2, dropout=0.5, attention=True)
     assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    train = TrainConfig(steps=None, time_budget=30.0, target_accuracy=0.99, seed=5)
+    train = TrainConfig(steps=None, time_budget=30.0, target_accuracy=0.99, seed=5, eval_seconds=2.5)
     assert TrainConfig.from_dict(json.loads(json.dumps(train.to_dict()))) == train
+    assert TrainConfig.from_dict({"steps": 10}).eval_seconds is None  # configs saved before it existed
+    for bad in (0, -1.0, 3601, float("nan")):
+        with pytest.raises(ValueError, match="eval_seconds"):
+            TrainConfig(eval_seconds=bad).validate()
     with pytest.raises(ValueError, match="cell"):
         ModelConfig(14, 14, cell="transformer").validate()
     with pytest.raises(ValueError, match="hidden_dim"):
@@ -109,3 +114,58 @@ def test_configs_round_trip_through_json_and_reject_bad_values():
         TrainConfig(lr=-1).validate()
     with pytest.raises(ValueError, match="never ends"):
         TrainConfig(steps=None).validate()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_one_decoder_step_is_the_rnn_modules_own_step_in_eval_mode(cell):
+    model = tiny(cell=cell, n_layers=2, dropout=0.5).eval()
+    rnn = model.decoder.rnn
+    x = torch.randn(4, 8)
+    state = (torch.randn(2, 4, 16), torch.randn(2, 4, 16)) if cell == "lstm" else torch.randn(2, 4, 16)
+    output, new_state = _rnn_step(rnn, x, state)
+    expected, expected_state = rnn(x.unsqueeze(1), state)
+    assert torch.allclose(output, expected[:, 0], atol=1e-6)
+    if cell == "gru":
+        new_state, expected_state = [new_state], [expected_state]
+    for a, b in zip(new_state, expected_state):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
+def test_layer_by_layer_rnn_is_the_modules_own_computation(cell, packed):
+    """While training with dropout the RNN's layers run one at a time (so their dropout uses the run's
+    generator); with a vanishing dropout that must be exactly what the module computes."""
+    rnn = tiny(cell=cell, n_layers=3, dropout=0.5).encoder.rnn
+    x = torch.randn(5, 7, 8, generator=torch.Generator().manual_seed(0))
+    if packed:
+        x = nn.utils.rnn.pack_padded_sequence(x, torch.tensor([7, 3, 5, 1, 6]), batch_first=True, enforce_sorted=False)
+    rnn.dropout = 1e-12  # masks of ones, scaled by 1 + 1e-12: the same numbers as no dropout at all
+    output, state = _run_rnn(rnn.train(), x, None, torch.Generator().manual_seed(0))
+    expected, expected_state = rnn.eval()(x)
+    unpack = (lambda o: o.data) if packed else (lambda o: o)
+    assert torch.equal(unpack(output), unpack(expected))
+    for a, b in zip(state if cell == "lstm" else [state], expected_state if cell == "lstm" else [expected_state]):
+        assert torch.equal(a, b)
+    rnn.dropout = 0.5  # ... and a real dropout between the layers changes them
+    assert not torch.allclose(unpack(_run_rnn(rnn.train(), x, None, torch.Generator().manual_seed(0))[0]),
+                              unpack(expected))
+
+
+@pytest.mark.parametrize("teacher_forcing", [1.0, 0.5], ids=["fast-path", "step-loop"])
+def test_dropout_draws_from_the_given_generator_only(teacher_forcing):
+    model = tiny(n_layers=2, dropout=0.5).train()
+    batch = padded_batch()
+
+    def logits(seed):
+        return model(batch.src, batch.src_lens, batch.trg, teacher_forcing, torch.Generator().manual_seed(1),
+                     torch.Generator().manual_seed(seed))
+
+    torch_state, python_state = torch.random.get_rng_state(), random.getstate()
+    a, b, other = logits(7), logits(7), logits(8)
+    assert torch.equal(torch.random.get_rng_state(), torch_state) and random.getstate() == python_state
+    assert torch.equal(a, b) and not torch.allclose(a, other)
+    model.eval()  # no dropout in eval mode: the generator makes no difference
+    assert torch.equal(logits(7), logits(8))
+    with pytest.raises(ValueError, match="needs a torch.Generator"):
+        model.train()(batch.src, batch.src_lens, batch.trg, teacher_forcing, torch.Generator())

@@ -155,8 +155,8 @@ def test_the_largest_settings_the_form_accepts_are_refused_before_anything_is_bu
     assert "lower" in message and "batch size" in message.split("lower")[1]
     assert rss.growth_mb < 100
     refused(lambda: c.predict(lr=1e6, steps=10, api_name="/train"), r"Learning rate must be a number between .* 0\.1")
-    refused(lambda: c.predict(hidden_dim=100000, api_name="/train"), r"Hidden size must be a whole number between 1 "
-                                                                    r"and 512 \(got 100000\)")
+    refused(lambda: c.predict(hidden_dim=100000, api_name="/train"), r"Hidden size must be a whole number between 8 "
+                                                                    r"and 512 \(you gave 100000\)")
     refused(lambda: c.predict(batch_size="lots", api_name="/train"), r"Batch size must be a whole number")
 
 
@@ -360,11 +360,13 @@ def call_by_index(url: str, fn_index: int, data: list) -> dict:
 
 def test_private_handlers_called_by_index_validate_their_inputs(server):
     calls = {
-        ("task", "input"): (["bogus"], r"Task must be one of reverse, copy"),
+        ("setting-task", "input"): (["bogus"], r"Task must be one of reverse, copy"),
         ("preset", "change"): (["nope"], r"Preset must be one of"),
         ("decode-examples", "click"): ([42], r"Pick one of the examples"),
-        ("playback-step", "change"): ([{"not": "decoded"}, "abc"], None),
-        ("playback-next", "click"): ([None, "abc"], None),
+        ("decode-topk", "change"): ([{"not": "decoded"}, "abc"], None),
+        ("log-scale", "change"): (["yes", {"not": "a session"}], None),
+        ("watch-sources", "change"): (["1 2\n" * 2000, "reverse", 3, 10], r"Watch these sources must be"),
+        ("setting-hidden-dim", "change"): (["lstm", 32, "lots", 1, False, "reverse", 3, 10], None),
         ("decode-model", "change"): ([7, None, None], r"Model must be one of"),
     }
     for (elem_id, event), (args, pattern) in calls.items():

@@ -27,8 +27,15 @@ def test_parse_accepts_spaces_or_none_and_explains_bad_input():
         vocab.parse("   ")
     with pytest.raises(ValueError, match=r"'x'.*knows only 0 1 2"):
         vocab.parse("1 x 2")
-    with pytest.raises(ValueError, match="unknown"):
-        vocab.parse("<eos>")  # specials are not for users to type
+    # one-character tokens: "<eos>" is five characters, the first unknown one is reported
+    with pytest.raises(ValueError, match=r"unknown token\(s\) '<', '>', 'e'"):
+        vocab.parse("<eos>")
+    # tokens longer than one character: "<eos>" is read whole, and specials are not for users to type
+    words = Vocab(["10", "20"])
+    assert words.parse("10 20 10") == ["10", "20", "10"]
+    for special in ("<eos>", "<sos>", "<pad>", "<unk>"):
+        with pytest.raises(ValueError, match=f"unknown token\\(s\\) '{special}'"):
+            words.parse(f"10 {special} 20")
     with pytest.raises(ValueError, match="at most"):
         vocab.parse("1 " * 500)
 
@@ -79,23 +86,36 @@ def test_held_out_sources_never_appear_in_training(name):
 
 def test_held_out_part_is_about_a_tenth_and_fixed():
     task = Task(make_spec("reverse", 3, 3))
-    held = [s for s in itertools.product(DIGITS, repeat=3) if task.is_held_out(list(s))]
+    held = ["".join(s) for s in itertools.product(DIGITS, repeat=3) if task.is_held_out(list(s))]
     assert 60 < len(held) < 140
-    assert held == [s for s in itertools.product(DIGITS, repeat=3) if Task(task.spec).is_held_out(list(s))]
+    # fixed: the same sources in every process, on every machine, as when the bundled checkpoints were
+    # trained (a per-process hash, or a changed rule, would move held-out sources into training)
+    assert len(held) == 107 and held[:8] == ["010", "028", "031", "043", "054", "063", "065", "066"]
+    # decided by the source alone, not by the length range
+    wide = Task(make_spec("reverse", 2, 5))
+    assert [s for s in held if wide.is_held_out(list(s))] == held
 
 
 def test_examples_are_deterministic_and_one_length_batches_share_a_length():
     task = Task(make_spec("reverse"))
     assert task.examples(random.Random(7), 20, held_out=False) == task.examples(random.Random(7), 20, held_out=False)
+    assert task.examples(random.Random(7), 20, held_out=False) != task.examples(random.Random(8), 20, held_out=False)
+    batch_lengths = []
     for seed in range(5):
         batch = task.examples(random.Random(seed), 64, held_out=False, one_length=True)
-        assert len({len(ex.source) for ex in batch}) == 1
+        lengths = {len(ex.source) for ex in batch}
+        assert len(batch) == 64 and len(lengths) == 1
+        batch_lengths += lengths
+    assert len(set(batch_lengths)) > 1  # ... while lengths still vary from batch to batch
 
 
 def test_too_small_a_space_says_so():
     # sort with length 1 has 10 sources, none of them in the held-out tenth
-    with pytest.raises(ValueError, match="widen the length range"):
-        Task(make_spec("sort", 1, 1)).examples(random.Random(0), 5, held_out=True)
+    task = Task(make_spec("sort", 1, 1))
+    assert not any(task.is_held_out([d]) for d in DIGITS)
+    with pytest.raises(ValueError, match="too few distinct examples for a held-out set; widen the length range"):
+        task.examples(random.Random(0), 5, held_out=True)
+    assert len(task.examples(random.Random(0), 5, held_out=False)) == 5  # its training part is all ten
 
 
 def test_make_spec_defaults_and_errors():
@@ -104,8 +124,10 @@ def test_make_spec_defaults_and_errors():
     assert make_spec("random").min_len == make_spec("random").max_len == 5
     with pytest.raises(ValueError, match="unknown task 'juggle'"):
         make_spec("juggle")
-    with pytest.raises(ValueError, match="min"):
+    with pytest.raises(ValueError, match=r"1 <= min \(5\) <= max \(3\) <= 50"):
         make_spec("reverse", 5, 3)
+    with pytest.raises(ValueError, match=r"max \(10\) <= 9"):
+        make_spec("addition", 1, 10)
     with pytest.raises(ValueError, match="whole number"):
         make_spec("reverse", 2.5, 3)
 

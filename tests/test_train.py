@@ -1,14 +1,18 @@
 import itertools
 import math
+import sys
 import threading
 
 import pytest
 import torch
 
 from seq2seq.config import ModelConfig, TrainConfig
+from seq2seq.decode import greedy_decode
 from seq2seq.model import build_model
 from seq2seq.tasks import Task, make_spec
 from seq2seq.train import DoneEvent, EvalEvent, StepEvent, evaluate, train, validation_set
+
+train_module = sys.modules["seq2seq.train"]  # the package's `train` is the function
 
 
 def setup(name="reverse", lo=3, hi=4, hidden=32, **model_kw):
@@ -120,10 +124,29 @@ def test_a_high_but_sane_learning_rate_is_not_called_divergence():
     assert done.reason == "steps"
 
 
-def test_huge_learning_rate_never_leaves_non_finite_weights():
+def test_the_largest_learning_rate_is_caught_as_an_exploding_loss_at_once():
     model, task = setup()
+    start = weights(model)
     done = list(train(model, task, small(steps=30, lr=10, clip=1e6)))[-1]
-    assert done.reason == "diverged"
+    # one step at lr 10 moves every weight by about 10: the next loss is far past twice the first
+    assert done.reason == "diverged" and "diverged at step 2 (the loss exploded" in done.message
+    assert done.step == 0 and same(weights(model), start)
+
+
+def test_non_finite_gradients_stop_training_before_the_optimizer_uses_them():
+    model, task = setup()
+    history = {}
+    events = []
+    for event in train(model, task, small(steps=100)):
+        events.append(event)
+        if isinstance(event, StepEvent):
+            history[event.step] = weights(model)
+            if event.step == 13:  # from now on a gradient overflows while the loss stays finite
+                model.decoder.fc_out.weight.register_hook(lambda grad: grad * float("inf"))
+    done = events[-1]
+    assert done.reason == "diverged" and "diverged at step 14 (the gradients became" in done.message
+    assert max(e.step for e in events if isinstance(e, StepEvent)) == 13  # step 14 never reached Adam
+    assert done.step == 10 and same(weights(model), history[10])
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
@@ -166,3 +189,67 @@ def test_bad_config_fails_before_training():
     model, task = setup()
     with pytest.raises(ValueError, match="batch_size"):
         next(train(model, task, TrainConfig(batch_size=0)))
+
+
+def test_evaluation_also_follows_the_clock_counting_from_when_the_last_one_ended(monkeypatch):
+    now = [0.0]
+    real_evaluate = train_module.evaluate
+
+    def slow_evaluate(*args, **kwargs):
+        now[0] += 1.0  # every evaluation takes a second
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate", slow_evaluate)
+    model, task = setup()
+    evals = []
+    for event in train(model, task, small(steps=12, eval_every=100, eval_seconds=0.25), clock=lambda: now[0]):
+        if isinstance(event, StepEvent):
+            now[0] += 0.1  # every step takes a tenth of a second
+        elif isinstance(event, EvalEvent):
+            evals.append(event.step)
+    # 0.3 s of steps after each evaluation ended (timed from its start, every step would evaluate)
+    assert evals == [3, 6, 9, 12]
+
+
+def test_when_evaluations_happen_never_changes_the_training():
+    runs = []
+    for eval_seconds in (None, 0.01):
+        model, task = setup(n_layers=2, dropout=0.5)
+        events = list(train(model, task, small(steps=40, teacher_forcing=0.5, eval_seconds=eval_seconds)))
+        runs.append(([e.loss for e in events if isinstance(e, StepEvent)], weights(model),
+                     sum(isinstance(e, EvalEvent) for e in events)))
+    (losses, final, n_evals), (timed_losses, timed_final, timed_evals) = runs
+    assert n_evals == 4 and timed_evals > 4  # many more evaluations ...
+    assert timed_losses == losses and same(timed_final, final)  # ... and not a bit of difference
+
+
+def test_evaluations_carry_the_greedy_outputs_of_the_watched_sources():
+    watch = [["3", "1", "4"], ["4", "4", "3", "3"], ["1", "2", "3"]]
+    model, task = setup()
+    seen = []
+    for event in train(model, task, small(steps=30), watch=watch, eval_at_start=True):
+        if isinstance(event, (EvalEvent, DoneEvent)):
+            # what greedy_decode says for each, one at a time, with its default maximum length
+            assert event.watch == [greedy_decode(model, task.vocab, source).output for source in watch]
+            seen.append(event.watch)
+    assert len(seen) == 5 and seen[0] != seen[-1]  # steps 0, 10, 20, 30 and the DoneEvent
+    assert len(seen[0][0].split()) == 16  # the untrained model never says <eos>: cut at 2 x 3 + 10
+
+    model, task = setup()
+    events = list(train(model, task, small(steps=30), eval_at_start=True))
+    assert all(e.watch == [] for e in events if isinstance(e, (EvalEvent, DoneEvent)))
+    watched = list(train(*setup(), small(steps=30), watch=watch, eval_at_start=True))
+    assert [e.loss for e in watched if isinstance(e, StepEvent)] == [e.loss for e in events if isinstance(e, StepEvent)]
+
+
+@pytest.mark.parametrize("watch, message", [
+    ([["3", "x"]], "unknown token(s) 'x': reverse knows only 0 1 2"),
+    ([[]], "a list of 1 to 200 tokens"),
+    (["3 1 4"], "a list of 1 to 200 tokens"),
+    ([["1"]] * 101, "at most 100 sources"),
+], ids=["unknown-token", "empty", "a-string", "too-many"])
+def test_bad_watched_sources_fail_before_training(watch, message):
+    model, task = setup()
+    with pytest.raises(ValueError) as info:
+        next(train(model, task, small(steps=5), watch=watch))
+    assert message in str(info.value)

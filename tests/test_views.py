@@ -1,19 +1,34 @@
 """What the Decode tab shows for a trace: marks, heatmaps, playback (no server needed)."""
+import re
+from pathlib import Path
+
 from seq2seq import greedy_decode, load_checkpoint
 from seq2seq.decode import Step, Trace
 
 import views
 
+ROOT = Path(__file__).resolve().parents[1]
 TOKENS = ["<eos>", "1", "2", "3"]
 
 
-def body_rows(html: str) -> int:
-    return html.split("<tbody>")[1].count("<tr>")
+def text(html: str) -> str:
+    """What a reader sees of an HTML fragment: tags dropped, entities left as they are."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html)).strip()
+
+
+def body_rows(html: str) -> list[str]:
+    """The <tr> rows of a table's body."""
+    return re.findall(r"<tr\b.*?</tr>", html.split("<tbody>")[1].split("</tbody>")[0])
+
+
+def panels(html: str) -> list[str]:
+    """The playback's per-step panels, in order."""
+    return html.split('<div class="s2s-panel"')[1:]
 
 
 def trace(tokens: list[str], finished: bool = True, attention: bool = False) -> Trace:
     steps, fed = [], "<sos>"
-    for i, tok in enumerate(tokens):
+    for tok in tokens:
         others = [(t, 0.1) for t in TOKENS if t != tok]
         steps.append(Step(fed, tok, 0.7, [(tok, 0.7)] + others,
                           [0.8, 0.1, 0.1] if attention else None))
@@ -23,52 +38,85 @@ def trace(tokens: list[str], finished: bool = True, attention: bool = False) -> 
 
 
 def test_right_and_wrong_tokens_are_marked_against_the_answer():
+    # chose 3 1 1 <eos> where the answer is 3 2 1 <eos>: only the second step is wrong
     d = views.Decoded(trace(["3", "1", "1", "<eos>"]), ["3", "2", "1"], TOKENS)
-    assert [d.correct(t) for t in range(4)] == [True, False, True, True]
     frame = views.steps_frame(d, top_k=2)
     assert list(frame["correct"]) == ["✓", "✗", "✓", "✓"]
     assert list(frame["fed in"]) == ["<sos>", "3", "1", "1"]
     assert frame["top 2"][0] == "3 0.700 · <eos> 0.100"
     html = views.verdict_html(d)
+    assert re.findall(r'title="(right|wrong)"', html) == ["right", "wrong", "right", "right"]
     assert "✗ not quite" in html and "3 of 4 steps right" in html and "Correct answer:</b> 3 2 1" in html
     assert "&lt;eos&gt;" in html and "<eos>" not in html.replace("&lt;eos&gt;", "")  # escaped
 
+    right = views.verdict_html(views.Decoded(trace(["3", "2", "1", "<eos>"]), ["3", "2", "1"], TOKENS))
+    assert "✓ correct" in right and "4 of 4 steps right" in right and 'title="wrong"' not in right
+
 
 def test_an_output_longer_than_the_answer_is_wrong_past_its_end():
+    # 3 2 1 1 <eos> against 3 2 1 <eos>: step 4 should have been <eos>, step 5 should not exist
     d = views.Decoded(trace(["3", "2", "1", "1", "<eos>"]), ["3", "2", "1"], TOKENS)
-    assert [d.correct(t) for t in range(5)] == [True, True, True, False, False]
-    assert "✗ not quite" in views.verdict_html(d)
+    assert list(views.steps_frame(d)["correct"]) == ["✓", "✓", "✓", "✗", "✗"]
+    html = views.verdict_html(d)
+    assert "✗ not quite" in html and "3 of 4 steps right" in html
+    last = panels(views.playback_html(d))[-1]
+    assert "Right token here: <b>(nothing: the answer was already complete)</b> ✗" in last
+
+
+def test_an_output_that_stops_at_the_length_limit_is_not_correct():
+    # the right tokens, but no <eos>: the model never said it was done
+    d = views.Decoded(trace(["3", "2", "1"], finished=False), ["3", "2", "1"], TOKENS)
+    html = views.verdict_html(d)
+    assert "✗ not quite" in html and "3 of 4 steps right" in html and "length limit" in html
 
 
 def test_unknown_answers_and_unfinished_outputs_are_said_plainly():
     d = views.Decoded(trace(["1", "1"], finished=False), None, TOKENS)
-    assert d.correct(0) is None
     html = views.verdict_html(d)
     assert "no correct answer" in html and "length limit" in html
+    assert "✓" not in html and "✗" not in html and "title=" not in html
     assert list(views.steps_frame(d)["correct"]) == ["", ""]
 
 
 def test_heatmap_has_a_row_per_step_and_outlines_the_choice():
     d = views.Decoded(trace(["3", "1", "<eos>"]), ["3", "2", "1"], TOKENS)
-    html = views.distribution_html(d)
-    assert body_rows(html) == 3 and html.count("outline:2px") == 3
-    assert html.count("text-decoration:underline") == 2  # the right token where steps 2 and 3 chose wrong
-    assert views.attention_html(d) == ""
+    rows = body_rows(views.distribution_html(d))
+    assert len(rows) == 3
+    # columns follow TOKENS (<eos> 1 2 3); the chosen token is outlined in its row
+    cells = [re.findall(r'<td style="([^"]*)"', row) for row in rows]
+    assert [[i for i, style in enumerate(row) if "outline:2px" in style] for row in cells] == [[3], [1], [0]]
+    # where the choice was wrong (steps 2 and 3), the right token (2, then 1) is underlined
+    assert [[i for i, style in enumerate(row) if "underline" in style] for row in cells] == [[], [2], [1]]
+    assert 'id="attention-none"' in views.attention_html(d) and "<table" not in views.attention_html(d)
     with_attention = views.Decoded(trace(["3", "<eos>"], attention=True), ["3"], TOKENS)
     att = views.attention_html(with_attention)
-    assert 'id="attention-table"' in att and att.count(">0.80<") == 2
+    assert 'id="attention-table"' in att
+    assert [re.findall(r">([\d.]+)</td>", row) for row in body_rows(att)] == [["0.80", "0.10", "0.10"]] * 2
 
 
-def test_playback_grows_the_output_one_step_at_a_time_and_clamps():
+def test_playback_grows_the_output_one_step_at_a_time():
     d = views.Decoded(trace(["3", "2", "<eos>"]), ["3", "2", "1"], TOKENS)
-    assert "Step 2 of 3" in views.playback_html(d, 2) and ">2</span>" in views.playback_html(d, 2)
-    assert "Step 3 of 3" in views.playback_html(d, 99) and "Step 1 of 3" in views.playback_html(d, 0)
-    assert "Right token here: <b>1</b> ✗" in views.playback_html(d, 3)
+    html = views.playback_html(d)
+    steps = panels(html)
+    assert len(steps) == 3 and 'max="3"' in html
+    assert [re.search(r"Step (\d) of (\d)", s).groups() for s in steps] == [("1", "3"), ("2", "3"), ("3", "3")]
+    so_far = [text(re.search(r'<p class="so-far">.*?</p>', s).group()) for s in steps]
+    assert so_far == ["Output so far: 3", "Output so far: 3 2", "Output so far: 3 2 &lt;eos&gt;"]
+    assert " hidden" not in steps[0].split(">")[0] and all(" hidden" in s.split(">")[0] for s in steps[1:])
+    assert "Right token here: <b>1</b> ✗" in steps[2]  # chose <eos> where 1 was due
+    assert views.playback_html(views.Decoded(Trace("1", "", [], False), ["1"], TOKENS)) == ""
 
 
-def test_attention_model_decodes_with_an_attention_map():
-    checkpoint = load_checkpoint("checkpoints/copy")
-    t = greedy_decode(checkpoint.model, checkpoint.task.vocab, "4 7 1", top_k=len(checkpoint.task.vocab))
-    d = views.Decoded(t, checkpoint.task.expected(["4", "7", "1"]), TOKENS)
-    assert t.output == "4 7 1"
-    assert body_rows(views.attention_html(d)) == 4  # 3 tokens + <eos>
+def test_attention_map_of_the_bundled_copy_model_follows_the_source():
+    checkpoint = load_checkpoint(ROOT / "checkpoints" / "copy")
+    source = ["9", "2", "2", "5", "0"]
+    t = greedy_decode(checkpoint.model, checkpoint.task.vocab, " ".join(source))
+    assert t.output == "9 2 2 5 0"
+    d = views.Decoded(t, checkpoint.task.expected(source), checkpoint.task.vocab.tokens)
+    html = views.attention_html(d)
+    assert re.findall(r"<th>(\d)</th>", html.split("</thead>")[0]) == source  # a column per source token
+    rows = [[float(w) for w in re.findall(r'title="([\d.]+)"', row)] for row in body_rows(html)]
+    assert len(rows) == 6 and all(len(row) == 5 for row in rows)  # a row per output token and <eos>
+    assert all(abs(sum(row) - 1) < 0.01 for row in rows)
+    # copying, the model looks hardest at the very token it is writing: the map's diagonal
+    assert [row.index(max(row)) for row in rows[:5]] == [0, 1, 2, 3, 4]

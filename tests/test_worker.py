@@ -10,7 +10,7 @@ import torch
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.model import build_model
 from seq2seq.tasks import Task, make_spec
-from seq2seq.train import DoneEvent, EvalEvent, StepEvent, train
+from seq2seq.train import DoneEvent, EvalEvent, StepEvent, TrainState, train
 from seq2seq.worker import Failed, Finished, Job, Killed, Snapshot, WorkerError, WorkerPool, model_from_weights, \
     weights_bytes
 
@@ -26,9 +26,12 @@ def pool():
     pool.close()
 
 
+WATCH = [["3", "1", "4"], ["5", "9", "2", "6"]]
+
+
 def job(**train_kw) -> Job:
     train_config = TrainConfig(**{"batch_size": 32, "val_size": 50, "eval_every": 20, **train_kw})
-    return Job(CONFIG.to_dict(), TASK.spec.to_dict(), train_config.to_dict(), eval_at_start=True)
+    return Job(CONFIG.to_dict(), TASK.spec.to_dict(), train_config.to_dict(), eval_at_start=True, watch=WATCH)
 
 
 def alive(pid: int) -> bool:
@@ -57,12 +60,15 @@ def test_a_run_in_a_worker_is_the_same_run_as_in_process(pool):
     assert isinstance(others[0], Snapshot) and others[0].step == 0  # a new model: its weights first
     assert isinstance(others[-1], Finished)
 
-    model = build_model(CONFIG, seed=0)
+    model, state = build_model(CONFIG, seed=0), TrainState.fresh(0)
     here = list(train(model, TASK, TrainConfig(batch_size=32, val_size=50, eval_every=20, steps=60),
-                      eval_at_start=True))
+                      eval_at_start=True, state=state, watch=WATCH))
     assert [e.loss for e in here if isinstance(e, StepEvent)] == [e.loss for e in events if isinstance(e, StepEvent)]
+    watched = [e.watch for e in here if isinstance(e, (EvalEvent, DoneEvent))]
+    assert [e.watch for e in events if isinstance(e, (EvalEvent, DoneEvent))] == watched and len(watched[0]) == 2
     trained = model_from_weights(CONFIG, others[-1].weights)
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
+    assert others[-1].state == state.to_bytes()  # where the run left off, for the next one to go on from
     assert not alive(run.pid)
 
 
@@ -124,6 +130,9 @@ def test_a_run_whose_caller_goes_away_ends(pool):
 def test_a_job_that_cannot_build_its_model_fails_to_start(pool):
     bad = Job(CONFIG.to_dict(), TASK.spec.to_dict(), TrainConfig(steps=1).to_dict(), weights=b"not safetensors")
     with pytest.raises(WorkerError, match="could not build the model"):
+        pool.start(bad)
+    bad = Job(CONFIG.to_dict(), TASK.spec.to_dict(), TrainConfig(steps=1).to_dict(), state=b"not safetensors")
+    with pytest.raises(WorkerError, match="could not build the model: the training state is damaged"):
         pool.start(bad)
 
 

@@ -1,0 +1,101 @@
+"""One person's work in the app, without the app: the model, the task it learns, its whole history, and
+what continuing needs (the optimizer's and the generators' state), plus the files offered for download.
+
+    session = Session()
+    session.adopt(checkpoint, "uploaded model.zip")   # a loaded checkpoint becomes the model everywhere
+    zip_path, csv_path = session.write_downloads(folder)
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoint import Checkpoint, save_checkpoint, training_summary, write_checkpoint_zip
+from .config import ModelConfig
+from .history import History
+from .model import Seq2Seq, count_parameters
+from .tasks import Task
+from .train import TrainState
+from .worker import Snapshot, model_from_weights
+
+
+@dataclass
+class Session:
+    model: Seq2Seq | None = None
+    task: Task | None = None
+    history: History = field(default_factory=History)
+    seconds: float = 0.0                    # training time over all runs
+    source: str = "trained here"            # or "uploaded <name>"
+    state: bytes | None = None              # TrainState bytes: Adam's moments, the generators, the lr schedule
+    folder: Path | None = None              # this session's downloads (only the latest run's)
+    snapshot: Snapshot | None = None        # the weights of the model while it trains
+    snapshot_model: tuple[int, Seq2Seq] | None = None  # ... built when someone decodes with them
+    snapshot_config: ModelConfig | None = None          # ... and their shapes
+    released: str | None = None             # why its model was let go, if it was
+    last_status: str | None = None          # how the latest run ended, as the page said it
+    train_config: dict | None = None        # the settings it was (last) trained with
+    log_scale: bool = False                 # how the page draws its loss
+
+    def memory_mb(self) -> float:
+        """About what this session holds in memory: its model's weights, its optimizer's state, and a snapshot
+        while training."""
+        size = 4 * count_parameters(self.model) if self.model is not None else 0
+        size += len(self.state) if self.state is not None else 0
+        return (size + (len(self.snapshot.weights) if self.snapshot is not None else 0)) / 1e6
+
+    def release(self, why: str = "this session ended") -> None:
+        """Give back the session's files and memory (its browser went away, or it was idle longest)."""
+        self.released = why
+        self.drop_downloads()
+        self.model = self.task = self.snapshot = self.snapshot_model = self.state = None
+        self.history = History()
+
+    def drop_downloads(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def adopt(self, checkpoint: Checkpoint, source: str) -> None:
+        """A loaded checkpoint becomes this session's model: its curve, its step count and (when it carries
+        them) its optimizer and generators, so training it further goes on where it stopped."""
+        self.drop_downloads()
+        self.model, self.task, self.source = checkpoint.model, checkpoint.task, source
+        self.history = History.from_training(checkpoint.training)
+        seconds = checkpoint.training.get("seconds")
+        self.seconds = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0
+        self.state, self.released, self.last_status = checkpoint.state, None, None
+        saved = checkpoint.training.get("train_config")
+        self.train_config = saved if isinstance(saved, dict) else None
+
+    def keep_snapshot(self, config: ModelConfig) -> None:
+        """A run ended without its final weights (killed, or abandoned): keep the latest ones it sent."""
+        if self.snapshot is not None:
+            self.model = model_from_weights(config, self.snapshot.weights)
+            self.history.truncate(self.snapshot.step)
+            self.state = None  # the optimizer's state at that step is unknown: continuing starts a fresh one
+
+    def write_downloads(self, cache: Path) -> tuple[Path, Path]:
+        """Write the checkpoint zip and the metrics CSV into this session's folder under `cache`, replacing its
+        previous ones (the folder goes when the session does)."""
+        if self.folder is None or not self.folder.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            self.folder = Path(tempfile.mkdtemp(prefix="seq2seq-session-", dir=cache))
+        for old in self.folder.iterdir():  # only the latest run's files are kept
+            shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
+        step = self.history.last_step
+        name = f"seq2seq-{self.task.name}-step{step}"
+        last = self.history.evals[-1] if self.history.evals else None
+        folder = self.folder / name
+        state = TrainState.from_bytes(self.state, self.model) if self.state is not None else None
+        save_checkpoint(folder, self.model, self.task, training_summary(
+            step, self.seconds, last.exact_match if last else float("nan"),
+            last.token_accuracy if last else float("nan"), trained_in="seq2seq playground app",
+            curve=self.history.curve(), **({"train_config": self.train_config} if self.train_config else {})),
+            state=state)
+        archive = write_checkpoint_zip(folder, self.folder / f"{name}.zip")
+        shutil.rmtree(folder)
+        csv_path = self.folder / f"{name}-metrics.csv"
+        csv_path.write_text(self.history.to_csv())
+        return archive, csv_path

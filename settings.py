@@ -1,0 +1,236 @@
+"""The Train tab's settings, each described once: its label, widget, range, default, seed-preset value and
+help text. The form, the presets, the `/train` API's parameter names and every message about a bad value
+are built from this one table, so a label or a range cannot disagree with itself.
+
+No gradio here (app.py builds the components); `read` turns the form's values into a task and two configs,
+or raises SettingsError with a sentence that uses the field's label and its allowed range.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from seq2seq.config import ModelConfig, TrainConfig
+from seq2seq.cost import Budget, BudgetError, check as check_budget
+from seq2seq.tasks import TASK_NAMES, Task, make_spec
+
+MIN_HELD_OUT = 10  # a task must have at least this many held-out sources to measure accuracy on
+EVAL_SECONDS = 0.3  # held-out evaluation about this often while training (and every 100 steps): ~30 points in 10 s
+
+
+class SettingsError(ValueError):
+    """A bad setting, said as one sentence a person can act on."""
+
+    def __init__(self, message: str, title: str = "Check the settings"):
+        super().__init__(message)
+        self.title = title
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str                # the form's key, the /train API's parameter name
+    label: str               # as on the page (a hint in brackets is left out of sentences)
+    widget: str              # number | slider | dropdown | radio | checkbox
+    default: Any             # the "Tuned default" preset
+    seed: Any                # the "Seed tutorial settings" preset: the tutorial's own values
+    group: str               # task | model | training | stopping
+    low: float | None = None
+    high: float | None = None
+    whole: bool = False
+    step: float | None = None                            # sliders
+    choices: tuple[tuple[str, str], ...] = ()            # (shown, value)
+    info: str = ""                                       # a short explanation under the field
+
+    @property
+    def short(self) -> str:
+        return self.label.split(" (")[0]
+
+
+def _numbers(name, label, widget, default, seed, group, low, high, *, whole=False, step=None, info=""):
+    return Setting(name, label, widget, default, seed, group, low, high, whole, step, (), info)
+
+
+def table(max_seconds: int = 600) -> dict[str, Setting]:
+    """Every setting, in the form's order. `max_seconds` is the longest run this server allows."""
+    rows = [
+        Setting("task", "Task", "dropdown", "reverse", "random", "task",
+                choices=tuple((n, n) for n in TASK_NAMES)),
+        _numbers("min_len", "Min length", "number", 3, 5, "task", 1, 50, whole=True),
+        _numbers("max_len", "Max length", "number", 10, 5, "task", 1, 50, whole=True),
+        Setting("cell", "Cell", "radio", "lstm", "lstm", "model", choices=(("LSTM", "lstm"), ("GRU", "gru")),
+                info="The recurrent unit in both the encoder and the decoder."),
+        _numbers("emb_dim", "Embedding size", "number", 32, 16, "model", 2, 256, whole=True,
+                 info="Each token becomes a vector this long."),
+        _numbers("hidden_dim", "Hidden size", "number", 96, 32, "model", 8, 512, whole=True,
+                 info="The memory the encoder hands to the decoder."),
+        _numbers("n_layers", "Layers", "number", 1, 2, "model", 1, 4, whole=True),
+        _numbers("dropout", "Dropout", "slider", 0.0, 0.5, "model", 0.0, 0.9, step=0.05,
+                 info="Share of values zeroed at random while training (never while decoding)."),
+        Setting("attention", "Attention", "checkbox", True, False, "model",
+                info="At each output step the decoder looks back at every source position, "
+                     "not only at the encoder's final state."),
+        _numbers("batch_size", "Batch size", "number", 128, 32, "training", 1, 1024, whole=True),
+        _numbers("lr", "Learning rate", "number", 0.0075, 0.001, "training", 1e-6, 0.1,
+                 info="Adam's step size; at most 0.1."),
+        _numbers("teacher_forcing", "Teacher forcing", "slider", 1.0, 0.5, "training", 0.0, 1.0, step=0.05,
+                 info="How often the decoder is fed the right previous token while training, instead of "
+                      "its own guess. 1 = always (fastest)."),
+        Setting("lr_decay", "Decay learning rate", "checkbox", True, False, "training",
+                info="Lower it linearly to a tenth by the last step."),
+        _numbers("steps", "Steps (0 = until the time budget)", "number", 500, 1000, "stopping", 0, 1_000_000,
+                 whole=True),
+        _numbers("time_budget", f"Time budget, s (at most {max_seconds})", "number", 120, 120, "stopping",
+                 1, max_seconds),
+        _numbers("target", "Stop early at held-out exact match % (0 = never)", "number", 0, 0, "stopping", 0, 100,
+                 info="Held-out: sources never used for training. Exact match: the whole output is right."),
+        _numbers("seed", "Seed", "number", 0, 42, "stopping", 0, 2**31 - 1, whole=True,
+                 info="The same seed and settings train the same model."),
+    ]
+    return {s.name: s for s in rows}
+
+
+SETTINGS = table()
+PRESETS = {"Tuned default": {s.name: s.default for s in SETTINGS.values()},
+           "Seed tutorial settings": {s.name: s.seed for s in SETTINGS.values()}}
+DEFAULT_PRESET = "Tuned default"
+MODES = (("Continue the model", "continue"), ("Start a new model", "new"))
+
+
+def number(setting: Setting, value: Any, title: str = "Check the settings") -> int | float:
+    """`value` as a number within the setting's range, or a SettingsError naming the field and its range."""
+    return in_range(setting.short, value, setting.whole, setting.low, setting.high, title)
+
+
+def in_range(label: str, value: Any, whole: bool, low: float, high: float,
+             title: str = "Check the settings") -> int | float:
+    """`value` as a number (whole, if asked) within [low, high]; otherwise a SettingsError that says so."""
+    what = f"{label} must be {'a whole number' if whole else 'a number'} between {low:g} and {high:g}"
+    try:
+        x = float("nan") if isinstance(value, bool) or value is None else float(value)
+    except (TypeError, ValueError, OverflowError):
+        x = float("nan")
+    if not math.isfinite(x) or (whole and x != int(x)) or not low <= x <= high:
+        got = "" if value is None or value == "" else f" (you gave {str(value)[:20]})"
+        raise SettingsError(f"{what}{got}.", title)
+    return int(x) if whole else x
+
+
+def choice(setting: Setting, value: Any) -> str:
+    allowed = [v for _, v in setting.choices]
+    if value not in allowed:
+        raise SettingsError(f"{setting.short} must be one of {', '.join(allowed)} (you gave {str(value)[:20]!r}).")
+    return value
+
+
+def flag(setting: Setting, value: Any) -> bool:
+    if value not in (True, False, None, 0, 1):
+        raise SettingsError(f"{setting.short} must be on or off (you gave {str(value)[:20]!r}).")
+    return bool(value)
+
+
+def mode(value: Any) -> str:
+    allowed = [v for _, v in MODES]
+    if value not in allowed:
+        raise SettingsError(f"“When you press Train” must be one of {', '.join(allowed)} (you gave "
+                            f"{str(value)[:20]!r}).")
+    return value
+
+
+def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS,
+         budget: Budget | None = None) -> tuple[Task, ModelConfig, TrainConfig]:
+    """The form's values, checked, as (task, model config, train config). Raises SettingsError."""
+    v: dict[str, Any] = {}
+    for name, s in settings.items():
+        raw = values.get(name, s.default)
+        v[name] = (choice(s, raw) if s.choices else flag(s, raw) if s.widget == "checkbox" else number(s, raw))
+    task_name = v["task"]
+    try:
+        spec = make_spec(task_name, v["min_len"], v["max_len"])
+    except ValueError:
+        default = make_spec(task_name)
+        cap = 9 if task_name == "addition" else 50
+        unit = " (digits per number)" if task_name == "addition" else ""
+        raise SettingsError(f"For {task_name}, min length and max length{unit} must satisfy 1 ≤ min ≤ max ≤ {cap} "
+                            f"(you gave {v['min_len']} and {v['max_len']}); its default is "
+                            f"{default.min_len}–{default.max_len}.") from None
+    if v["lr_decay"] and v["steps"] == 0:
+        raise SettingsError("Decaying the learning rate needs a number of steps to decay over: set Steps, or turn "
+                            "the decay off.")
+    task = Task(spec)
+    model_config = ModelConfig(len(task.vocab), len(task.vocab), cell=v["cell"], emb_dim=v["emb_dim"],
+                               hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], dropout=v["dropout"],
+                               attention=v["attention"])
+    train_config = TrainConfig(batch_size=v["batch_size"], lr=v["lr"], teacher_forcing=v["teacher_forcing"],
+                               steps=v["steps"] or None, time_budget=v["time_budget"],
+                               target_accuracy=v["target"] / 100 or None, lr_decay=v["lr_decay"], seed=v["seed"])
+    model_config.validate()
+    train_config.validate()
+    try:  # a corner of the task too small to keep examples apart for testing fails here, not mid-run
+        held_out = task.examples(random.Random(0), MIN_HELD_OUT, held_out=True, distinct=True)
+        task.examples(random.Random(0), 1, held_out=False)
+    except ValueError:
+        held_out = []
+    if len(held_out) < MIN_HELD_OUT:
+        raise SettingsError(f"{task_name} with lengths {spec.min_len}–{spec.max_len} has too few different "
+                            f"examples to keep {MIN_HELD_OUT} apart for testing: widen the length range.")
+    if budget is not None:
+        try:
+            check_budget(model_config, train_config, spec, budget)
+        except BudgetError as e:
+            raise SettingsError(str(e), "Too big for this app") from None
+    return task, model_config, train_config
+
+
+def changed(old: ModelConfig, new: ModelConfig, settings: dict[str, Setting] = SETTINGS) -> list[str]:
+    """What differs between two models' shapes, in the form's words ("Hidden size 128 → 64")."""
+    return [f"{settings[k].short if k in settings else k} {getattr(old, k)} → {getattr(new, k)}"
+            for k in vars(old) if getattr(old, k) != getattr(new, k)]
+
+
+def _preset_notes() -> dict[str, str]:
+    d, s = PRESETS["Tuned default"], PRESETS["Seed tutorial settings"]
+    floor = Task(make_spec(s["task"], s["min_len"], s["max_len"])).loss_floor()
+    n = s["max_len"]
+    chance = (1 + n / 10) / (n + 1)  # <eos> always right, and one digit in ten by luck
+    return {
+        "Tuned default": f"Learns **{d['task']}** ({d['min_len']}–{d['max_len']} digits) to 99% held-out exact match "
+                         f"in seconds: a {d['n_layers']}-layer {d['cell'].upper()}"
+                         f"{' with attention' if d['attention'] else ''}, hidden size {d['hidden_dim']}, batch "
+                         f"{d['batch_size']}, Adam at {d['lr']:g}"
+                         f"{' decaying to a tenth' if d['lr_decay'] else ''} over {d['steps']:,} steps, full "
+                         f"teacher forcing.",
+        "Seed tutorial settings": f"The tutorial's own model ({s['n_layers']}-layer LSTM, hidden {s['hidden_dim']}, "
+                                  f"dropout {s['dropout']:g}, batch {s['batch_size']}, lr {s['lr']:g}, teacher "
+                                  f"forcing {s['teacher_forcing']:g}) on its own data: **random** pairs, each target "
+                                  f"digit drawn afresh. The digits cannot be learned, only where `<eos>` goes (the "
+                                  f"target is as long as the source) and that every digit is as likely. So the loss "
+                                  f"falls to the grey line, {n} × ln 10 / {n + 1} ≈ {floor:.2f}, and no lower; token "
+                                  f"accuracy settles near {chance:.0%} (`<eos>` right, and one digit in ten by luck) "
+                                  f"and exact match near 0. Switch the task to reverse to see this model learn.",
+    }
+
+
+PRESET_NOTES = _preset_notes()
+
+
+MAX_WATCH = 6  # sources in the live preview
+
+
+def watch_sources(text: Any, task: Task) -> list[list[str]]:
+    """The live preview's sources, one per line (blank lines skipped), each checked against the task's tokens."""
+    if text is None:
+        return []
+    if not isinstance(text, str) or len(text) > 2000:
+        raise SettingsError("Watch these sources must be a few lines of tokens, one source per line.")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > MAX_WATCH:
+        raise SettingsError(f"Watch at most {MAX_WATCH} sources (you gave {len(lines)}): one per line.")
+    sources = []
+    for i, line in enumerate(lines, 1):
+        try:
+            sources.append(task.vocab.parse(line))
+        except ValueError as e:
+            raise SettingsError(f"Watch these sources, line {i}: {e}.") from None
+    return sources

@@ -239,7 +239,10 @@ def apply_preset(name: str):
 
 def task_changed(name: str):
     """New task: its default lengths, its description, a few of its held-out sources to watch."""
-    task = Task(make_spec(settings.choice(SETTINGS["task"], name)))
+    try:
+        task = Task(make_spec(settings.choice(SETTINGS["task"], name)))
+    except SettingsError as e:
+        raise as_error(e) from None
     return task.spec.min_len, task.spec.max_len, views.describe_task(task), watch_default(task)
 
 

@@ -86,7 +86,7 @@ def verdict_html(decoded: Decoded) -> str:
         head = (f'<span style="color:{RIGHT}">✓ correct</span>' if exact
                 else f'<span style="color:{WRONG}">✗ not quite</span>')
         parts.append(f"<p><b>Correct answer:</b> {esc(' '.join(decoded.expected))} &nbsp; {head} "
-                     f"({right} of {len(want)} steps right, counting {esc(EOS)})</p>")
+                     f"({right} of {len(want)} steps right, counting {esc(EOS)}, the token that ends an output)</p>")
     if not trace.finished:
         parts.append(f"<p>Stopped at the length limit before the model chose {esc(EOS)}.</p>")
     return "".join(parts) + "</div>"

@@ -24,7 +24,7 @@ from safetensors.torch import load, load_file, save_file
 from .config import ModelConfig
 from .model import Seq2Seq
 from .tasks import Task, TaskSpec
-from .train import TrainState, state_max_bytes
+from .train import TrainState, safetensors_header, state_max_bytes
 
 FORMAT = "seq2seq-playground"
 VERSION = 1
@@ -373,17 +373,10 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> b
 
 def _check_header(data: bytes, shapes: dict[str, list[int]]) -> None:
     """The safetensors header names exactly the model's tensors, with its shapes, in a float dtype."""
-    if len(data) < 8:
-        raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file (too short)")
-    n = int.from_bytes(data[:8], "little")
-    if n > MAX_HEADER_BYTES or 8 + n > len(data):
-        raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file (bad header length)")
     try:
-        header = json.loads(data[8:8 + n])
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file (bad header)") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file (bad header)")
+        header = safetensors_header(data, MAX_HEADER_BYTES, WEIGHTS_FILE)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
     header.pop("__metadata__", None)
     _check_names(set(header), set(shapes), WEIGHTS_FILE)
     for name, entry in header.items():

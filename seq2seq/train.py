@@ -103,7 +103,7 @@ class TrainState:
         """A state from to_bytes, for `model`. Nothing is loaded before the header's names, dtypes and
         shapes are checked against the model; raises ValueError with one sentence if it is damaged or
         does not fit."""
-        header = _state_header(data)
+        header = safetensors_header(data, MAX_STATE_HEADER_BYTES, "the training state")
         info = _state_info(header.pop("__metadata__", None))
         params = dict(model.named_parameters())
         layout = _state_layout(params, with_adam=any(name.startswith("adam.") for name in header))
@@ -148,12 +148,14 @@ def state_max_bytes(model: torch.nn.Module) -> int:
     return 8 + MAX_STATE_HEADER_BYTES + moments + 8 * _RANDOM_WORDS + 2 * _GENERATOR_BYTES
 
 
-def _state_header(data: bytes) -> dict[str, Any]:
-    damaged = "the training state is damaged or not a safetensors file"
+def safetensors_header(data: bytes, max_bytes: int, file: str) -> dict[str, Any]:
+    """The JSON header at the start of safetensors bytes, read before any tensor is; raises ValueError naming
+    `file` when it is not one (too short, a header longer than `max_bytes` or than the data, not a JSON object)."""
+    damaged = f"{file} is damaged or not a safetensors file"
     if len(data) < 8:
         raise ValueError(f"{damaged} (too short)")
     n = int.from_bytes(data[:8], "little")
-    if n > MAX_STATE_HEADER_BYTES or 8 + n > len(data):
+    if n > max_bytes or 8 + n > len(data):
         raise ValueError(f"{damaged} (bad header length)")
     try:
         header = json.loads(data[8:8 + n])

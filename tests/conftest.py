@@ -26,6 +26,16 @@ def short_reverse():
     return model, task
 
 
+@pytest.fixture(scope="module")
+def pool():
+    """A warm worker pool (its zygote has imported torch) for tests that train in worker processes."""
+    from seq2seq.worker import WorkerPool
+    pool = WorkerPool()
+    pool.warm_up()
+    yield pool
+    pool.close()
+
+
 def free_port() -> int:
     import socket
     with socket.socket() as s:

@@ -181,7 +181,7 @@ def test_a_downloaded_checkpoint_loads_back_as_the_sessions_model(app_url, tmp_p
     c = client(app_url)
     message = c.predict(handle_file(zip_path), api_name="/load")
     assert message.startswith("Loaded seq2seq-copy-step40.zip") and "copy" in message
-    assert "your model (uploaded seq2seq-copy-step40.zip" in c.predict("1 2 3", api_name="/decode")[-1]
+    assert "your model (uploaded seq2seq-copy-step40.zip" in c.predict("1 2 3", "auto", 3, "copy", api_name="/decode")[-1]
     with pytest.raises(AppError, match="must hold config.json and model.safetensors"):
         bad = io.BytesIO()
         with zipfile.ZipFile(bad, "w") as z:
@@ -189,7 +189,7 @@ def test_a_downloaded_checkpoint_loads_back_as_the_sessions_model(app_url, tmp_p
         (tmp_path / "bad.zip").write_bytes(bad.getvalue())
         c.predict(handle_file(str(tmp_path / "bad.zip")), api_name="/load")
     # the uploaded model survived the bad upload
-    assert "uploaded seq2seq-copy-step40.zip" in c.predict("1 2 3", api_name="/decode")[-1]
+    assert "uploaded seq2seq-copy-step40.zip" in c.predict("1 2 3", "session", api_name="/decode")[-1]
 
 
 def losses(metrics_csv: str) -> dict[int, float]:

@@ -120,8 +120,13 @@ def open_accordion(page, elem_id: str) -> None:
 
 def set_steps(page, steps: int) -> None:
     open_accordion(page, "settings-stopping")
-    page.fill("#setting-steps input", str(steps))
-    page.press("#setting-steps input", "Tab")
+    for _ in range(3):  # a page still starting up may put its initial value back: set it until it stays
+        page.fill("#setting-steps input", str(steps))
+        page.press("#setting-steps input", "Tab")
+        time.sleep(0.3)
+        if page.input_value("#setting-steps input") == str(steps):
+            return
+    raise AssertionError(f"the Steps field would not take {steps}")
 
 
 def decode(page, source: str) -> str:

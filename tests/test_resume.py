@@ -16,7 +16,7 @@ from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.model import build_model
 from seq2seq.tasks import Task, make_spec
 from seq2seq.train import EvalEvent, StepEvent, TrainState, train
-from seq2seq.worker import Finished, Job, WorkerPool, model_from_weights, weights_bytes
+from seq2seq.worker import Finished, Job, model_from_weights, weights_bytes
 
 train_module = sys.modules["seq2seq.train"]  # the package's `train` is the function
 
@@ -70,14 +70,6 @@ def test_without_the_state_a_continuation_is_a_different_run(straight):
     first = losses(train(model, TASK, settings(10)))
     then = losses(train(model, TASK, settings(10), start_step=10))
     assert first == straight[0][:10] and then != straight[0][10:20]
-
-
-@pytest.fixture(scope="module")
-def pool():
-    pool = WorkerPool()
-    pool.warm_up()
-    yield pool
-    pool.close()
 
 
 def run_job(pool, job: Job) -> tuple[list, Finished]:

@@ -43,7 +43,7 @@ def test_right_and_wrong_tokens_are_marked_against_the_answer():
     frame = views.steps_frame(d, top_k=2)
     assert list(frame["correct"]) == ["✓", "✗", "✓", "✓"]
     assert list(frame["fed in"]) == ["<sos>", "3", "1", "1"]
-    assert frame["top 2"][0] == "3 0.700 · <eos> 0.100"
+    assert frame["top 2"][0] == "3 70% · <eos> 10%"
     html = views.verdict_html(d)
     assert re.findall(r'title="(right|wrong)"', html) == ["right", "wrong", "right", "right"]
     assert "✗ not quite" in html and "3 of 4 steps right" in html and "Correct answer:</b> 3 2 1" in html

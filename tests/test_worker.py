@@ -11,19 +11,10 @@ from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.model import build_model
 from seq2seq.tasks import Task, make_spec
 from seq2seq.train import DoneEvent, EvalEvent, StepEvent, TrainState, train
-from seq2seq.worker import Failed, Finished, Job, Killed, Snapshot, WorkerError, WorkerPool, model_from_weights, \
-    weights_bytes
+from seq2seq.worker import Failed, Finished, Job, Killed, Snapshot, WorkerError, model_from_weights, weights_bytes
 
 TASK = Task(make_spec("reverse", 3, 5))
 CONFIG = ModelConfig(len(TASK.vocab), len(TASK.vocab), emb_dim=16, hidden_dim=32)
-
-
-@pytest.fixture(scope="module")
-def pool():
-    pool = WorkerPool()
-    pool.warm_up()
-    yield pool
-    pool.close()
 
 
 WATCH = [["3", "1", "4"], ["5", "9", "2", "6"]]

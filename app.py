@@ -1,8 +1,9 @@
 """seq2seq playground: train an LSTM encoder-decoder on a toy task and watch it learn, then watch it decode.
 
 UI wiring only: components, events and per-session state. Every bit of model work is a call into the
-`seq2seq` package (training runs in worker processes, `seq2seq.worker`); everything shown is
-formatted by `views`. Safe to leave on a public Space: settings are checked against a cost budget
+`seq2seq` package (training runs in worker processes, `seq2seq.worker`; a session's model, history and
+downloads are `seq2seq.session`); the settings, their labels, ranges and presets are one table in
+`settings`; everything shown is formatted by `views`. Safe to leave on a public Space: settings are checked against a cost budget
 before anything is built, runs are bounded in time and memory, uploads are read with caps, and a
 session's files and model are released when its browser goes away.
 """
@@ -1022,7 +1023,7 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
 
     settings_inputs = [form[name] for name in SETTINGS]
     as_sent(*settings_inputs, mode, preset, model_choice, top_k)
-    upload._process_single_file = upload_path  # Gradio's own leaves an empty temp file behind per upload
+    upload._process_single_file = api_file._process_single_file = upload_path  # Gradio's own leave an empty temp file per upload
     guard_input(examples, "Pick one of the examples.")
     private = dict(api_visibility="private")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
+import settings
 from seq2seq import load_checkpoint
 from seq2seq.checkpoint import write_checkpoint_zip
 
@@ -155,13 +156,13 @@ def current_step(page) -> tuple[str | None, str | None, str]:
     }""")
 
 
-def test_training_keeps_status_plots_and_preview_in_view(sized_page):
+def test_the_default_preset_trains_with_status_plots_and_preview_in_view(sized_page):
     size, page = sized_page
-    set_steps(page, 600)
+    steps = settings.PRESETS[settings.DEFAULT_PRESET]["steps"]
     assert "press Train" in page.inner_text("#preview")
     assert page.is_visible("#empty-plots")  # an empty state that says what to do, not empty boxes
     page.click("#train-button")
-    wait_for_status(page, r"^Training: step")
+    wait_for_status(page, rf"^Training: step [\d,]+ / {steps:,}")
     wait_until(lambda: drawn_lines(page, "loss-plot") >= 3, "raw, smoothed and held-out loss drawn", 15)
     wait_until(lambda: drawn_lines(page, "accuracy-plot") >= 2, "exact match and token accuracy drawn", 15)
     first_preview = page.inner_text("#preview")
@@ -172,9 +173,10 @@ def test_training_keeps_status_plots_and_preview_in_view(sized_page):
         previews.add(page.inner_text("#preview"))
         time.sleep(0.2)
     final = status(page)
-    assert final.startswith("Done: finished 600 steps"), final
+    assert final.startswith(f"Done: finished {steps} steps"), final
+    assert float(re.search(r"held-out exact match ([\d.]+)%", final)[1]) >= 99  # seeded: the same on any machine
     assert len(previews) >= 3  # the live preview changed as the model learned
-    assert "at step 600" in page.inner_text("#preview")
+    assert f"at step {steps}: 4 of 4 right" in page.inner_text("#preview")
     assert page_fits_its_width(page)
     screenshot(page, f"train-{size}")
 

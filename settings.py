@@ -17,7 +17,7 @@ from seq2seq.cost import Budget, BudgetError, check as check_budget
 from seq2seq.tasks import TASK_NAMES, Task, make_spec
 
 MIN_HELD_OUT = 10  # a task must have at least this many held-out sources to measure accuracy on
-EVAL_SECONDS = 0.3  # held-out evaluation about this often while training (and every 100 steps): ~30 points in 10 s
+EVAL_SECONDS = 0.25  # held-out evaluation about this often while training (and every 100 steps): 30+ points in 10 s
 
 
 class SettingsError(ValueError):

@@ -266,6 +266,12 @@ def test_a_bad_setting_is_one_sentence_beside_train_and_stop_after_done_keeps_th
     time.sleep(1)  # nothing to await: the point is that nothing changes
     assert status(page) == final
 
+    def loss_axis() -> list[str]:
+        return page.locator("#loss-plot .role-axis-label text").all_inner_texts()
+    assert not any(label.startswith(("−", "-")) for label in loss_axis())
+    page.locator("#log-scale input").check()  # the same curve in log10: the small losses get room
+    wait_until(lambda: any(label.startswith(("−", "-")) for label in loss_axis()), "a log10 axis", 10)
+
 
 def test_seed_preset_explains_its_floor_and_draws_it(page):
     page.get_by_label("Seed tutorial settings").check()

@@ -1,9 +1,14 @@
-"""What the Decode tab shows for a trace: marks, heatmaps, playback (no server needed)."""
+"""What the page shows, without a server: the Decode tab's marks, heatmaps and playback; the Train tab's plots,
+time left and live preview."""
 import re
 from pathlib import Path
 
+import pytest
+
 from seq2seq import greedy_decode, load_checkpoint
 from seq2seq.decode import Step, Trace
+from seq2seq.history import History
+from seq2seq.train import EvalEvent, StepEvent
 
 import views
 
@@ -120,3 +125,37 @@ def test_attention_map_of_the_bundled_copy_model_follows_the_source():
     assert all(abs(sum(row) - 1) < 0.01 for row in rows)
     # copying, the model looks hardest at the very token it is writing: the map's diagonal
     assert [row.index(max(row)) for row in rows[:5]] == [0, 1, 2, 3, 4]
+
+
+def test_time_left_appears_once_it_means_something_and_moves_in_steps_of_five_seconds():
+    eta = views.Eta(start_step=100, target_step=1100, budget=120, settle=1.5)
+    assert eta.left(110, 0.5) is None  # too early to say
+    assert eta.left(200, 2.0) == 20   # 100 steps in 2 s: 900 more need 18 s, shown as 20
+    assert eta.left(600, 10.0) == 10  # 50 steps/s: 500 more need 10 s
+    assert eta.left(700, 100.0) == 20  # the budget's 20 s left comes first
+    line = views.progress_line(200, History(), eta, 2.0)
+    assert line == "Training: step 200 / 1,100 · 50 steps/s · about 20 s left"
+    assert views.progress_line(110, History(), eta, 0.5).endswith("estimating time left…")
+
+
+def test_loss_plot_has_raw_and_smoothed_loss_a_floor_when_asked_and_a_log_scale():
+    h = History()
+    h.record(EvalEvent(0, 0.0, 0.0, 0.0, 2.0))
+    for step, loss in enumerate([2.0, 1.0, 0.1, 0.01], 1):
+        h.record(StepEvent(step, loss, 0.1 * step))
+    frame = views.loss_frame(h, floor=0.5)
+    by_series = {name: list(zip(g["step"], g["loss"])) for name, g in frame.groupby("series")}
+    assert by_series["each step"] == [(1, 2.0), (2, 1.0), (3, 0.1), (4, 0.01)]
+    smooth = [v for _, v in by_series["smoothed"]]
+    assert smooth[0] == 2.0 and all(a > b for a, b in zip(smooth, smooth[1:])) and smooth[-1] > 0.01
+    assert by_series["held-out"] == [(0, 2.0)] and by_series["best possible"] == [(0, 0.5), (4, 0.5)]
+    logged = views.loss_frame(h, log=True)
+    assert list(logged[logged["series"] == "each step"]["loss"]) == pytest.approx([0.30103, 0.0, -1.0, -2.0], abs=1e-5)
+    assert "best possible" not in set(views.loss_frame(h, floor=0.0)["series"])
+
+
+def test_preview_marks_each_watched_source_and_counts_the_right_ones():
+    html = views.preview_html([("1 2 3", "3 2 1", "3 2 1"), ("4 5", "4 4 4", "5 4")], step=250)
+    assert "at step 250: 1 of 2 right" in html
+    assert re.findall(r"<td>(.*?)</td>", html)[1].endswith("✓") and re.findall(r"<td>(.*?)</td>", html)[4].endswith("✗")
+    assert "press Train" in views.preview_html([("1 2 3", None, "3 2 1")])

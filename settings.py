@@ -53,7 +53,8 @@ def _numbers(name, label, widget, default, seed, group, low, high, *, whole=Fals
 
 
 def table(max_seconds: int = 600) -> dict[str, Setting]:
-    """Every setting, in the form's order. `max_seconds` is the longest run this server allows."""
+    """Every setting, in /train's parameter order (scripts may pass them by position, so a new setting goes
+    last); the form shows each group's in this order. `max_seconds` is the longest run this server allows."""
     rows = [
         Setting("task", "Task", "dropdown", "reverse", "random", "task",
                 choices=tuple((n, n) for n in TASK_NAMES)),
@@ -77,14 +78,14 @@ def table(max_seconds: int = 600) -> dict[str, Setting]:
         _numbers("teacher_forcing", "Teacher forcing", "slider", 1.0, 0.5, "training", 0.0, 1.0, step=0.05,
                  info="How often the decoder is fed the right previous token while training, instead of "
                       "its own guess. 1 = always (fastest)."),
-        Setting("lr_decay", "Decay learning rate", "checkbox", True, False, "training",
-                info="Lower it linearly to a tenth by the last step."),
         _numbers("steps", "Steps (0 = until the time budget)", "number", 500, 1000, "stopping", 0, 1_000_000,
                  whole=True),
         _numbers("time_budget", f"Time budget, s (at most {max_seconds})", "number", 120, 120, "stopping",
                  1, max_seconds),
         _numbers("target", "Stop early at held-out exact match % (0 = never)", "number", 0, 0, "stopping", 0, 100,
                  info="Held-out: sources never used for training. Exact match: the whole output is right."),
+        Setting("lr_decay", "Decay learning rate", "checkbox", True, False, "training",
+                info="Lower it linearly to a tenth by the last step."),
         _numbers("seed", "Seed", "number", 0, 42, "stopping", 0, 2**31 - 1, whole=True,
                  info="The same seed and settings train the same model."),
     ]

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+import settings
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
@@ -386,27 +388,33 @@ def test_private_handlers_called_by_index_validate_their_inputs(server):
 # ---------------------------------------------------------------- nobody watching
 
 
-def wait_for_training(c: Client, **settings) -> float:
-    """Seconds until this client's training starts (it queues behind others: one training at a time here)."""
+def wait_for_training(c: Client, behind: bool = False, **settings) -> float:
+    """Seconds until this client's training starts (one training at a time here). `behind`: it must first have
+    waited in the queue behind the run under test, which would prove nothing if it never held the slot."""
     started = time.perf_counter()
     job = c.submit(**settings, api_name="/train")
+    queued = False
     while not (job.outputs() and job.outputs()[-1][STATUS].startswith(("Training", "Done"))):
+        queued = queued or job.status().code.name == "IN_QUEUE"
         assert not job.done() or job.outputs(), "the training ended without output"
         assert time.perf_counter() - started < 40, "never started"
         time.sleep(0.1)
     took = time.perf_counter() - started
     c.predict(api_name="/stop")
     list(job)
+    assert queued or not behind, "the run under test was not holding the training slot"
     return took
 
 
 def test_a_training_whose_stream_is_never_read_stops(server):
-    response = httpx.post(f"{server.url}gradio_api/call/train",
-                          json={"data": ["reverse", 3, 10, "lstm", 32, 128, 1, 0, False, 128, 0.005, 1.0, 0, 60, 0,
-                                         False, 0, "new"]}, timeout=30)
+    names = [p["parameter_name"] for p in client(server.url).view_api(print_info=False, return_format="dict")
+             ["named_endpoints"]["/train"]["parameters"]]
+    values = {**settings.PRESETS[settings.DEFAULT_PRESET], "steps": 0, "time_budget": 60, "lr_decay": False,
+              "mode": "new"}
+    response = httpx.post(f"{server.url}gradio_api/call/train", json={"data": [values[n] for n in names]},
+                          timeout=30)
     assert response.status_code == 200, response.text  # queued; its stream is never opened
-    time.sleep(1)
-    waited = wait_for_training(client(server.url), steps=20, mode="new")
+    waited = wait_for_training(client(server.url), behind=True, steps=20, mode="new")
     assert waited < 10, waited  # the unread run stopped within ~5 s, not after its 60 s budget
 
 

@@ -315,6 +315,7 @@ def _watch_outputs(model: Seq2Seq, task: Task, batch: Batch | None) -> list[str]
     return [" ".join(task.vocab.decode(row[:default_max_len(n)].tolist())) for row, n in zip(ids, lengths)]
 
 
+EVAL_WAIT = 4.0  # evaluations on a time cadence wait at least this many times their own duration
 DIVERGENCE_FACTOR = 2.0  # a loss this many times the larger of the run's first loss and a uniform guess's
                          # (ln of the vocabulary size) means training has blown up, not merely wobbled
 
@@ -361,8 +362,8 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     none of the state's generators, so when it happens never changes the training.
 
     Evaluation happens after a step once `eval_every` steps have passed since the last one, or
-    `eval_seconds` of run time since it ended (so it takes at most about eval_time / (eval_seconds +
-    eval_time) of the run). watch: source token lists whose greedy outputs every EvalEvent and the
+    `eval_seconds` of run time since it ended, but never sooner than EVAL_WAIT times as long as it took:
+    so on the clock it takes at most about a fifth of the run, however slow a large model's evaluation is. watch: source token lists whose greedy outputs every EvalEvent and the
     DoneEvent carry, in order (a live preview). eval_at_start=True first evaluates the model as it is
     (where a curve starts). The time budget counts from the call, evaluations included: no step starts
     unless it and the final evaluation (as long as the last step and evaluation took) fit in what is
@@ -470,8 +471,8 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
             step_seconds = now - begun
             yield StepEvent(step, loss_value, now - started)
 
-            if step - evaluated_step >= config.eval_every or (
-                    config.eval_seconds is not None and clock() - evaluated_at >= config.eval_seconds):
+            if step - evaluated_step >= config.eval_every or (config.eval_seconds is not None and clock() - evaluated_at
+                                                              >= max(config.eval_seconds, EVAL_WAIT * eval_took)):
                 event = eval_event()
                 if math.isfinite(event.val_loss):
                     good.save(step)

@@ -267,7 +267,7 @@ def test_a_bad_setting_is_one_sentence_beside_train_and_stop_after_done_keeps_th
     assert status(page) == final
 
     def loss_axis() -> list[str]:
-        return page.locator("#loss-plot .role-axis-label text").all_inner_texts()
+        return page.locator("#loss-plot .role-axis-label text").evaluate_all("ts => ts.map(t => t.textContent)")
     assert not any(label.startswith(("−", "-")) for label in loss_axis())
     page.locator("#log-scale input").check()  # the same curve in log10: the small losses get room
     wait_until(lambda: any(label.startswith(("−", "-")) for label in loss_axis()), "a log10 axis", 10)

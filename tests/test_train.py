@@ -191,24 +191,28 @@ def test_bad_config_fails_before_training():
         next(train(model, task, TrainConfig(batch_size=0)))
 
 
-def test_evaluation_also_follows_the_clock_counting_from_when_the_last_one_ended(monkeypatch):
+@pytest.mark.parametrize("eval_took, steps, expected", [
+    (0.01, 8, [2, 4, 6, 8]),  # quick evaluations: every 0.25 s of run time, counted from when the last ended
+    (1.0, 40, [2, 34]),       # slow ones wait 4 × their own second (32 steps): at most about a fifth of the run
+])
+def test_evaluation_also_follows_the_clock_counting_from_when_the_last_one_ended(monkeypatch, eval_took, steps,
+                                                                                 expected):
     now = [0.0]
     real_evaluate = train_module.evaluate
 
     def slow_evaluate(*args, **kwargs):
-        now[0] += 1.0  # every evaluation takes a second
+        now[0] += eval_took
         return real_evaluate(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "evaluate", slow_evaluate)
     model, task = setup()
     evals = []
-    for event in train(model, task, small(steps=12, eval_every=100, eval_seconds=0.25), clock=lambda: now[0]):
+    for event in train(model, task, small(steps=steps, eval_every=100, eval_seconds=0.25), clock=lambda: now[0]):
         if isinstance(event, StepEvent):
-            now[0] += 0.1  # every step takes a tenth of a second
+            now[0] += 0.125  # every step takes an eighth of a second
         elif isinstance(event, EvalEvent):
             evals.append(event.step)
-    # 0.3 s of steps after each evaluation ended (timed from its start, every step would evaluate)
-    assert evals == [3, 6, 9, 12]
+    assert evals == expected
 
 
 def test_when_evaluations_happen_never_changes_the_training():

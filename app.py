@@ -280,7 +280,7 @@ def redraw(log_scale, session):
     if not isinstance(session, Session):
         return gr.skip()
     session.log_scale = bool(log_scale)
-    return plots(session)[0] if session.history.losses or session.history.evals else gr.skip()
+    return plots(session)[0] if session.history.losses else gr.skip()
 
 
 # ---------------------------------------------------------------- training
@@ -670,6 +670,8 @@ def load_on_page(file, session, request: gr.Request):
         except SettingsError:
             pass
     loss, accuracy = plots(session)
+    if not session.history.losses:  # a LinePlot draws only the series of its first data: wait for a training loss
+        loss = None
     sentence = loaded_sentence(session, name)
     status = f"{sentence} Press Train to continue it from step {session.history.last_step:,}."
     return (session, message_html(sentence, "info"), *[values.get(k, gr.skip()) for k in SETTINGS], "continue",

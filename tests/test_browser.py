@@ -296,6 +296,7 @@ def test_loading_a_checkpoint_makes_it_the_model_everywhere(page, tmp_path):
     page.click("#train-button")
     final = wait_for_status(page, r"^Done:")
     assert "step 2,020 in all" in final
+    wait_until(lambda: drawn_lines(page, "loss-plot") >= 3, "the loaded model's loss drawn as it trains on", 5)
     output = decode(page, "5 3 9 1")
     assert "your model (uploaded sort-model.zip, step 2,020)" in page.inner_text("#decode-model-info"), output
 

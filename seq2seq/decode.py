@@ -1,7 +1,9 @@
-"""Decoding: greedy search that records every step, for people to look at, and in batches for eval.
+"""Decoding: one step-by-step loop whose policy picks each next token (greedy, sampling, forced "what if"),
+recording every step for people to look at, in batches for eval; and beam search, which returns its whole
+tree of hypotheses.
 
 Decoding lives apart from the model (JoeyNMT's `search.py` idea): the model computes one decoder
-step, and this module decides which token to feed next and records why.
+step (and reorders its state for beams), and this module decides which token to feed next and records why.
 """
 from __future__ import annotations
 
@@ -56,19 +58,72 @@ def default_max_len(src_len: int) -> int:
     return 2 * src_len + 10
 
 
-def greedy_decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor | None, max_len: int,
-                        *, stop_at_eos: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Greedy search for a batch. Returns the chosen ids [batch, steps], their logits
-    [batch, steps, vocab] and attention weights [batch, steps, src_len] (None without attention);
-    steps <= max_len, fewer when every row has produced <eos> (if stop_at_eos).
-    Call inside `evaluating(model)` (or with gradients if you need them)."""
+class Greedy:
+    """Choose the most probable token."""
+
+    def choose(self, logits: torch.Tensor, t: int) -> torch.Tensor:
+        return logits.argmax(-1)
+
+
+@dataclass
+class Sampling:
+    """Draw the token from the distribution, sharpened or flattened by `temperature`, kept to the `top_k` most
+    probable tokens and to the smallest set whose probability reaches `top_p`. The same seed draws the same
+    tokens: the policy owns its generator."""
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.temperature <= 100:
+            raise ValueError(f"temperature must be > 0 and <= 100, got {self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top-k must be at least 1, got {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top-p must be > 0 and <= 1, got {self.top_p}")
+        self.generator = torch.Generator().manual_seed(self.seed)
+
+    def choose(self, logits: torch.Tensor, t: int) -> torch.Tensor:
+        logits = logits / self.temperature                                  # [batch, vocab]
+        if self.top_k is not None and self.top_k < logits.shape[-1]:
+            kth = logits.topk(self.top_k, -1).values[:, -1:]                 # [batch, 1]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if self.top_p is not None:
+            probs, order = logits.softmax(-1).sort(-1, descending=True)      # [batch, vocab]
+            before = probs.cumsum(-1) - probs  # probability of the tokens ranked above each one
+            drop = (before >= self.top_p).scatter(-1, order, before >= self.top_p)
+            logits = logits.masked_fill(drop, float("-inf"))
+        return torch.multinomial(logits.softmax(-1), 1, generator=self.generator).squeeze(-1)
+
+
+@dataclass
+class Forced:
+    """At the steps given, feed the tokens given (step index from 0 -> token id); elsewhere, `then`: "what if
+    the model had chosen x here?"."""
+    tokens: dict[int, int]
+    then: Any = field(default_factory=Greedy)
+
+    def choose(self, logits: torch.Tensor, t: int) -> torch.Tensor:
+        if t in self.tokens:
+            return torch.full(logits.shape[:1], self.tokens[t], dtype=torch.long, device=logits.device)
+        return self.then.choose(logits, t)
+
+
+def decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor | None, max_len: int,
+                 policy: Any = None, *, stop_at_eos: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Decode a batch one step at a time, `policy` choosing each next token (greedy when None). Returns the
+    chosen ids [batch, steps], the logits they were chosen from [batch, steps, vocab] and the attention
+    weights [batch, steps, src_len] (None without attention); steps <= max_len, fewer when every row has
+    produced <eos> (if stop_at_eos). Call inside `evaluating(model)` (or with gradients if you need them)."""
+    policy = policy or Greedy()
     state, memory = model.encode(src, src_lens)
     input = torch.full((src.shape[0],), SOS_ID, dtype=torch.long, device=src.device)  # [batch]
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)            # [batch]
     ids, logits_per_step, weights_per_step = [], [], []
-    for _ in range(max_len):
+    for t in range(max_len):
         logits, state, weights = model.decoder(input, state, memory)  # [batch, vocab], [batch, src_len]
-        input = logits.argmax(1)                                      # [batch]
+        input = policy.choose(logits, t)                              # [batch]
         ids.append(input)
         logits_per_step.append(logits)
         weights_per_step.append(weights)
@@ -79,14 +134,21 @@ def greedy_decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tenso
     return torch.stack(ids, 1), torch.stack(logits_per_step, 1), attn
 
 
+def greedy_decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor | None, max_len: int,
+                        *, stop_at_eos: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Greedy search for a batch (see decode_batch)."""
+    return decode_batch(model, src, src_lens, max_len, Greedy(), stop_at_eos=stop_at_eos)
+
+
 def greedy_decode(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], *, max_len: int | None = None,
-                  top_k: int = 3) -> Trace:
-    """Decode one source (a string, parsed with the vocabulary, or a token list) step by step."""
+                  top_k: int = 3, policy: Any = None) -> Trace:
+    """Decode one source (a string, parsed with the vocabulary, or a token list) step by step, greedily or as
+    `policy` (Sampling, Forced) chooses."""
     tokens = vocab.parse(source) if isinstance(source, str) else list(source)
     src = torch.tensor([vocab.encode(tokens)], dtype=torch.long)  # [1, src_len]
     k = max(1, min(top_k, len(vocab)))
     with evaluating(model):
-        ids, logits, attn = greedy_decode_batch(model, src, None, max_len or default_max_len(len(tokens)))
+        ids, logits, attn = decode_batch(model, src, None, max_len or default_max_len(len(tokens)), policy)
     probs = logits[0].softmax(-1)          # [steps, vocab]
     top_p, top_i = probs.topk(k, dim=-1)   # [steps, k]
     steps, fed = [], SOS
@@ -114,3 +176,101 @@ def exact_and_token_hits(pred: torch.Tensor, trg: torch.Tensor) -> tuple[torch.T
     mask = gold != PAD_ID
     hits = (pred == gold) & mask
     return (hits | ~mask).all(1), hits.sum(1), mask.sum(1)
+
+
+@dataclass
+class Node:
+    """One hypothesis a beam search expanded: its token after its parent's, and the log-probabilities."""
+    id: int
+    parent: int | None   # None for the start (<sos>)
+    step: int            # how many tokens it holds
+    token: str
+    logp: float          # log-probability of its whole token sequence
+    token_logp: float    # of its last token, given its parent
+    survived: bool = False  # kept in the beam for the next step (or, for <eos>, kept as a finished beam)
+    finished: bool = False  # ends with <eos>
+
+
+@dataclass
+class Beam:
+    tokens: list[str]    # without <eos>
+    logp: float
+    score: float         # logp / length ** alpha (length counts <eos>)
+    node: int            # its last node in the tree
+    finished: bool
+
+
+@dataclass
+class BeamSearch:
+    source: str
+    width: int
+    nodes: list[Node]    # the tree: nodes[0] is the start; every other node's parent comes before it
+    beams: list[Beam]    # the final hypotheses, best score first
+
+    def path(self, node: int) -> list[str]:
+        """The tokens from the start to `node` (its parent links followed back)."""
+        return _path(self.nodes, node)
+
+
+def beam_search(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], width: int = 5, *,
+                max_len: int | None = None, alpha: float = 1.0) -> BeamSearch:
+    """Keep the `width` most probable hypotheses at each step; each alive one is expanded into its `width` best
+    next tokens (all recorded in the tree, with whether they survived). A hypothesis ending in <eos> is a
+    finished beam; the search stops when `width` have finished or at the length limit. Beams are ranked by
+    log-probability / length ** alpha (alpha 0: no length normalisation). Width 1 is greedy search."""
+    if not 1 <= width <= 10:
+        raise ValueError(f"beam width must be between 1 and 10, got {width}")
+    tokens = vocab.parse(source) if isinstance(source, str) else list(source)
+    src = torch.tensor([vocab.encode(tokens)], dtype=torch.long)  # [1, src_len]
+    limit = max_len or default_max_len(len(tokens))
+    nodes = [Node(0, None, 0, SOS, 0.0, 0.0, survived=True)]
+    alive = [0]  # node ids of the hypotheses in the beam
+    finished: list[Beam] = []
+
+    def score(logp: float, length: int) -> float:
+        return logp / length ** alpha
+
+    with evaluating(model):
+        state, memory = model.encode(src, None)
+        input = torch.tensor([SOS_ID])
+        for step in range(1, limit + 1):
+            logits, state, _ = model.decoder(input, state, memory)         # [alive, vocab]
+            logp = logits.log_softmax(-1)                                  # [alive, vocab]
+            top_lp, top_id = logp.topk(min(width, logp.shape[-1]), -1)     # [alive, width]
+            candidates = []
+            for row, parent in enumerate(alive):
+                for lp, i in zip(top_lp[row].tolist(), top_id[row].tolist()):
+                    node = Node(len(nodes), parent, step, vocab.itos[i], nodes[parent].logp + lp, lp,
+                                finished=i == EOS_ID)
+                    nodes.append(node)
+                    candidates.append((node.logp, row, i, node))
+            candidates.sort(key=lambda c: -c[0])
+            keep_rows, keep_ids, next_alive = [], [], []
+            for total, row, i, node in candidates[:width - len(finished)]:
+                node.survived = True
+                if node.finished:
+                    finished.append(Beam(_path(nodes, node.id)[:-1], total, score(total, step), node.id, True))
+                else:
+                    keep_rows.append(row)
+                    keep_ids.append(i)
+                    next_alive.append(node.id)
+            if len(finished) >= width or not next_alive:
+                break
+            index = torch.tensor(keep_rows)
+            state, memory = model.reorder(state, memory, index)
+            input, alive = torch.tensor(keep_ids), next_alive
+        else:  # the length limit: the hypotheses still alive are the unfinished beams
+            for node_id in alive:
+                node = nodes[node_id]
+                finished.append(Beam(_path(nodes, node_id), node.logp, score(node.logp, node.step), node_id, False))
+    finished.sort(key=lambda b: -b.score)
+    return BeamSearch(" ".join(tokens), width, nodes, finished[:width])
+
+
+def _path(nodes: list[Node], node: int) -> list[str]:
+    """The tokens from the start to `node`, following its parent links back."""
+    tokens = []
+    while nodes[node].parent is not None:
+        tokens.append(nodes[node].token)
+        node = nodes[node].parent
+    return tokens[::-1]

@@ -218,6 +218,18 @@ class Seq2Seq(nn.Module):
         lens = torch.full((src.shape[0],), src.shape[1], device=src.device) if src_lens is None else src_lens
         return state, Memory(outputs, positions.unsqueeze(0) < lens.to(src.device).unsqueeze(1))
 
+    @staticmethod
+    def reorder(state: State, memory: Memory | None, index: torch.Tensor) -> tuple[State, Memory | None]:
+        """The decoder's state and memory for the batch rows `index` [n] (rows may repeat): how a beam search
+        keeps each hypothesis's own state as hypotheses are extended, dropped and copied."""
+        if isinstance(state, tuple):
+            state = tuple(s.index_select(1, index) for s in state)  # [layers, n, hid] each
+        else:
+            state = state.index_select(1, index)
+        if memory is not None:
+            memory = Memory(memory.outputs.index_select(0, index), memory.mask.index_select(0, index))
+        return state, memory
+
     def forward(self, src: torch.Tensor, src_lens: torch.Tensor | None, trg: torch.Tensor,
                 teacher_forcing_ratio: float = 0.5, generator: torch.Generator | None = None,
                 dropout_generator: torch.Generator | None = None) -> torch.Tensor:

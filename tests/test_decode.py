@@ -1,10 +1,14 @@
 import json
+import math
+from pathlib import Path
 
 import pytest
 import torch
 
+from seq2seq import load_checkpoint, validation_set
 from seq2seq.config import ModelConfig
-from seq2seq.decode import exact_and_token_hits, evaluating, greedy_decode, greedy_decode_batch
+from seq2seq.decode import Forced, Sampling, beam_search, exact_and_token_hits, evaluating, greedy_decode, \
+    greedy_decode_batch
 from seq2seq.model import build_model
 from seq2seq.tasks import EOS_ID, PAD_ID, SOS_ID, Example, make_batch
 
@@ -110,3 +114,73 @@ def test_exact_and_token_hits_count_eos_and_length():
     # decoding that stopped before the target's end counts the missing tokens as wrong
     exact, correct, total = exact_and_token_hits(pred[:, :1], trg)
     assert not exact.any() and correct.tolist() == [1, 1, 1, 0]
+
+
+# ---------------------------------------------------------------- policies and beam search
+
+BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints"
+
+
+def sources(task, n=15):
+    return [ex.source for ex in validation_set(task, n, seed=5)]
+
+
+@pytest.mark.parametrize("name", ["reverse", "sort", "addition"])
+def test_beam_of_width_one_is_greedy_and_wider_beams_score_at_least_as_well(name):
+    checkpoint = load_checkpoint(BUNDLED / name)
+    model, vocab = checkpoint.model, checkpoint.task.vocab
+    for source in sources(checkpoint.task):
+        greedy = greedy_decode(model, vocab, source)
+        one = beam_search(model, vocab, source, width=1)
+        assert one.beams[0].tokens == greedy.output.split() and one.beams[0].finished == greedy.finished
+        greedy_logp = sum(math.log(step.prob) for step in greedy.steps)
+        assert one.beams[0].logp == pytest.approx(greedy_logp, abs=1e-4)
+        wide = beam_search(model, vocab, source, width=5)
+        assert len(wide.beams) == 5 and wide.beams[0].score >= one.beams[0].score - 1e-6
+        assert [b.score for b in wide.beams] == sorted((b.score for b in wide.beams), reverse=True)
+
+
+def test_the_tree_rebuilds_every_final_beam_and_records_what_was_pruned():
+    checkpoint = load_checkpoint(BUNDLED / "addition")
+    result = beam_search(checkpoint.model, checkpoint.task.vocab, "4 7 + 5 8", width=3)
+    assert result.beams[0].tokens == ["1", "0", "5"]
+    nodes = result.nodes
+    assert nodes[0].parent is None and all(n.parent < n.id for n in nodes[1:])  # parents come first
+    for beam in result.beams:
+        assert result.path(beam.node) == beam.tokens + (["<eos>"] if beam.finished else [])
+        assert nodes[beam.node].survived and nodes[beam.node].logp == pytest.approx(beam.logp)
+    for step in range(1, max(n.step for n in nodes) + 1):
+        expanded = [n for n in nodes if n.step == step]
+        parents = {n.parent for n in expanded}
+        assert all(nodes[p].survived and not nodes[p].finished for p in parents)  # only live ones grow
+        assert len(expanded) == 3 * len(parents)  # each into its 3 best next tokens ...
+        assert 1 <= sum(n.survived for n in expanded) <= 3  # ... of which at most 3 go on
+    assert sum(not n.survived for n in nodes) > 0  # and the pruned ones are in the tree too
+    with pytest.raises(ValueError, match="between 1 and 10"):
+        beam_search(checkpoint.model, checkpoint.task.vocab, "1 + 2", width=11)
+
+
+def test_sampling_with_a_seed_repeats_and_its_filters_do_what_they_say():
+    checkpoint = load_checkpoint(BUNDLED / "reverse")
+    model, vocab = checkpoint.model, checkpoint.task.vocab
+    hot = [greedy_decode(model, vocab, "3 1 4 1 5 9", policy=Sampling(temperature=5.0, seed=s)).output
+           for s in (1, 1, 2)]
+    assert hot[0] == hot[1] and hot[0] != hot[2]  # the same seed draws the same tokens
+    greedy = greedy_decode(model, vocab, "3 1 4 1 5 9").output
+    assert greedy_decode(model, vocab, "3 1 4 1 5 9", policy=Sampling(5.0, top_k=1, seed=3)).output == greedy
+    assert greedy_decode(model, vocab, "3 1 4 1 5 9", policy=Sampling(5.0, top_p=1e-6, seed=3)).output == greedy
+    logits = torch.tensor([[2.0, 1.0, 0.5, -1.0]])
+    drawn = {int(Sampling(1.0, top_p=0.8, seed=s).choose(logits, 0)) for s in range(200)}
+    assert drawn == {0, 1}  # 0.61 + 0.22 reach 0.8: the rest are never drawn
+    with pytest.raises(ValueError, match="temperature"):
+        Sampling(temperature=0)
+
+
+def test_forcing_a_token_changes_that_step_and_the_rest_goes_on_from_it():
+    checkpoint = load_checkpoint(BUNDLED / "reverse")
+    model, vocab = checkpoint.model, checkpoint.task.vocab
+    greedy = greedy_decode(model, vocab, "3 1 4 1 5 9")
+    forced = greedy_decode(model, vocab, "3 1 4 1 5 9", policy=Forced({2: vocab.stoi["7"]}))
+    assert [s.token for s in forced.steps[:2]] == [s.token for s in greedy.steps[:2]]
+    assert greedy.steps[2].token == "1" and forced.steps[2].token == "7" and forced.steps[3].input == "7"
+    assert forced.steps[2].prob < 0.01  # the model did not want it: the step says so

@@ -21,7 +21,7 @@ import torch
 from .checkpoint import STATE_FILE, CheckpointError, check_writable, load_checkpoint, save_checkpoint, \
     training_summary
 from .config import CELLS, ModelConfig, TrainConfig
-from .decode import greedy_decode
+from .decode import Forced, Greedy, Sampling, beam_search, greedy_decode
 from .model import Seq2Seq, build_model
 from .tasks import TASK_NAMES, Task, make_spec
 from .train import DoneEvent, EvalEvent, StepEvent, TrainState, evaluate, train, validation_set
@@ -96,10 +96,20 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=EVAL_SEED)
     e.add_argument("--json", action="store_true")
 
-    d = sub.add_parser("decode", help="greedy-decode a source string step by step")
+    d = sub.add_parser("decode", help="decode a source string step by step (greedy, beam, sampling, forced)")
     d.add_argument("--checkpoint", required=True, type=Path)
-    d.add_argument("--top-k", type=int, default=3)
+    d.add_argument("--top-k", type=int, default=3,
+                   help="alternatives shown per step; with --sample, also: draw only from the K most probable")
     d.add_argument("--max-len", type=int, help="maximum output steps (default 2 x source length + 10)")
+    d.add_argument("--beam", type=int, metavar="K", help="beam search of width K (1-10); --json adds the beams "
+                                                         "and the whole tree")
+    d.add_argument("--sample", action="store_true", help="draw each token instead of taking the most probable")
+    d.add_argument("--temperature", type=float, default=1.0, help="with --sample: below 1 sharper, above flatter")
+    d.add_argument("--top-p", type=float, metavar="P", help="with --sample: draw from the smallest set reaching P")
+    d.add_argument("--seed", type=int, default=0, help="with --sample: the same seed draws the same tokens")
+    d.add_argument("--force", action="append", default=[], metavar="STEP:TOKEN",
+                   help='feed TOKEN at output step STEP (from 1), whatever the model prefers: "what if" '
+                        "(repeatable)")
     d.add_argument("--json", action="store_true", help="print the whole trace as JSON")
     d.add_argument("source", help='tokens separated by spaces, e.g. "3 1 4"; "-" reads one source per line '
                                   'from standard input and writes one JSON object per line')
@@ -280,37 +290,77 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_decode(args: argparse.Namespace) -> int:
     checkpoint = _load(args.checkpoint)
+    vocab = checkpoint.task.vocab
     if args.max_len is not None and not 1 <= args.max_len <= MAX_DECODE_STEPS:
         raise CliError(f"--max-len must be between 1 and {MAX_DECODE_STEPS}")
     if args.top_k < 1:
         raise CliError("--top-k must be at least 1")
+    if args.beam is not None and (args.sample or args.force):
+        raise CliError("--beam searches on its own: leave out --sample and --force")
+    if not args.sample and (args.top_p is not None or args.temperature != 1.0):
+        raise CliError("--temperature and --top-p choose how to draw: add --sample")
+    try:
+        policy = Sampling(args.temperature, args.top_k, args.top_p, args.seed) if args.sample else None
+        policy = _forced(args.force, vocab, policy) if args.force else policy
+        if args.beam is not None and not 1 <= args.beam <= 10:
+            raise ValueError("--beam must be between 1 and 10")
+    except ValueError as e:
+        raise CliError(str(e)) from None
 
-    def decode(source: str):
-        return greedy_decode(checkpoint.model, checkpoint.task.vocab, source, max_len=args.max_len,
-                             top_k=args.top_k)
+    def decode(source: str) -> dict[str, Any]:
+        if args.beam is None:
+            return _trace_json(greedy_decode(checkpoint.model, vocab, source, max_len=args.max_len,
+                                             top_k=args.top_k, policy=policy))
+        search = beam_search(checkpoint.model, vocab, source, args.beam, max_len=args.max_len)
+        best = search.beams[0]
+        path = {t: vocab.stoi[token] for t, token in enumerate(best.tokens + (["<eos>"] if best.finished else []))}
+        trace = greedy_decode(checkpoint.model, vocab, source, max_len=len(path), top_k=args.top_k,
+                              policy=Forced(path))  # the best beam, step by step
+        return {**_trace_json(trace), "beams": [{"tokens": b.tokens, "logp": round(b.logp, 6),
+                                                 "score": round(b.score, 6), "finished": b.finished}
+                                                for b in search.beams],
+                "tree": [{"id": n.id, "parent": n.parent, "step": n.step, "token": n.token, "logp": round(n.logp, 6),
+                          "survived": n.survived} for n in search.nodes]}
 
     if args.source == "-":
         for line in sys.stdin:
             line = line.rstrip("\r\n")
             try:
-                result = _trace_json(decode(line))
+                result = decode(line)
             except ValueError as e:
                 shown = line if len(line) <= ECHO_CHARS else line[:ECHO_CHARS] + "…"
                 result = {"source": shown, "error": str(e)}
             print(json.dumps(result), flush=True)
         return 0
     try:
-        trace = decode(args.source)
+        result = decode(args.source)
     except ValueError as e:
         raise CliError(str(e)) from None
-    print(json.dumps(_trace_json(trace)) if args.json else trace.output)
+    print(json.dumps(result) if args.json else result["output"])
     return 0
+
+
+def _forced(specs: list[str], vocab, then) -> Forced:
+    """--force STEP:TOKEN options as a Forced policy (steps from 1 on the command line, from 0 inside)."""
+    tokens = {}
+    for spec in specs:
+        step, sep, token = spec.partition(":")
+        if not sep or not step.strip().isdigit() or int(step) < 1:
+            raise ValueError(f'--force takes STEP:TOKEN with STEP from 1, e.g. "3:7" (got {spec[:40]!r})')
+        if token not in vocab.stoi or token in ("<pad>", "<sos>", "<unk>"):
+            raise ValueError(f"--force {spec[:40]}: unknown token {token[:20]!r}: this model knows only "
+                             f"{' '.join(vocab.tokens)}")
+        tokens[int(step) - 1] = vocab.stoi[token]
+    return Forced(tokens, then or Greedy())
 
 
 def _trace_json(trace) -> dict[str, Any]:
     data = trace.to_dict()
-    return {"source": data["source"], "output": data["output"], "steps": data["steps"],
-            "finished": data["finished"]}
+    result = {"source": data["source"], "output": data["output"], "steps": data["steps"],
+              "finished": data["finished"]}
+    if trace.steps and trace.steps[0].attention is not None:
+        result["attention"] = [step.attention for step in trace.steps]  # one row per output step
+    return result
 
 
 def _load(path: Path):

@@ -444,3 +444,47 @@ def test_an_unexpected_failure_is_one_line_not_a_traceback(capsys, monkeypatch, 
     monkeypatch.setenv("SEQ2SEQ_DEBUG", "1")  # ... and the switch shows the real exception
     with pytest.raises(RuntimeError, match="boom"):
         main(["decode", "--checkpoint", str(out), "1 2 3"])
+
+
+# ---------------------------------------------------------------- strategies: beam, sampling, "what if"
+
+
+def test_decode_with_a_beam_prints_the_best_beam_and_its_tree(capsys):
+    reverse = ROOT / "checkpoints" / "reverse"
+    assert cli(capsys, "decode", "--checkpoint", reverse, "--beam", "3", "3 1 4").stdout == "4 1 3\n"
+    result = json.loads(cli(capsys, "decode", "--checkpoint", reverse, "--beam", "3", "--json", "3 1 4").stdout)
+    assert result["output"] == "4 1 3" and [s["token"] for s in result["steps"]] == ["4", "1", "3", "<eos>"]
+    beams = result["beams"]
+    assert len(beams) == 3 and beams[0]["tokens"] == ["4", "1", "3"] and beams[0]["finished"]
+    assert [b["score"] for b in beams] == sorted((b["score"] for b in beams), reverse=True)
+    tree = {node["id"]: node for node in result["tree"]}
+    def path(node: dict) -> list[str]:
+        tokens = []
+        while node["parent"] is not None:
+            tokens, node = [node["token"]] + tokens, tree[node["parent"]]
+        return tokens
+    for beam in beams:  # every final beam is a path of parent links in the tree
+        ends = [n for n in tree.values() if n["survived"] and n["logp"] == beam["logp"]]
+        assert any(path(n) == beam["tokens"] + ["<eos>"] * beam["finished"] for n in ends), beam
+    assert "attention" not in result  # this model has none
+    bad = cli(capsys, "decode", "--checkpoint", reverse, "--beam", "11", "3 1 4")
+    assert bad.returncode == 1 and "--beam must be between 1 and 10" in bad.stderr
+
+
+def test_decode_sampling_repeats_with_its_seed_and_forcing_changes_one_step(capsys):
+    reverse = ROOT / "checkpoints" / "reverse"
+    sample = ["decode", "--checkpoint", reverse, "--sample", "--temperature", "5", "3 1 4 1 5 9"]
+    draws = [cli(capsys, *sample, "--seed", seed).stdout for seed in (1, 1, 2)]
+    assert draws[0] == draws[1] != draws[2]
+    forced = json.loads(cli(capsys, "decode", "--checkpoint", reverse, "--force", "2:7", "--json", "3 1 4 1 5 9").stdout)
+    assert [s["token"] for s in forced["steps"]][:3] == ["9", "7", "5"] and forced["steps"][2]["input"] == "7"
+    for args, message in ((["--force", "0:7"], "STEP from 1"), (["--force", "2:x"], "unknown token 'x'"),
+                          (["--temperature", "2"], "add --sample"), (["--beam", "2", "--sample"], "--beam searches")):
+        bad = cli(capsys, "decode", "--checkpoint", reverse, *args, "3 1 4")
+        assert bad.returncode == 1 and message in bad.stderr, (args, bad.stderr)
+
+
+def test_decode_json_gives_the_attention_rows_of_a_model_with_attention(capsys):
+    result = json.loads(cli(capsys, "decode", "--checkpoint", ROOT / "checkpoints" / "copy", "--json", "5 2").stdout)
+    assert result["output"] == "5 2" and len(result["attention"]) == 3  # one row per output step, <eos> too
+    assert all(len(row) == 2 and abs(sum(row) - 1) < 1e-4 for row in result["attention"])

@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--min-len", type=int)
     e.add_argument("--max-len", type=int)
     e.add_argument("--seed", type=int, default=EVAL_SEED)
+    e.add_argument("--by-length", action="store_true",
+                   help="exact match and token accuracy for each source length, --n examples each (lengths "
+                        "outside the training range are allowed, and marked)")
     e.add_argument("--json", action="store_true")
 
     d = sub.add_parser("decode", help="decode a source string step by step (greedy, beam, sampling, forced)")
@@ -275,6 +278,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         task = Task(make_spec(spec.name, args.min_len if args.min_len is not None else spec.min_len,
                               args.max_len if args.max_len is not None else spec.max_len))
+        if args.by_length:
+            return _eval_by_length(checkpoint, task, args)
         examples = validation_set(task, args.n, seed=args.seed)
     except ValueError as e:
         raise CliError(str(e)) from None
@@ -285,6 +290,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         print(f"exact match {m.exact_match:.1%}  token accuracy {m.token_accuracy:.1%}  loss {m.loss:.4f}  "
               f"(n={m.n} held-out {task.name} examples, lengths {task.spec.min_len}-{task.spec.max_len})")
+    return 0
+
+
+def _eval_by_length(checkpoint, task: Task, args: argparse.Namespace) -> int:
+    """One held-out evaluation per source length (for addition: digits per operand), each length marked as
+    inside or outside the range the model was trained on: where a model stops generalising shows."""
+    trained = checkpoint.task.spec
+    rows = []
+    for length in range(task.spec.min_len, task.spec.max_len + 1):
+        one = Task(make_spec(task.name, length, length))
+        examples = validation_set(one, args.n, seed=args.seed)  # fewer when the length has fewer sources
+        m = evaluate(checkpoint.model, one, examples)
+        rows.append({"length": length, "n": m.n, "exact_match": m.exact_match, "token_accuracy": m.token_accuracy,
+                     "trained": trained.min_len <= length <= trained.max_len})
+    if args.json:
+        print(json.dumps({"by_length": rows, "task": task.spec.to_dict(),
+                          "trained_lengths": [trained.min_len, trained.max_len]}))
+        return 0
+    print(f"{'length':>6}  {'exact':>7}  {'tokens':>7}  {'n':>5}")
+    for r in rows:
+        mark = "" if r["trained"] else "  (longer than trained)" if r["length"] > trained.max_len \
+            else "  (shorter than trained)"
+        print(f"{r['length']:>6}  {r['exact_match']:>7.1%}  {r['token_accuracy']:>7.1%}  {r['n']:>5}{mark}")
     return 0
 
 

@@ -488,3 +488,17 @@ def test_decode_json_gives_the_attention_rows_of_a_model_with_attention(capsys):
     result = json.loads(cli(capsys, "decode", "--checkpoint", ROOT / "checkpoints" / "copy", "--json", "5 2").stdout)
     assert result["output"] == "5 2" and len(result["attention"]) == 3  # one row per output step, <eos> too
     assert all(len(row) == 2 and abs(sum(row) - 1) < 1e-4 for row in result["attention"])
+
+
+def test_eval_by_length_marks_lengths_beyond_training_and_shows_where_the_model_stops_generalising(capsys):
+    result = cli(capsys, "eval", "--checkpoint", ROOT / "checkpoints" / "reverse", "--by-length", "--n", "100",
+                 "--min-len", "9", "--max-len", "14", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    rows = {r["length"]: r for r in data["by_length"]}
+    assert sorted(rows) == [9, 10, 11, 12, 13, 14] and data["trained_lengths"] == [3, 10]
+    assert [rows[n]["trained"] for n in sorted(rows)] == [True, True, False, False, False, False]
+    assert rows[9]["exact_match"] >= 0.99 and rows[14]["exact_match"] < 0.6  # trained on 3-10 tokens
+    text = cli(capsys, "eval", "--checkpoint", ROOT / "checkpoints" / "reverse", "--by-length", "--n", "20",
+               "--min-len", "10", "--max-len", "11").stdout.splitlines()
+    assert text[0].split() == ["length", "exact", "tokens", "n"] and text[2].endswith("(longer than trained)")

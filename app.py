@@ -116,7 +116,7 @@ PLOT_POINTS = 300          # points per plotted series, however long the history
 MAX_UPLOAD_BYTES = int(MAX_UPLOAD_MB * 1e6)
 
 SETTINGS = settings.table(MAX_SECONDS)  # the form, the presets, the messages and /train's parameters
-PRESETS = {name: {k: v for k, v in values.items() if k in SETTINGS} for name, values in settings.PRESETS.items()}
+PRESETS = settings.PRESETS  # each a value for every setting, by name
 WORKERS = WorkerPool()
 
 # session_hash -> the training running for that browser session (present only while it runs)

@@ -38,8 +38,11 @@ from seq2seq import (CheckpointError, DoneEvent, EvalEvent, ModelConfig, Seq2Seq
 from seq2seq.checkpoint import CONFIG_FILE, load_checkpoint_zip  # noqa: E402
 from seq2seq.cost import Budget, estimate as estimate_cost, val_size_within  # noqa: E402
 from seq2seq.history import History  # noqa: E402
+from seq2seq.lengths import accuracy_by_length  # noqa: E402
+from seq2seq import strategy as strategies  # noqa: E402
 from seq2seq.model import count_parameters  # noqa: E402
 from seq2seq.session import Session  # noqa: E402
+from seq2seq.strategy import KINDS, Strategy  # noqa: E402
 from seq2seq.tasks import MAX_SOURCE_CHARS, TASK_NAMES  # noqa: E402
 from seq2seq.worker import Failed, Finished, Job, Killed, Run, Snapshot, WorkerError, WorkerPool, model_from_weights, \
     weights_bytes  # noqa: E402
@@ -132,6 +135,11 @@ MODEL_CHOICES = ([("Automatic: a model for the Train tab's task (yours if you tr
                   ("Your model (trained or loaded in this session)", SESSION)]
                  + [(f"Bundled: {name}", f"bundled:{name}") for name in BUNDLED])
 CHOICE_VALUES = {value for _, value in MODEL_CHOICES}
+COMPARE_CHOICES = MODEL_CHOICES[1:]  # two particular models: "Automatic" would be the same one twice
+COMPARE_DEFAULTS = ("bundled:reverse" if "reverse" in BUNDLED else SESSION,
+                    "bundled:reverse-attention" if "reverse-attention" in BUNDLED else SESSION)
+BY_LENGTH_N = 100   # held-out sources per length in the comparison's chart
+BY_LENGTH_MORE = 4  # lengths past the longest either model was trained on
 
 
 def problem(message: str, title: str = "Check the settings") -> gr.Error:
@@ -725,8 +733,30 @@ def pick_model(choice: str, train_task: str, session: Session | None, request: g
             f"({describe_model(checkpoint.model)}{scored}){yours}; {views.describe_task(checkpoint.task)}")
 
 
-def decoded_views(source: str, model_choice, top_k, train_task, session, request):
-    """Decode `source` greedily: (output, verdict, step table, heatmap, attention, player, Decoded, model sentence)."""
+STRATEGIES = [("Greedy", "greedy"), ("Beam search", "beam"), ("Sampling", "sampling")]
+
+
+def read_strategy(kind, width=5, temperature=1.0, sample_k=0, top_p=1.0, seed=0) -> Strategy:
+    """The Decode tab's strategy controls as a Strategy, or a gr.Error naming the bad value."""
+    if kind not in KINDS:
+        raise problem(f"Strategy must be one of {', '.join(KINDS)}.", "Unknown strategy")
+    try:
+        if kind == "beam":
+            return Strategy("beam", width=settings.in_range("Beam width", width, True, 1, 10, "Check the input"))
+        if kind == "sampling":
+            k = settings.in_range("Sample from the top k", sample_k, True, 0, 50, "Check the input")
+            return Strategy("sampling", temperature=settings.in_range("Temperature", temperature, False, 0.05, 5,
+                                                                      "Check the input"),
+                            top_k=k or None, top_p=settings.in_range("Top-p", top_p, False, 0.01, 1, "Check the input"),
+                            seed=settings.in_range("Seed", seed, True, 0, 2**31 - 1, "Check the input"))
+    except SettingsError as e:
+        raise as_error(e) from None
+    return Strategy("greedy")
+
+
+def decoded_views(source: str, model_choice, top_k, train_task, session, request, strategy: Strategy):
+    """Decode `source` with `strategy`: (output, verdict, step table, heatmap, attention, player, Decoded, model
+    sentence, beam tree)."""
     if not isinstance(source, str) or not source.strip():
         raise problem("Type a source sequence to decode, e.g. 3 1 4 1 5 9.", "Nothing to decode")
     if len(source) > MAX_SOURCE_CHARS:
@@ -741,36 +771,103 @@ def decoded_views(source: str, model_choice, top_k, train_task, session, request
         tokens = task.vocab.parse(source)
     except ValueError as e:
         raise problem(f"{str(e)[0].upper()}{str(e)[1:]}.", "Cannot decode") from None
-    trace = greedy_decode(model, task.vocab, tokens, top_k=len(task.vocab))
-    shown = [t for t in task.vocab.itos if t not in ("<pad>", "<sos>", "<unk>")]
-    decoded = views.Decoded(trace, task.expected(tokens), shown)
-    k = min(k, len(shown))
+    trace, search = strategies.run(model, task.vocab, tokens, strategy)
+    decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), strategy.describe())
+    tree = views.beam_tree_html(search, decoded.expected) if search is not None else EMPTY_TREE
+    k = min(k, len(decoded.tokens))
     return (trace.output, views.verdict_html(decoded), views.steps_frame(decoded, k), views.distribution_html(decoded),
-            views.attention_html(decoded), views.playback_html(decoded), decoded, info)
+            views.attention_html(decoded), views.playback_html(decoded), decoded,
+            f"{info}. Strategy: {strategy.describe()}.", tree)
+
+
+def shown_tokens(task: Task) -> list[str]:
+    """The tokens a model can choose, in the order the views show them (no padding, start or unknown)."""
+    return [t for t in task.vocab.itos if t not in ("<pad>", "<sos>", "<unk>")]
 
 
 @guarded
 def decode(source: str, model_choice: str = AUTO, top_k: int = 3, train_task: str = "reverse",
-           session: Session | None = None, request: gr.Request = None):
-    """/decode: the output string first, then the verdict, step table, heatmap, attention, player and which model."""
-    output, verdict, table, heat, attention, player, _, info = decoded_views(source, model_choice, top_k, train_task,
-                                                                             session, request)
-    return output, verdict, table, heat, attention, player, info
+           strategy: str = "greedy", width: int = 5, temperature: float = 1.0, sample_k: int = 0,
+           top_p: float = 1.0, seed: int = 0, session: Session | None = None, request: gr.Request = None):
+    """/decode: the output string first, then the verdict, step table, heatmap, attention, player, the beam tree
+    (beam search only), and last which model (and strategy)."""
+    chosen = read_strategy(strategy, width, temperature, sample_k, top_p, seed)
+    output, verdict, table, heat, attention, player, _, info, tree = decoded_views(
+        source, model_choice, top_k, train_task, session, request, chosen)
+    return output, verdict, table, heat, attention, player, tree, info
 
 
-def decode_on_page(source, model_choice, top_k, train_task, session, request: gr.Request):
-    """The Decode button: as /decode, but a bad source is one sentence under the box, and the old result goes."""
+def decode_on_page(source, model_choice, top_k, train_task, strategy, width, temperature, sample_k, top_p, seed,
+                   session, request: gr.Request):
+    """The Decode button: as /decode, but a bad source is one sentence under the box, and the old result goes.
+    Beam search opens the beam tree; otherwise the step-by-step view."""
     try:
-        output, verdict, table, heat, attention, player, decoded, info = decoded_views(
-            source, model_choice, top_k, train_task, session, request)
+        chosen = read_strategy(strategy, width, temperature, sample_k, top_p, seed)
+        output, verdict, table, heat, attention, player, decoded, info, tree = decoded_views(
+            source, model_choice, top_k, train_task, session, request, chosen)
     except gr.Error as e:
-        return ("", EMPTY_VERDICT, None, "", "", EMPTY_PLAYER, None, gr.skip(), say(e.message))
-    return output, verdict, table, heat, attention, player, decoded, info, say()
+        return ("", EMPTY_VERDICT, None, "", "", EMPTY_PLAYER, None, gr.skip(), EMPTY_TREE, EMPTY_WHAT_IF,
+                gr.skip(), say(e.message))
+    view = "view-tree" if chosen.kind == "beam" else "view-steps"
+    return (output, verdict, table, heat, attention, player, decoded, info, tree, EMPTY_WHAT_IF,
+            gr.Tabs(selected=view), say())
+
+
+def what_if_views(decoded, step, token, model_choice, train_task, session, request) -> str:
+    """The last decoding beside the same one with `token` forced at `step` (from 1), as HTML."""
+    if not isinstance(decoded, views.Decoded):
+        raise problem("Decode a source first, then click an alternative token to see what if.", "Nothing decoded")
+    model, task, _ = pick_model(model_choice, train_task, session, request)
+    if shown_tokens(task) != decoded.tokens:
+        raise problem("The model changed since this decoding: press Decode again.", "Decode again")
+    try:
+        step = int(step)
+        changed = strategies.what_if(model, task.vocab, decoded.trace, step, str(token))
+    except (TypeError, ValueError) as e:
+        raise problem(f"Cannot force that: {e}.", "Cannot force") from None
+    forced = views.Decoded(changed, decoded.expected, decoded.tokens, f"forced at step {step}", forced=step)
+    return views.what_if_html(decoded, forced)
+
+
+@guarded
+def what_if(source: str, step: int, token: str, model_choice: str = AUTO, train_task: str = "reverse",
+            strategy: str = "greedy", width: int = 5, temperature: float = 1.0, sample_k: int = 0,
+            top_p: float = 1.0, seed: int = 0, session: Session | None = None, request: gr.Request = None):
+    """/what_if: decode `source` as /decode would, then again with `token` forced at `step` (from 1) and greedy
+    after it; both side by side, as HTML."""
+    chosen = read_strategy(strategy, width, temperature, sample_k, top_p, seed)
+    *_, decoded, _, _ = decoded_views(source, model_choice, 3, train_task, session, request, chosen)
+    return what_if_views(decoded, step, token, model_choice, train_task, session, request)
+
+
+def what_if_on_page(decoded, model_choice, train_task, session, evt: gr.EventData, request: gr.Request):
+    """A click on an alternative token (heatmap cell, player bar or step-table cell): what if it was chosen."""
+    data = getattr(evt, "_data", None)
+    if isinstance(data, dict) and "index" in data:  # the step table's select: a "#k" cell of a row
+        index, frame_row = data.get("index"), data.get("row_value")
+        column = index[1] if isinstance(index, (list, tuple)) and len(index) == 2 else None
+        token = (views.alternative_at(frame_row, column)
+                 if isinstance(frame_row, list) and isinstance(column, int) and frame_row else None)
+        if token is None:
+            return gr.skip(), gr.skip(), say()
+        data = {"step": frame_row[0], "token": token}
+    if not isinstance(data, dict) or "step" not in data or "token" not in data:
+        return gr.skip(), gr.skip(), say()
+    try:
+        html = what_if_views(decoded, data["step"], data["token"], model_choice, train_task, session, request)
+    except gr.Error as e:
+        return gr.skip(), gr.skip(), say(e.message)
+    return html, gr.Tabs(selected="view-what-if"), say()
 
 
 EMPTY_VERDICT = ('<p class="legend" id="decode-empty">Press <b>Decode</b> (or click an example) to see the '
                  "model’s answer, marked right or wrong, and how it chose each token.</p>")
 EMPTY_PLAYER = '<p class="legend">The decoding, one step at a time, appears here.</p>'
+EMPTY_TREE = ('<p class="legend" id="beam-empty">Choose <b>Beam search</b> as the strategy and press Decode: the '
+              'tree of every hypothesis it tried, kept and dropped, appears here.</p>')
+EMPTY_WHAT_IF = ('<p class="legend" id="what-if-empty">Click any token in the probabilities, a bar in the step '
+                 'by step view or a “#” cell of the step table: the decoding is run again with that token '
+                 'forced at that step, and shown beside the original.</p>')
 
 
 def top_k_changed(decoded, top_k):
@@ -782,6 +879,11 @@ def top_k_changed(decoded, top_k):
     except SettingsError:
         return gr.skip()
     return views.steps_frame(decoded, min(k, len(decoded.tokens)))
+
+
+def strategy_changed(kind):
+    """Show the controls of the chosen strategy only."""
+    return gr.update(visible=kind == "beam"), *[gr.update(visible=kind == "sampling")] * 4
 
 
 @guarded
@@ -799,6 +901,91 @@ def example_sources(choice: str, train_task: str, session: Session | None, reque
         return gr.Dataset(samples=[]), e.message
     samples = [[" ".join(ex.source)] for ex in validation_set(task, 5, seed=7)]
     return gr.Dataset(samples=samples), info
+# ---------------------------------------------------------------- comparing two models
+
+_BY_LENGTH: dict[tuple, list] = {}  # (bundled model, task, lengths) -> rows: bundled models never change
+
+
+def by_length(choice: str, model: Seq2Seq, task: Task, lengths: range) -> list:
+    key = (choice, task.name, lengths.start, lengths.stop)
+    if choice.startswith("bundled:") and key in _BY_LENGTH:
+        return _BY_LENGTH[key]
+    rows = accuracy_by_length(model, task.name, lengths, task.spec, BY_LENGTH_N)
+    if choice.startswith("bundled:"):
+        _BY_LENGTH[key] = rows
+    return rows
+
+
+def model_label(choice: str) -> str:
+    return "your model" if choice == SESSION else choice.removeprefix("bundled:")
+
+
+def compare_views(source, choice_a, choice_b, session, request):
+    """Both models' answers to `source` (greedy, marked, with attention) and their held-out exact match at each
+    source length, from the shortest either was trained on to BY_LENGTH_MORE past the longest."""
+    for choice in (choice_a, choice_b):
+        if choice not in {v for _, v in COMPARE_CHOICES}:
+            raise problem("Each model must be one of the menu's choices.", "Unknown model")
+    if choice_a == choice_b:
+        raise problem("Pick two different models to compare.", "Same model")
+    if not isinstance(source, str) or not source.strip():
+        raise problem("Type a source sequence to decode, e.g. 3 1 4 1 5 9.", "Nothing to decode")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise problem(f"The source is {len(source):,} characters long; at most {MAX_SOURCE_CHARS:,} are allowed.",
+                      "Cannot decode")
+    (model_a, task_a, _), (model_b, task_b, _) = (pick_model(c, "reverse", session, request)
+                                                  for c in (choice_a, choice_b))
+    if task_a.name != task_b.name:
+        raise problem(f"Model A learns {task_a.name} and model B {task_b.name}: pick two models for the same task.",
+                      "Different tasks")
+    try:
+        tokens = task_a.vocab.parse(source)
+    except ValueError as e:
+        raise problem(f"{str(e)[0].upper()}{str(e)[1:]}.", "Cannot decode") from None
+    names = {f"A: {model_label(choice_a)}": (choice_a, model_a, task_a),
+             f"B: {model_label(choice_b)}": (choice_b, model_b, task_b)}
+    cap = 9 if task_a.name == "addition" else 50
+    lengths = range(min(task_a.spec.min_len, task_b.spec.min_len),
+                    min(cap, max(task_a.spec.max_len, task_b.spec.max_len) + BY_LENGTH_MORE) + 1)
+    panels, results = [], {}
+    for which, (name, (choice, model, task)) in zip("ab", names.items()):
+        trace = greedy_decode(model, task.vocab, tokens, top_k=3)
+        decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task))
+        panels.append(views.compare_html(f"{name} — {describe_model(model)}", decoded, which))
+        results[name] = (task.spec, by_length(choice, model, task, lengths))
+    frame = views.by_length_frame({name: rows for name, (_, rows) in results.items()})
+    return panels[0], panels[1], frame, views.by_length_note(results)
+
+
+@guarded
+def compare(source: str, model_a: str = COMPARE_DEFAULTS[0], model_b: str = COMPARE_DEFAULTS[1],
+            session: Session | None = None, request: gr.Request = None):
+    """/compare: each model's answer (HTML), their exact match by source length (a table) and a note."""
+    return compare_views(source, model_a, model_b, session, request)
+
+
+def compare_on_page(source, model_a, model_b, session, request: gr.Request):
+    try:
+        a, b, frame, note = compare_views(source, model_a, model_b, session, request)
+    except gr.Error as e:
+        return EMPTY_COMPARE, "", None, "", say(e.message)
+    return a, b, frame, note, say()
+
+
+EMPTY_COMPARE = ('<p class="legend" id="compare-empty">Pick two models for the same task and press <b>Compare</b>: '
+                 "both decode the source side by side, with their attention, and the chart shows how often each is "
+                 "exactly right at every source length, including lengths longer than any it was trained on.</p>")
+
+# A click on a token in the heatmap or a bar in the player asks "what if it had been chosen here?"
+CLICK_TOKEN = """
+element.addEventListener('click', (e) => {
+  const cell = e.target.closest('[data-token]');
+  if (!cell) return;
+  const row = cell.closest('[data-step]');
+  const step = +(cell.dataset.step || (row && row.dataset.step));
+  if (step) trigger('click', {step: step, token: cell.dataset.token});
+});
+"""
 # ---------------------------------------------------------------- layout
 
 CSS = """
@@ -836,6 +1023,18 @@ CSS = """
 body { overflow-anchor: none; }  /* plots appearing under the status must not scroll the page */
 @media (max-width: 640px) { #train-results { order: -1; } }  /* on a phone: Train, status and plots first */
 #decode-model-info p { margin: 0; }
+.beam-tree text { font-size: 13px; text-anchor: middle; fill: currentColor; font-family: ui-monospace, monospace; }
+.beam-tree text.head { font-size: 11px; opacity: 0.7; }
+.beam-tree text.more { font-size: 11px; text-anchor: start; opacity: 0.6; }
+.beam-tree rect { fill: rgba(79,70,229,0.12); stroke: rgba(79,70,229,0.45); }
+.beam-tree .pruned { opacity: 0.4; }
+.beam-tree .pruned rect { fill: rgba(128,128,128,0.1); stroke: rgba(128,128,128,0.5); stroke-dasharray: 3 2; }
+.strip span { display: inline-block; min-width: 1.6em; text-align: center; font-family: monospace; margin-right: 2px;
+  border-radius: 3px; }
+.bar[data-token], #distribution-table td[data-token] { cursor: pointer; }
+.bar[data-token]:hover { background: rgba(245,158,11,0.15); }
+#what-if-table th { padding-right: 1em; white-space: nowrap; }
+.compare h4 { margin: 0.2em 0; }
 @media (max-width: 640px) { .heatmap { font-size: 0.75em; } .heatmap th, .heatmap td { padding: 1px 3px; min-width: 1.8em; } }
 """
 
@@ -997,34 +1196,82 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                                           min_width=90)
                 model_choice = gr.Dropdown(MODEL_CHOICES, value=AUTO, label="Model", elem_id="decode-model",
                                            scale=4, min_width=200)
+                strategy = gr.Dropdown(STRATEGIES, value="greedy", label="Strategy", elem_id="decode-strategy",
+                                       scale=2, min_width=130)
+            with gr.Row(equal_height=True):
+                examples = gr.Dataset(components=[source], samples=[],
+                                      label="Held-out examples: click one to decode it", elem_id="decode-examples",
+                                      scale=5)
                 top_k = gr.Slider(1, 10, value=3, step=1, label="Top-k shown", elem_id="decode-topk",
                                   scale=2, min_width=140)
+                width = gr.Slider(1, 10, value=5, step=1, label="Beam width", elem_id="decode-width", scale=2,
+                                  min_width=140, visible=False)
+                temperature = gr.Slider(0.05, 5, value=1.0, step=0.05, label="Temperature", elem_id="decode-temperature",
+                                        scale=2, min_width=140, visible=False,
+                                        info="Below 1: sharper, above 1: flatter")
+                sample_k = gr.Slider(0, 20, value=0, step=1, label="Sample from top k (0: all)",
+                                     elem_id="decode-sample-k", scale=2, min_width=140, visible=False)
+                top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p", elem_id="decode-top-p", scale=2,
+                                  min_width=140, visible=False, info="Smallest set of tokens this probable")
+                sample_seed = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="decode-seed", scale=1,
+                                        min_width=90, visible=False)
             decode_message = gr.HTML("", elem_id="decode-message", visible=False)
-            examples = gr.Dataset(components=[source], samples=[], label="Held-out examples: click one to decode it",
-                                  elem_id="decode-examples")
             model_info = gr.Markdown(elem_id="decode-model-info", elem_classes="legend")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=5, min_width=320):
                     verdict = gr.HTML(EMPTY_VERDICT, elem_id="decode-verdict")
-                    steps_table = gr.Dataframe(label="Decoding steps (click a row to see that step)", interactive=False,
+                    steps_table = gr.Dataframe(label="Decoding steps (click a row to see that step, a # cell to "
+                                                     "force that token)", interactive=False,
                                                elem_id="decode-steps", max_height=300)
                 with gr.Column(scale=6, min_width=320):
-                    gr.Markdown("#### Step by step")
-                    playback = gr.HTML(EMPTY_PLAYER, elem_id="playback")
-                    gr.Markdown("#### Every token's probability at every step")
-                    distribution = gr.HTML("", elem_id="decode-distribution", elem_classes="scroll-x")
-                    gr.Markdown("#### Attention: where the decoder looked in the source")
-                    attention_map = gr.HTML("", elem_id="decode-attention", elem_classes="scroll-x")
+                    with gr.Tabs(selected="view-steps", elem_id="decode-views") as decode_views:
+                        with gr.Tab("Step by step", id="view-steps", elem_id="view-steps"):
+                            playback = gr.HTML(EMPTY_PLAYER, elem_id="playback", js_on_load=CLICK_TOKEN)
+                        with gr.Tab("Probabilities", id="view-probabilities", elem_id="view-probabilities"):
+                            distribution = gr.HTML("", elem_id="decode-distribution", elem_classes="scroll-x",
+                                                   js_on_load=CLICK_TOKEN)
+                        with gr.Tab("Attention", id="view-attention", elem_id="view-attention"):
+                            attention_map = gr.HTML("", elem_id="decode-attention", elem_classes="scroll-x")
+                        with gr.Tab("Beam tree", id="view-tree", elem_id="view-tree"):
+                            beam_tree = gr.HTML(EMPTY_TREE, elem_id="beam-tree")
+                        with gr.Tab("What if", id="view-what-if", elem_id="view-what-if"):
+                            what_if_box = gr.HTML(EMPTY_WHAT_IF, elem_id="what-if")
             output = gr.Textbox(visible=False, elem_id="decode-output")  # /decode's first value, for scripts
+
+        with gr.Tab("Compare", id="compare", elem_id="compare-tab"):
+            with gr.Row(equal_height=True):
+                compare_source = gr.Textbox("3 1 4 1 5 9 2 6 5 3 5 8", label="Source (try one longer than trained)",
+                                            elem_id="compare-input", scale=4, min_width=200)
+                model_a = gr.Dropdown(COMPARE_CHOICES, value=COMPARE_DEFAULTS[0], label="Model A",
+                                      elem_id="compare-model-a", scale=3, min_width=180)
+                model_b = gr.Dropdown(COMPARE_CHOICES, value=COMPARE_DEFAULTS[1], label="Model B",
+                                      elem_id="compare-model-b", scale=3, min_width=180)
+                compare_button = gr.Button("Compare", variant="primary", elem_id="compare-button", scale=1,
+                                           min_width=90)
+            compare_message = gr.HTML("", elem_id="compare-message", visible=False)
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=5, min_width=320):
+                    compare_a = gr.HTML(EMPTY_COMPARE, elem_id="compare-a", elem_classes="scroll-x")
+                    compare_b = gr.HTML("", elem_id="compare-b", elem_classes="scroll-x")
+                with gr.Column(scale=5, min_width=320):
+                    by_length_plot = gr.LinePlot(None, x=views.BY_LENGTH_COLUMNS[0], y=views.BY_LENGTH_COLUMNS[1],
+                                                 color=views.BY_LENGTH_COLUMNS[2], y_lim=[0, 100],
+                                                 title="Held-out exact match by source length",
+                                                 elem_id="by-length-plot", height=260)
+                    by_length_note = gr.Markdown(elem_id="by-length-note", elem_classes="legend")
 
     # scripts' endpoints: the same handlers, raising errors (the page shows them as one sentence instead)
     with gr.Row(visible=False):
-        api_train, api_stop, api_decode, api_load = (gr.Button(visible=False) for _ in range(4))
+        api_train, api_stop, api_decode, api_load, api_what_if, api_compare = (gr.Button(visible=False)
+                                                                                for _ in range(6))
+        api_step = gr.Number(visible=False, precision=0)
+        api_token = gr.Textbox(visible=False)
         api_file = gr.File(visible=False)
         api_message = gr.Textbox(visible=False)
 
     settings_inputs = [form[name] for name in SETTINGS]
-    as_sent(*settings_inputs, mode, preset, model_choice, top_k)
+    as_sent(*settings_inputs, mode, preset, model_choice, top_k, strategy, width, temperature, sample_k, top_p,
+            sample_seed, model_a, model_b, api_step)
     upload._process_single_file = api_file._process_single_file = upload_path  # Gradio's own leave an empty temp file per upload
     guard_input(examples, "Pick one of the examples.")
     private = dict(api_visibility="private")
@@ -1071,9 +1318,11 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
     demo.load(**refresh_examples)
 
     decoding = dict(concurrency_id="decode", concurrency_limit=8)  # decoding never waits behind training
-    decode_inputs = [source, model_choice, top_k, form["task"], session_state]
+    strategy_inputs = [strategy, width, temperature, sample_k, top_p, sample_seed]
+    strategy.change(strategy_changed, strategy, strategy_inputs[1:], **private, show_progress="hidden")
+    decode_inputs = [source, model_choice, top_k, form["task"], *strategy_inputs, session_state]
     page_outputs = [output, verdict, steps_table, distribution, attention_map, playback, decoded_state, model_info,
-                    decode_message]
+                    beam_tree, what_if_box, decode_views, decode_message]
     on_page = guarded(decode_on_page)
     for trigger in (decode_button.click, source.submit):
         trigger(on_page, decode_inputs, page_outputs, js=passing(scroll_to("decode-verdict", 300, 400)), **private,
@@ -1081,9 +1330,20 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
     examples.click(pick_example, examples, source, **private).then(on_page, decode_inputs, page_outputs, **private,
                                                                    **decoding)
     api_decode.click(decode, decode_inputs, [output, verdict, steps_table, distribution, attention_map, playback,
-                                             model_info], api_name="decode", **decoding)
+                                             beam_tree, model_info], api_name="decode", **decoding)
     top_k.change(guarded(top_k_changed), [decoded_state, top_k], steps_table, **private,
                  show_progress="hidden")
+    what_if_inputs = [decoded_state, model_choice, form["task"], session_state]
+    what_if_outputs = [what_if_box, decode_views, decode_message]
+    for trigger in (distribution.click, playback.click, steps_table.select):
+        trigger(guarded(what_if_on_page), what_if_inputs, what_if_outputs, **private, **decoding)
+    api_what_if.click(what_if, [source, api_step, api_token, model_choice, form["task"], *strategy_inputs,
+                                session_state], what_if_box, api_name="what_if", **decoding)
+    compare_button.click(guarded(compare_on_page), [compare_source, model_a, model_b, session_state],
+                         [compare_a, compare_b, by_length_plot, by_length_note, compare_message], **private,
+                         **decoding)
+    api_compare.click(compare, [compare_source, model_a, model_b, session_state],
+                      [compare_a, compare_b, by_length_plot, by_length_note], api_name="compare", **decoding)
     demo.unload(session_closed)
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
-from seq2seq.decode import Trace
+from seq2seq.decode import BeamSearch, Trace
 from seq2seq.history import History
 from seq2seq.tasks import EOS, Task, describe
 
@@ -29,6 +30,8 @@ class Decoded:
     trace: Trace
     expected: list[str] | None  # the right output tokens, without <eos>; None when unknown
     tokens: list[str]           # the vocabulary the model chooses from, in display order
+    strategy: str = "greedy"    # how the path was chosen, in words
+    forced: int | None = None   # the step (from 1) a "what if" forced, None for the model's own choices
 
     @property
     def expected_steps(self) -> list[str] | None:
@@ -56,14 +59,28 @@ def _mark(ok: bool | None) -> str:
     return "" if ok is None else ("✓" if ok else "✗")
 
 
+ALTERNATIVE = re.compile(r"^(\S+) \d+%$")  # a cell of a "#k" column: "7 12%"
+
+
 def steps_frame(decoded: Decoded, top_k: int = 3) -> pd.DataFrame:
-    """One row per decoding step: fed-in token, chosen token, right or wrong, its probability, the top k (the
-    mark comes before the long columns, so a narrow screen still shows it)."""
+    """One row per decoding step: fed-in token, chosen token, right or wrong, its probability, then the k most
+    probable tokens, one column each ("#1" is the most probable; clicking one asks "what if"). The mark comes
+    before the long columns, so a narrow screen still shows it."""
     rows = []
     for t, step in enumerate(decoded.trace.steps):
-        top = " · ".join(f"{tok} {p:.0%}" for tok, p in step.top[:top_k])
-        rows.append([t + 1, step.input, step.token, _mark(decoded.correct(t)), round(step.prob, 4), top])
-    return pd.DataFrame(rows, columns=["step", "fed in", "chosen", "correct", "probability", f"top {top_k}"])
+        top = [f"{tok} {p:.0%}" for tok, p in step.top[:top_k]]
+        rows.append([t + 1, step.input, step.token, _mark(decoded.correct(t)), round(step.prob, 4),
+                     *top, *[""] * (top_k - len(top))])
+    return pd.DataFrame(rows, columns=["step", "fed in", "chosen", "correct", "probability",
+                                       *[f"#{i}" for i in range(1, top_k + 1)]])
+
+
+def alternative_at(frame_row: list, column: int) -> str | None:
+    """The token of the step table's cell at `column` when it is one of the "#k" alternatives, else None."""
+    if column < 5 or column >= len(frame_row):
+        return None
+    match = ALTERNATIVE.match(str(frame_row[column]))
+    return match.group(1) if match else None
 
 
 def verdict_html(decoded: Decoded) -> str:
@@ -110,12 +127,13 @@ def distribution_html(decoded: Decoded, upto: int | None = None) -> str:
             if want is not None and t < len(want) and tok == want[t] and tok != step.token:
                 style += f"text-decoration:underline;text-decoration-color:{RIGHT};text-decoration-thickness:3px;"
             label = f"{p:.0%}" if p >= 0.01 else ""
-            cells.append(f'<td style="{style}" title="{esc(tok)}: {p:.4f}">{label}</td>')
+            cells.append(f'<td data-token="{esc(tok)}" style="{style}" title="{esc(tok)}: {p:.4f}">{label}</td>')
         body.append(f'<tr data-step="{t + 1}"><th>{t + 1}</th>{"".join(cells)}</tr>')
     return (f'<table class="heatmap" id="distribution-table"><thead><tr><th>step</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>"
             '<p class="legend">Darker = more probable. Outlined: the token chosen. '
-            f'Underlined in green: the right token, where the choice was wrong.</p>')
+            'Underlined in green: the right token, where the choice was wrong. '
+            '<b>Click any cell</b> to see what the model does next if it had chosen that token there.</p>')
 
 
 def attention_html(decoded: Decoded) -> str:
@@ -137,8 +155,19 @@ def attention_html(decoded: Decoded) -> str:
             "darker = more weight.</p>")
 
 
+def _attention_strip(decoded: Decoded, step) -> str:
+    """The source tokens, each shaded by the weight this step put on it (nothing without attention)."""
+    if step.attention is None:
+        return ""
+    source = decoded.trace.source.split()
+    cells = "".join(f'<span style="{_shade(w)}" title="{w:.3f}">{esc(tok)}</span>'
+                    for tok, w in zip(source, step.attention))
+    return f'<p class="strip">Looked at: {cells}</p>'
+
+
 def _step_panel(decoded: Decoded, t: int) -> str:
-    """What step t (1-based) did: what it was fed, what it chose from (bars), the output so far."""
+    """What step t (1-based) did: what it was fed, where it looked, what it chose from (bars; clicking one asks
+    "what if"), the output so far."""
     steps = decoded.trace.steps
     step = steps[t - 1]
     so_far = []
@@ -150,8 +179,9 @@ def _step_panel(decoded: Decoded, t: int) -> str:
     bars = []
     r, g, b = ACCENT
     for tok, p in step.top[:5]:
-        chosen = " ← chosen" if tok == step.token else ""
-        bars.append(f'<div class="bar"><span class="bar-label">{esc(tok)}</span>'
+        chosen = " ← chosen" if tok == step.token else " what if?"
+        bars.append(f'<div class="bar" data-token="{esc(tok)}" data-step="{t}" role="button" '
+                    f'title="what if it chose {esc(tok)} here?"><span class="bar-label">{esc(tok)}</span>'
                     f'<span class="bar-fill" style="width:{max(p * 100, 0.5):.1f}%;'
                     f'background:rgb({r},{g},{b})"></span><span>{p:.1%}{chosen}</span></div>')
     want = decoded.expected_steps
@@ -162,6 +192,7 @@ def _step_panel(decoded: Decoded, t: int) -> str:
     hidden = "" if t == 1 else " hidden"
     return (f'<div class="s2s-panel" data-step="{t}"{hidden}><p><b>Step {t} of {len(steps)}</b>: fed in '
             f"<code>{esc(step.input)}</code>, chose <code>{esc(step.token)}</code></p>"
+            f'{_attention_strip(decoded, step)}'
             f'<p class="so-far">Output so far: {" ".join(so_far)}</p>{hint}'
             f'<div class="bars">{"".join(bars)}</div></div>')
 
@@ -180,6 +211,153 @@ def playback_html(decoded: Decoded) -> str:
             '<button type="button" data-s2s="next" id="playback-next" aria-label="next step">▶</button>'
             f'<input type="range" id="playback-step" min="1" max="{n}" value="1" step="1" aria-label="step">'
             f'<span id="playback-at">1 / {n}</span></div>{panels}</div>')
+
+
+BEST = "#f59e0b"  # amber: the best beam, as the current step elsewhere
+
+
+def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned_per_parent: int = 1) -> str:
+    """The beam search as a tree, steps left to right: every hypothesis it kept (solid) and the `pruned_per_parent`
+    most probable of the ones it dropped under each (faded), the final beams' paths drawn thick, the best in amber.
+    Each node shows its token and the probability of that token after its parent."""
+    nodes = search.nodes
+    children: dict[int, list] = {}
+    for node in nodes[1:]:
+        children.setdefault(node.parent, []).append(node)
+    final = {b.node: rank for rank, b in enumerate(search.beams)}
+    on_path: dict[int, int] = {}  # node id -> rank of the best final beam through it
+    for node_id, rank in sorted(final.items(), key=lambda kv: -kv[1]):
+        while node_id is not None:
+            on_path[node_id] = min(rank, on_path.get(node_id, rank))
+            node_id = nodes[node_id].parent
+    col_w, row_h, box_w, box_h, pad = 104, 26, 88, 20, 6
+    columns: list[list] = [[nodes[0]]]  # the nodes drawn at each step
+    while True:
+        column = []
+        for parent in columns[-1]:
+            if not parent.survived or parent.finished:
+                continue
+            kids = sorted(children.get(parent.id, []), key=lambda n: -n.logp)
+            kept = [n for n in kids if n.survived or n.id in on_path]
+            dropped = [n for n in kids if n not in kept]
+            column += kept + dropped[:pruned_per_parent]
+        if not column:
+            break
+        columns.append(column)
+    where: dict[int, tuple[float, float]] = {}
+    parts, edges = [], []
+    for step, column in enumerate(columns):
+        x = pad + step * col_w
+        for row, node in enumerate(column):
+            y = pad + 18 + row * row_h
+            where[node.id] = (x, y)
+            prob = math.exp(node.token_logp)
+            rank = on_path.get(node.id)
+            cls = "kept" if node.survived else "pruned"
+            stroke = (f'stroke="{BEST}" stroke-width="3"' if rank == 0 else
+                      f'stroke="rgb{ACCENT}" stroke-width="2"' if rank is not None else "")
+            label = esc(node.token) if step == 0 else f"{esc(node.token)} {prob:.0%}"
+            title = (f"{esc(' '.join(search.path(node.id)) or node.token)}: log-probability {node.logp:.3f}"
+                     f"{'' if node.survived else ' (dropped)'}")
+            parts.append(f'<g class="node {cls}" data-node="{node.id}" data-step="{node.step}"'
+                         f'{" data-final=" + chr(34) + str(rank) + chr(34) if node.id in final else ""}>'
+                         f'<title>{title}</title>'
+                         f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="4" {stroke}/>'
+                         f'<text x="{x + box_w / 2}" y="{y + 14}">{label}</text></g>')
+            if node.parent is not None and node.parent in where:
+                px, py = where[node.parent]
+                edge_rank = on_path.get(node.id)
+                colour = BEST if edge_rank == 0 else f"rgb{ACCENT}" if edge_rank is not None else "#94a3b8"
+                width = 3 if edge_rank is not None else 1
+                faded = "" if node.survived else ' opacity="0.45"'
+                edges.append(f'<line x1="{px + box_w}" y1="{py + box_h / 2}" x2="{x}" y2="{y + box_h / 2}" '
+                             f'stroke="{colour}" stroke-width="{width}"{faded}/>')
+    heads = "".join(f'<text x="{pad + s * col_w + box_w / 2}" y="{pad + 8}" class="head">'
+                    f'{"start" if s == 0 else f"step {s}"}</text>' for s in range(len(columns)))
+    width = pad * 2 + (len(columns) - 1) * col_w + box_w
+    height = pad * 2 + 18 + max(len(c) for c in columns) * row_h
+    svg = (f'<svg class="beam-tree" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+           f'role="img" aria-label="beam search tree">{heads}{"".join(edges)}{"".join(parts)}</svg>')
+    rows = []
+    for rank, beam in enumerate(search.beams):
+        ok = "" if expected is None else _mark(beam.tokens == expected and beam.finished)
+        colour = BEST if rank == 0 else f"rgb{ACCENT}"
+        rows.append(f'<tr data-beam="{rank}"><td style="color:{colour};font-weight:700">{rank + 1}</td>'
+                    f'<td><code>{esc(" ".join(beam.tokens)) or "(nothing)"}</code> {ok}</td>'
+                    f'<td>{round(beam.score, 3) + 0.0:.3f}</td><td>{round(beam.logp, 3) + 0.0:.3f}</td>'
+                    f'<td>{"" if beam.finished else "no " + esc(EOS) + " (length limit)"}</td></tr>')
+    kept = sum(n.survived for n in nodes[1:])
+    return (f'<div id="beam-tree-body"><div class="scroll-x">{svg}</div>'
+            f'<p class="legend">Width {search.width}: at each step every kept hypothesis (solid) is extended by its '
+            f'{search.width} most probable next tokens, and only the {search.width} most probable sequences are kept; '
+            f'the rest are dropped (faded: the most probable dropped one under each kept one is shown). '
+            f'{len(nodes) - 1} hypotheses expanded, {kept} kept. Thick lines: the final beams; amber: the best, which '
+            f'the step views follow. Hover a node for its whole sequence.</p>'
+            '<table class="preview" id="beam-list"><thead><tr><th>#</th><th>final beam</th>'
+            '<th>score</th><th>log-prob</th><th></th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>'
+            '<p class="legend">Score = log-probability ÷ length (so longer outputs are not punished just for '
+            'having more tokens).</p></div>')
+
+
+def what_if_html(original: Decoded, changed: Decoded) -> str:
+    """The original decoding and the forced one side by side: the same steps until the forced one (marked),
+    then whatever the model did from there."""
+    t = changed.forced or 1
+    forced = changed.trace.steps[t - 1]
+
+    def line(decoded: Decoded, label: str) -> str:
+        spans = []
+        for i, step in enumerate(decoded.trace.steps):
+            ok = decoded.correct(i)
+            colour = "" if ok is None else f"color:{RIGHT if ok else WRONG};"
+            mark = f"outline:2px solid {BEST};outline-offset:1px;" if decoded is changed and i == t - 1 else ""
+            spans.append(f'<span class="tok" style="{colour}{mark}font-weight:600">{esc(step.token)}</span>')
+        ok = ("" if decoded.expected is None else
+              f' <span style="color:{RIGHT}">✓ correct</span>' if decoded.trace.output.split() == decoded.expected
+              and decoded.trace.finished else f' <span style="color:{WRONG}">✗ wrong</span>')
+        return f'<tr><th>{label}</th><td class="so-far">{" ".join(spans)}{ok}</td></tr>'
+
+    was = original.trace.steps[t - 1] if t - 1 < len(original.trace.steps) else None
+    said = (f"The model chose <code>{esc(was.token)}</code> ({was.prob:.1%}) at step {t}; "
+            if was is not None else "")
+    return (f'<div id="what-if-body"><p>{said}forced <code>{esc(forced.token)}</code> ({forced.prob:.1%} to the '
+            f'model) instead, then let it go on greedily.</p>'
+            f'<table class="preview" id="what-if-table">{line(original, "as decoded")}'
+            f'{line(changed, f"what if: {esc(forced.token)} at step {t}")}</table>'
+            '<p class="legend">The forced token is outlined in amber. Everything after it is the model’s own choice '
+            'given that token. Click another token in the step views to try again.</p></div>')
+
+
+def compare_html(name: str, decoded: Decoded, which: str) -> str:
+    """One model's answer for the comparison: its output marked, and its attention ('' ids made unique)."""
+    attention = attention_html(decoded).replace('id="attention-table"', f'id="attention-table-{which}"')
+    attention = attention.replace('id="attention-none"', f'id="attention-none-{which}"')
+    return (f'<div class="compare" id="compare-{which}-body"><h4>{esc(name)}</h4>'
+            f'{verdict_html(decoded).replace("decode-verdict-body", f"compare-verdict-{which}")}{attention}</div>')
+
+
+BY_LENGTH_COLUMNS = ["source length", "exact match (%)", "model"]
+
+
+def by_length_frame(results: dict[str, list]) -> pd.DataFrame:
+    """Long-format frame for the accuracy-by-length plot: one line per model (rows: seq2seq.lengths.LengthRow)."""
+    rows = [(r.length, round(100 * r.exact_match, 1), name) for name, length_rows in results.items()
+            for r in length_rows]
+    return pd.DataFrame(rows, columns=BY_LENGTH_COLUMNS)
+
+
+def by_length_note(results: dict[str, tuple]) -> str:
+    """Which lengths each model was trained on, and where each stays above 90% exact match."""
+    parts = []
+    for name, (spec, rows) in results.items():
+        good = [r.length for r in rows if r.exact_match >= 0.9]
+        beyond = [r for r in rows if r.length > spec.max_len]
+        tail = (f"; at {beyond[-1].length} (longer than any it saw) {beyond[-1].exact_match:.0%}"
+                if beyond else "")
+        parts.append(f"**{esc(name)}** was trained on lengths {spec.min_len}–{spec.max_len}; ≥ 90% exact match up to "
+                     f"length {max(good) if good else '—'}{tail}")
+    return ". ".join(parts) + ". Held-out sources, 100 per length."
 
 
 def loss_frame(history: History, max_points: int = 300, log: bool = False,

@@ -296,14 +296,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _eval_by_length(checkpoint, task: Task, args: argparse.Namespace) -> int:
     """One held-out evaluation per source length (for addition: digits per operand), each length marked as
     inside or outside the range the model was trained on: where a model stops generalising shows."""
+    from .lengths import accuracy_by_length
     trained = checkpoint.task.spec
-    rows = []
-    for length in range(task.spec.min_len, task.spec.max_len + 1):
-        one = Task(make_spec(task.name, length, length))
-        examples = validation_set(one, args.n, seed=args.seed)  # fewer when the length has fewer sources
-        m = evaluate(checkpoint.model, one, examples)
-        rows.append({"length": length, "n": m.n, "exact_match": m.exact_match, "token_accuracy": m.token_accuracy,
-                     "trained": trained.min_len <= length <= trained.max_len})
+    rows = [r.to_dict() for r in accuracy_by_length(checkpoint.model, task.name,
+                                                     range(task.spec.min_len, task.spec.max_len + 1), trained,
+                                                     args.n, args.seed)]
     if args.json:
         print(json.dumps({"by_length": rows, "task": task.spec.to_dict(),
                           "trained_lengths": [trained.min_len, trained.max_len]}))

@@ -14,7 +14,7 @@ from gradio_client.exceptions import AppError
 
 from seq2seq import load_checkpoint
 
-OUTPUT, VERDICT, STEPS = 0, 1, 2                            # /decode returns the output string first
+OUTPUT, VERDICT, STEPS, TREE, MODEL_INFO = 0, 1, 2, 6, -1    # /decode returns the output string first, which model last
 LOSS_PLOT, ACCURACY_PLOT, STATUS, CHECKPOINT, METRICS = range(5)  # /train yields these
 RAW, SMOOTH, HELD_OUT, FLOOR = ("each step", "smoothed", "held-out", "best possible")
 
@@ -50,15 +50,16 @@ def test_decode_with_only_a_source_uses_the_bundled_reverse_model(app_url):
     assert all(row[3] == "✓" for row in rows)                                   # marked right
     assert all(0.5 < row[4] <= 1 for row in rows)                               # chosen with confidence
     assert "Correct answer:</b> 9 5 1 4 1 3" in result[VERDICT] and "✓ correct" in result[VERDICT]
-    assert "bundled **reverse**" in result[-1]
+    assert "bundled **reverse**" in result[MODEL_INFO]
 
 
 def test_decode_with_a_chosen_bundled_model_and_top_k(app_url):
     result = client(app_url).predict("5 3 9 1", "bundled:sort", 5, api_name="/decode")
     assert result[OUTPUT] == "1 3 5 9"
     assert "Correct answer:</b> 1 3 5 9" in result[VERDICT]
-    top = result[STEPS]["data"][0][5].split(" · ")
-    assert len(top) == 5 and top[0].startswith("1 ")  # top-5 alternatives, best first
+    assert result[STEPS]["headers"][5:] == ["#1", "#2", "#3", "#4", "#5"]
+    top = result[STEPS]["data"][0][5:]
+    assert len(top) == 5 and top[0].startswith("1 ") and top[0].endswith("%")  # top-5 alternatives, best first
 
 
 def test_bad_input_gives_a_message_and_the_server_still_answers(app_url):
@@ -115,7 +116,7 @@ def test_train_streams_a_falling_loss_and_offers_downloads(app_url, tmp_path):
 
     # the session's model decodes now, and says so
     result = c.predict("1 2 3", api_name="/decode")
-    assert "your model (trained here, step 300)" in result[-1]
+    assert "your model (trained here, step 300)" in result[MODEL_INFO]
 
 
 def test_stop_keeps_the_model_and_training_continues_from_it(app_url):
@@ -130,7 +131,7 @@ def test_stop_keeps_the_model_and_training_continues_from_it(app_url):
     step = int(final[STATUS].split("step ")[1].split(" in all")[0].replace(",", ""))
     assert step > 0
     assert series(final[LOSS_PLOT], RAW)[-1][0] == step   # the curve is kept up to the stop
-    assert "your model (trained here, step" in c.predict("3 1 4", api_name="/decode")[-1]
+    assert "your model (trained here, step" in c.predict("3 1 4", api_name="/decode")[MODEL_INFO]
 
     again = list(c.submit(steps=50, lr_decay=False, api_name="/train"))
     assert again[0][STATUS].startswith(f"Starting (continuing from step {step:,})")
@@ -157,8 +158,8 @@ def test_two_sessions_never_see_each_others_model_or_curve(app_url):
     b_final = list(b.submit(steps=20, task="sort", seed=3, api_name="/train"))[-1]
     assert b_final[STATUS].startswith("Done: finished 20 steps")
     assert series(b_final[LOSS_PLOT], RAW)[-1][0] == 20                    # B's own curve, from zero
-    assert "sort" in b.predict("3 1 2", "auto", 3, "sort", api_name="/decode")[-1]
-    a_info = a.predict("3 1 2", api_name="/decode")[-1]
+    assert "sort" in b.predict("3 1 2", "auto", 3, "sort", api_name="/decode")[MODEL_INFO]
+    a_info = a.predict("3 1 2", api_name="/decode")[MODEL_INFO]
     assert "reverse" in a_info and "step 30" in a_info                     # A's model is untouched
 
 
@@ -181,7 +182,7 @@ def test_a_downloaded_checkpoint_loads_back_as_the_sessions_model(app_url, tmp_p
     c = client(app_url)
     message = c.predict(handle_file(zip_path), api_name="/load")
     assert message.startswith("Loaded seq2seq-copy-step40.zip") and "copy" in message
-    assert "your model (uploaded seq2seq-copy-step40.zip" in c.predict("1 2 3", "auto", 3, "copy", api_name="/decode")[-1]
+    assert "your model (uploaded seq2seq-copy-step40.zip" in c.predict("1 2 3", "auto", 3, "copy", api_name="/decode")[MODEL_INFO]
     with pytest.raises(AppError, match="must hold config.json and model.safetensors"):
         bad = io.BytesIO()
         with zipfile.ZipFile(bad, "w") as z:
@@ -189,7 +190,7 @@ def test_a_downloaded_checkpoint_loads_back_as_the_sessions_model(app_url, tmp_p
         (tmp_path / "bad.zip").write_bytes(bad.getvalue())
         c.predict(handle_file(str(tmp_path / "bad.zip")), api_name="/load")
     # the uploaded model survived the bad upload
-    assert "uploaded seq2seq-copy-step40.zip" in c.predict("1 2 3", "session", api_name="/decode")[-1]
+    assert "uploaded seq2seq-copy-step40.zip" in c.predict("1 2 3", "session", api_name="/decode")[MODEL_INFO]
 
 
 def losses(metrics_csv: str) -> dict[int, float]:
@@ -203,8 +204,8 @@ def test_automatic_decodes_with_a_model_for_the_train_tabs_task(app_url):
     list(c.submit(steps=20, api_name="/train"))  # this session now has a (barely trained) reverse model
     result = c.predict("12+7", "auto", 3, "addition", api_name="/decode")
     assert result[OUTPUT] == "1 9"  # not "unknown token '+'": the bundled addition model answers
-    assert "bundled **addition**" in result[-1] and "your model learns reverse" in result[-1]
-    assert "your model (trained here, step 20)" in c.predict("1 2 3", "auto", 3, "reverse", api_name="/decode")[-1]
+    assert "bundled **addition**" in result[-1] and "your model learns reverse" in result[MODEL_INFO]
+    assert "your model (trained here, step 20)" in c.predict("1 2 3", "auto", 3, "reverse", api_name="/decode")[MODEL_INFO]
 
 
 def test_continue_goes_on_exactly_where_the_run_stopped(app_url):

@@ -194,7 +194,7 @@ def test_decode_shows_the_answer_the_steps_and_the_player_in_view(sized_page):
         assert in_view(page, "#playback-body .s2s-controls") and in_view(page, "#playback-body .s2s-panel")
     assert page_fits_its_width(page)
     headers = page.locator("#decode-steps [role=columnheader]")
-    assert headers.count() == 6
+    assert headers.count() == 8  # step, fed in, chosen, correct, probability, #1 #2 #3
     for i in range(headers.count()):  # no header breaks mid-word
         lines = headers.nth(i).evaluate("h => { const r = document.createRange(); "
                                         "r.selectNodeContents(h.querySelector('.header') || h); "
@@ -208,14 +208,23 @@ def test_playback_highlights_the_step_everywhere_and_a_table_row_selects_it(page
     wait_until(lambda: current_step(page)[:2] == ["1", "1"], "step 1 highlighted after decoding", 5)
     page.click("#playback-next")
     page.click("#playback-next")  # two quick clicks: two steps, never a stale one
-    row, heat, panel = current_step(page)
-    assert (row, heat) == ("3", "3") and "Step 3 of 7" in panel and re.search(r"Output so far: 9 5 1\b", panel)
+    row, _, panel = current_step(page)
+    assert row == "3" and "Step 3 of 7" in panel and re.search(r"Output so far: 9 5 1\b", panel)
+    page.get_by_role("tab", name="Probabilities").click()  # the heatmap, opened later, shows the same step
+    wait_until(lambda: current_step(page)[1] == "3", "the heatmap highlighting step 3", 5)
+    page.get_by_role("tab", name="Attention").click()
     assert page.locator("#attention-table").count() == 0 and "no attention" in page.inner_text("#decode-attention")
     page.locator("#decode-steps [role=row]").nth(5).locator("[role=gridcell]").nth(2).click()  # step 5's row
-    row, heat, panel = current_step(page)
-    assert (row, heat) == ("5", "5") and "Step 5 of 7" in panel
+    page.get_by_role("tab", name="Probabilities").click()
+    wait_until(lambda: current_step(page)[1] == "5", "the heatmap following the table to step 5", 5)
+    page.locator("#distribution-table tr[data-step='2'] th").click()  # a heatmap row's step selects it too
+    page.get_by_role("tab", name="Step by step").click()
+    row, _, panel = current_step(page)
+    assert row == "2" and "Step 2 of 7" in panel
+    page.click("#playback-next")
+    page.click("#playback-next")
     page.click("#playback-prev")
-    assert current_step(page)[:2] == ["4", "4"]
+    assert current_step(page)[0] == "3"
     page.click("#playback-play")
     wait_until(lambda: "Step 7 of 7" in current_step(page)[2], "playing to the last step", 10)
     assert re.search(r"Output so far: 9 5 1 4 1 3 <eos>", current_step(page)[2])
@@ -223,8 +232,8 @@ def test_playback_highlights_the_step_everywhere_and_a_table_row_selects_it(page
     # top-k re-renders the table from the same decoding, without pressing Decode
     page.fill("#decode-topk input[type=number]", "5")
     page.press("#decode-topk input[type=number]", "Enter")
-    wait_until(lambda: "top 5" in page.inner_text("#decode-steps"), "the table showing the top 5", 5)
-    assert len(step_rows(page)[0].split("·")) == 5
+    wait_until(lambda: "#5" in page.inner_text("#decode-steps"), "the table showing the top 5", 5)
+    assert len(re.findall(r"\d+%", step_rows(page)[0])) == 5
 
 
 def test_a_bad_token_is_one_sentence_under_the_box_and_the_old_result_goes(page):

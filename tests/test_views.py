@@ -48,7 +48,8 @@ def test_right_and_wrong_tokens_are_marked_against_the_answer():
     frame = views.steps_frame(d, top_k=2)
     assert list(frame["correct"]) == ["✓", "✗", "✓", "✓"]
     assert list(frame["fed in"]) == ["<sos>", "3", "1", "1"]
-    assert frame["top 2"][0] == "3 70% · <eos> 10%"
+    assert (frame["#1"][0], frame["#2"][0]) == ("3 70%", "<eos> 10%") and "#3" not in frame
+    assert views.alternative_at(list(frame.iloc[0]), 6) == "<eos>" and views.alternative_at(list(frame.iloc[0]), 2) is None
     html = views.verdict_html(d)
     assert re.findall(r'title="(right|wrong)"', html) == ["right", "wrong", "right", "right"]
     assert "✗ not quite" in html and "3 of 4 steps right" in html and "Correct answer:</b> 3 2 1" in html
@@ -88,7 +89,8 @@ def test_heatmap_has_a_row_per_step_and_outlines_the_choice():
     rows = body_rows(views.distribution_html(d))
     assert len(rows) == 3
     # columns follow TOKENS (<eos> 1 2 3); the chosen token is outlined in its row
-    cells = [re.findall(r'<td style="([^"]*)"', row) for row in rows]
+    cells = [re.findall(r'<td data-token="[^"]*" style="([^"]*)"', row) for row in rows]
+    assert re.findall(r'<td data-token="([^"]*)"', rows[0]) == ["&lt;eos&gt;", "1", "2", "3"]  # clicked: what if
     assert [[i for i, style in enumerate(row) if "outline:2px" in style] for row in cells] == [[3], [1], [0]]
     # where the choice was wrong (steps 2 and 3), the right token (2, then 1) is underlined
     assert [[i for i, style in enumerate(row) if "underline" in style] for row in cells] == [[], [2], [1]]

@@ -97,6 +97,7 @@ class TrainConfig:
     lr_decay: bool = False  # lower the learning rate linearly to a tenth by the last step (needs steps; see TrainState)
     seed: int = 0
     eval_seconds: float | None = None  # also evaluate once this much run time has passed since the last evaluation
+    keep_best: bool = True  # end with the weights of the best held-out evaluation, not the last (see train())
 
     def validate(self) -> None:
         _check_int("batch_size", self.batch_size, 1, 4096)
@@ -118,6 +119,8 @@ class TrainConfig:
         if self.lr_decay and self.steps is None:
             raise ValueError("lr_decay needs a number of steps to decay over")
         _check_int("seed", self.seed, 0, 2**63 - 1)
+        if not isinstance(self.keep_best, bool):
+            raise ValueError(f"keep_best must be true or false, got {self.keep_best!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

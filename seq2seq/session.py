@@ -76,6 +76,15 @@ class Session:
             self.history.truncate(self.snapshot.step)
             self.state = None  # the optimizer's state at that step is unknown: continuing starts a fresh one
 
+    def kept_figures(self, state: TrainState | None) -> tuple[float, float, dict]:
+        """Held-out exact match and token accuracy of the session's model (the kept evaluation's, when training
+        went back to better weights than its last; else the last evaluation's), and the summary's extra fields."""
+        if state is not None and state.kept is not None:
+            kept = state.kept
+            return kept.exact_match, kept.token_accuracy, {"val_loss": kept.val_loss, "kept_step": kept.step}
+        last = self.history.evals[-1] if self.history.evals else None
+        return (last.exact_match, last.token_accuracy, {}) if last else (float("nan"), float("nan"), {})
+
     def write_downloads(self, cache: Path) -> tuple[Path, Path]:
         """Write the checkpoint zip and the metrics CSV into this session's folder under `cache`, replacing its
         previous ones (the folder goes when the session does)."""
@@ -86,14 +95,12 @@ class Session:
             shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
         step = self.history.last_step
         name = f"seq2seq-{self.task.name}-step{step}"
-        last = self.history.evals[-1] if self.history.evals else None
         folder = self.folder / name
         state = TrainState.from_bytes(self.state, self.model) if self.state is not None else None
+        exact, tokens, extra = self.kept_figures(state)
         save_checkpoint(folder, self.model, self.task, training_summary(
-            step, self.seconds, last.exact_match if last else float("nan"),
-            last.token_accuracy if last else float("nan"), trained_in="seq2seq playground app",
-            curve=self.history.curve(), **({"train_config": self.train_config} if self.train_config else {})),
-            state=state)
+            step, self.seconds, exact, tokens, trained_in="seq2seq playground app", curve=self.history.curve(),
+            **extra, **({"train_config": self.train_config} if self.train_config else {})), state=state)
         archive = write_checkpoint_zip(folder, self.folder / f"{name}.zip")
         shutil.rmtree(folder)
         csv_path = self.folder / f"{name}-metrics.csv"

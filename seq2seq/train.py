@@ -5,7 +5,10 @@
         ...  # StepEvent every step, EvalEvent every `eval_every` steps (or `eval_seconds`), one DoneEvent last
 
 The model is trained in place: whatever stops training (steps, time, target, stop signal, NaN),
-the caller's model is the one to keep (after a divergence, its weights from the last evaluation).
+the caller's model is the one to keep: with `keep_best` (the default) the weights of the run's best
+held-out evaluation (highest exact match, then lowest held-out loss), else its last weights (after a
+divergence, those of the last evaluation). When the kept weights are not the last ones, the state
+carries the last ones too (`TrainState.last_weights`) and the next run goes on from those.
 Every random number a run uses comes from the generators in its `TrainState`, never from a
 process-wide one, and the run leaves the state where it stopped: training the same model again with
 the same state goes on exactly as one longer run would, and runs in parallel threads do not disturb
@@ -34,12 +37,26 @@ VALIDATION_SEED = 20_240_601  # the held-out validation set is the same for ever
 LR_FLOOR = 0.1                # lr_decay lowers the learning rate linearly to this factor of config.lr
 MAX_WATCH = 100               # sources a run may decode at each evaluation for a live preview
 STATE_FORMAT = "seq2seq-train-state"
-STATE_VERSION = 1
+STATE_VERSION = 2              # 2: + the kept evaluation and, when they differ from the model's, the last weights
 MAX_STATE_HEADER_BYTES = 200_000  # a real train state's safetensors header: 4 KB + 2.5 KB per RNN layer
 _DROPOUT_STREAM = 0x5EED_D809_0F00_0001  # XORed into the seed: dropout masks draw from a stream of their own
 _GENERATOR_BYTES = torch.Generator().get_state().numel()  # a CPU generator's state (mt19937 + its position)
 _RANDOM_WORDS = 625           # random.Random's state: 624 words of mt19937 and its position
 _ADAM_KEYS = ("step", "exp_avg", "exp_avg_sq")
+
+
+@dataclass
+class Kept:
+    """The held-out evaluation of the weights a run keeps (with keep_best: its best so far)."""
+    step: int
+    exact_match: float
+    token_accuracy: float
+    val_loss: float
+
+    def better_than(self, other: "Kept | None") -> bool:
+        """Higher exact match, or the same and a lower held-out loss (ties keep the earlier)."""
+        return other is None or self.exact_match > other.exact_match or \
+            (self.exact_match == other.exact_match and self.val_loss < other.val_loss)
 
 
 @dataclass
@@ -51,12 +68,19 @@ class TrainState:
     as a factor of config.lr. Learning rate: without lr_decay a run uses config.lr (and leaves the
     factor at 1.0); with lr_decay it lowers the factor linearly from where the state has it (1.0 when
     fresh) to LR_FLOOR (0.1) over its `steps`, so continuing a decayed run goes on at the low rate
-    instead of jumping back to the full one."""
+    instead of jumping back to the full one.
+
+    With keep_best: `kept`, the evaluation of the weights the model holds (the best so far, which the next
+    run must beat), and `last_weights`, the weights training had reached, per parameter name, when they
+    are not the model's (None when the model holds its last weights): a run given this state trains on
+    from `last_weights`, so going on is exact whichever weights were kept."""
     batches: random.Random
     teacher_forcing: torch.Generator
     dropout: torch.Generator
     lr_factor: float = 1.0
     adam: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # name -> step, exp_avg, exp_avg_sq
+    kept: Kept | None = None
+    last_weights: dict[str, torch.Tensor] | None = None
 
     @classmethod
     def fresh(cls, seed: int) -> "TrainState":
@@ -69,7 +93,15 @@ class TrainState:
         batches.setstate(self.batches.getstate())
         return TrainState(batches, _generator(self.teacher_forcing.get_state()), _generator(self.dropout.get_state()),
                           self.lr_factor, {name: {k: v.clone() for k, v in moments.items()}
-                                           for name, moments in self.adam.items()})
+                                           for name, moments in self.adam.items()},
+                          None if self.kept is None else Kept(**asdict(self.kept)),
+                          None if self.last_weights is None else {k: v.clone() for k, v in self.last_weights.items()})
+
+    def trained_weights(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """The parameters training had reached: `last_weights` when the state has them, else the model's."""
+        if self.last_weights is not None:
+            return dict(self.last_weights)
+        return {name: p.detach() for name, p in model.named_parameters()}
 
     def check(self, model: torch.nn.Module) -> None:
         """Raise ValueError unless the Adam moments are for `model`'s parameters."""
@@ -82,6 +114,14 @@ class TrainState:
             if moments["exp_avg"].shape != params[name].shape:
                 raise ValueError(f"the training state does not fit the model: its Adam moments for {name} have "
                                  f"shape {list(moments['exp_avg'].shape)}, the parameter {list(params[name].shape)}")
+        if self.last_weights is not None:
+            if self.last_weights.keys() != params.keys():
+                raise ValueError("the training state does not fit the model: its last weights are for other "
+                                 "parameters")
+            for name, tensor in self.last_weights.items():
+                if tensor.shape != params[name].shape:
+                    raise ValueError(f"the training state does not fit the model: its last weights for {name} have "
+                                     f"shape {list(tensor.shape)}, the parameter {list(params[name].shape)}")
 
     def to_bytes(self) -> bytes:
         """The state as safetensors bytes, no pickle: the moments and generator states as tensors, the rest
@@ -93,8 +133,11 @@ class TrainState:
         for name, moments in self.adam.items():
             for key in _ADAM_KEYS:
                 tensors[f"adam.{key}.{name}"] = moments[key].detach().float().contiguous()
+        for name, tensor in (self.last_weights or {}).items():
+            tensors[f"last.{name}"] = tensor.detach().float().contiguous()
         info = {"format": STATE_FORMAT, "version": STATE_VERSION, "lr_factor": self.lr_factor,
-                "random_version": version, "gauss_next": gauss_next}
+                "random_version": version, "gauss_next": gauss_next,
+                "kept": None if self.kept is None else asdict(self.kept)}
         # one metadata entry: safetensors writes several in any order, and the same state should be the same bytes
         return save_safetensors(tensors, metadata={"state": json.dumps(info)})
 
@@ -106,7 +149,8 @@ class TrainState:
         header = safetensors_header(data, MAX_STATE_HEADER_BYTES, "the training state")
         info = _state_info(header.pop("__metadata__", None))
         params = dict(model.named_parameters())
-        layout = _state_layout(params, with_adam=any(name.startswith("adam.") for name in header))
+        layout = _state_layout(params, with_adam=any(name.startswith("adam.") for name in header),
+                               with_last=any(name.startswith("last.") for name in header))
         missing, unexpected = sorted(set(layout) - set(header)), sorted(set(header) - set(layout))
         if missing or unexpected:
             parts = ([f"missing {', '.join(missing[:3])}"] if missing else []) + \
@@ -122,15 +166,21 @@ class TrainState:
         except (SafetensorError, ValueError) as e:
             raise ValueError(f"the training state is damaged or not a safetensors file ({e})") from None
         state = cls(_random(tensors["generator.batches"], info), _generator(tensors["generator.teacher_forcing"]),
-                    _generator(tensors["generator.dropout"]), info["lr_factor"])
+                    _generator(tensors["generator.dropout"]), info["lr_factor"], kept=info["kept"])
         for name in params:
             if "adam.step." + name in tensors:
                 state.adam[name] = {key: tensors[f"adam.{key}.{name}"] for key in _ADAM_KEYS}
                 _check_moments(name, state.adam[name])
+        if any(name.startswith("last.") for name in tensors):
+            state.last_weights = {name: tensors["last." + name] for name in params}
+            bad = next((name for name, t in state.last_weights.items() if not bool(torch.isfinite(t).all())), None)
+            if bad is not None:
+                raise ValueError(f"the training state's last weights for {bad} contain NaN or infinite values")
         return state
 
 
-def _state_layout(params: dict[str, torch.Tensor], with_adam: bool) -> dict[str, tuple[str, list[int]]]:
+def _state_layout(params: dict[str, torch.Tensor], with_adam: bool,
+                  with_last: bool = False) -> dict[str, tuple[str, list[int]]]:
     """Every tensor of a saved state: name -> (safetensors dtype, shape)."""
     layout = {"generator.batches": ("I64", [_RANDOM_WORDS]), "generator.teacher_forcing": ("U8", [_GENERATOR_BYTES]),
               "generator.dropout": ("U8", [_GENERATOR_BYTES])}
@@ -139,12 +189,16 @@ def _state_layout(params: dict[str, torch.Tensor], with_adam: bool) -> dict[str,
             layout[f"adam.step.{name}"] = ("F32", [])
             layout[f"adam.exp_avg.{name}"] = ("F32", list(p.shape))
             layout[f"adam.exp_avg_sq.{name}"] = ("F32", list(p.shape))
+    if with_last:  # all or none: the parameters training had reached, when the model holds earlier ones
+        for name, p in params.items():
+            layout[f"last.{name}"] = ("F32", list(p.shape))
     return layout
 
 
 def state_max_bytes(model: torch.nn.Module) -> int:
-    """The most bytes a valid saved state of `model` can take (works on a model on the meta device)."""
-    moments = sum(2 * 4 * p.numel() + 4 for p in model.parameters())
+    """The most bytes a valid saved state of `model` can take (works on a model on the meta device): Adam's two
+    moments and step, and the last weights, per parameter."""
+    moments = sum(3 * 4 * p.numel() + 4 for p in model.parameters())
     return 8 + MAX_STATE_HEADER_BYTES + moments + 8 * _RANDOM_WORDS + 2 * _GENERATOR_BYTES
 
 
@@ -185,7 +239,22 @@ def _state_info(metadata: Any) -> dict[str, Any]:
     gauss = info.get("gauss_next")
     if info.get("random_version") != 3 or not (gauss is None or isinstance(gauss, float) and math.isfinite(gauss)):
         raise ValueError("the training state's batch generator is damaged")
+    info["kept"] = _kept(info.get("kept"))
     return info
+
+
+def _kept(data: Any) -> Kept | None:
+    """The kept evaluation of a saved state (absent in version 1), checked."""
+    if data is None:
+        return None
+    def number(x: Any) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    if not (isinstance(data, dict) and set(data) == {"step", "exact_match", "token_accuracy", "val_loss"}
+            and isinstance(data["step"], int) and not isinstance(data["step"], bool) and data["step"] >= 0
+            and all(number(data[k]) and 0 <= data[k] <= 1 for k in ("exact_match", "token_accuracy"))
+            and number(data["val_loss"]) and data["val_loss"] >= 0):
+        raise ValueError("the training state's kept evaluation is damaged")
+    return Kept(data["step"], float(data["exact_match"]), float(data["token_accuracy"]), float(data["val_loss"]))
 
 
 def _random(words: torch.Tensor, info: dict[str, Any]) -> random.Random:
@@ -252,6 +321,9 @@ class EvalEvent(_Event):
 
 @dataclass
 class DoneEvent(_Event):
+    """How a run ended. `step` is where training got to (the next run goes on from there); the figures and
+    `watch` describe the model the caller ends with: the weights of step `kept_step`, earlier than `step`
+    when keep_best went back to a better evaluation (the message then says so)."""
     step: int
     elapsed: float
     reason: str            # "steps" | "time_budget" | "target_accuracy" | "stopped" | "diverged"
@@ -260,6 +332,7 @@ class DoneEvent(_Event):
     token_accuracy: float
     val_loss: float
     watch: list[str] = field(default_factory=list)
+    kept_step: int | None = None  # the step of the weights kept (None: `step`)
     event: str = "done"
 
 
@@ -368,14 +441,27 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     (where a curve starts). The time budget counts from the call, evaluations included: no step starts
     unless it and the final evaluation (as long as the last step and evaluation took) fit in what is
     left. If the loss or the gradients stop being finite, or the loss climbs past DIVERGENCE_FACTOR times
-    where it started, training stops (reason "diverged") and the model goes back to its weights at the
-    last evaluation (or the start of the run)."""
+    where it started, training stops (reason "diverged") and training goes back to its weights at the
+    last evaluation (or the start of the run).
+
+    With config.keep_best, every held-out evaluation (the final one, and the state's `kept` one from
+    earlier runs, included) is a candidate, and when the run ends the model holds the best of them
+    (Kept.better_than), the state keeps the last weights, and the DoneEvent's figures are the kept
+    model's; when it went back, an EvalEvent of the last weights comes first, for the curve."""
     config.validate()
     state = TrainState.fresh(config.seed) if state is None else state
     state.check(model)
     watched = _watch_batch(task, watch)
     val_examples = validation_set(task, config.val_size)
     params = dict(model.named_parameters())
+    best, best_weights, best_watch = None, None, None  # the best evaluation so far, its weights and outputs
+    if config.keep_best and state.kept is not None:  # the model holds the weights of an earlier run's best
+        best, best_weights = state.kept, [p.detach().clone() for p in params.values()]
+    if state.last_weights is not None:  # ... and training had got further: go on from there
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(state.last_weights[name])
+    state.kept = state.last_weights = None  # set again when the run ends
     optimizer = torch.optim.Adam(params.values(), lr=config.lr)
     for name, moments in state.adam.items():
         optimizer.state[params[name]] = moments
@@ -388,30 +474,58 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     ceiling: float | None = None  # a loss above this is divergence; set from the run's first loss
     step_seconds = eval_took = 0.0  # how long the last step and the last evaluation took
 
+    yielded_eval = -1  # the step of the last EvalEvent yielded
+
     def eval_now() -> tuple[Metrics, list[str]]:
-        nonlocal last_eval, eval_took, evaluated_step, evaluated_at
+        nonlocal last_eval, eval_took, evaluated_step, evaluated_at, best, best_weights, best_watch
         if last_eval is None or last_eval[0] != step:
             begun = clock()
             last_eval = (step, evaluate(model, task, val_examples), _watch_outputs(model, task, watched))
             evaluated_step, evaluated_at = step, clock()
             eval_took = evaluated_at - begun
+            m = last_eval[1]
+            candidate = Kept(step, m.exact_match, m.token_accuracy, m.loss)
+            if config.keep_best and math.isfinite(m.loss) and candidate.better_than(best):
+                best, best_watch = candidate, last_eval[2]
+                current = [p.detach() for p in params.values()]
+                if best_weights is None:
+                    best_weights = [p.clone() for p in current]
+                else:
+                    torch._foreach_copy_(best_weights, current)
         return last_eval[1], last_eval[2]
 
     def eval_event() -> EvalEvent:
+        nonlocal yielded_eval
         m, outputs = eval_now()
+        yielded_eval = step
         return EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss, outputs)
 
-    def done(reason: str, message: str) -> DoneEvent:
+    def done(reason: str, message: str) -> Iterator[TrainEvent]:
         m, outputs = eval_now()
-        return DoneEvent(step, clock() - started, reason, message, m.exact_match, m.token_accuracy, m.loss, outputs)
+        if best is None or best.step == step:  # the last weights are the ones to keep
+            state.kept = best
+            yield DoneEvent(step, clock() - started, reason, message, m.exact_match, m.token_accuracy, m.loss,
+                            outputs, step)
+            return
+        if yielded_eval != step:  # the curve's point for the last weights, before the model goes back
+            yield eval_event()
+        state.last_weights = {name: p.detach().clone() for name, p in params.items()}
+        state.kept = best
+        with torch.no_grad():
+            torch._foreach_copy_(list(params.values()), best_weights)
+        kept_watch = best_watch if best_watch is not None else _watch_outputs(model, task, watched)
+        message += (f"; kept the weights of step {best.step:,} ({best.exact_match:.1%} held-out exact match, "
+                    f"against {m.exact_match:.1%} at step {step:,})")
+        yield DoneEvent(step, clock() - started, reason, message, best.exact_match, best.token_accuracy,
+                        best.val_loss, kept_watch, best.step)
 
-    def diverged(what: str) -> DoneEvent:
+    def diverged(what: str) -> Iterator[TrainEvent]:
         nonlocal step
         bad_step = step + 1
         step = good.restore()
-        return done("diverged", f"training diverged at step {bad_step:,} ({what}); went back to the weights of "
-                                f"step {step:,}. Lower the learning rate (it is {config.lr:g}; try "
-                                f"{min(config.lr / 10, 0.005):g})")
+        yield from done("diverged", f"training diverged at step {bad_step:,} ({what}); went back to the weights "
+                                    f"of step {step:,}. Lower the learning rate (it is {config.lr:g}; try "
+                                    f"{min(config.lr / 10, 0.005):g})")
 
     def factor(steps_done: int) -> float:
         """The learning rate of the run's step `steps_done` (from 0), as a factor of config.lr."""
@@ -427,14 +541,14 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
         while True:
             elapsed = clock() - started
             if stop is not None and stop.is_set():
-                yield done("stopped", f"stopped by request after {step - start_step} steps")
+                yield from done("stopped", f"stopped by request after {step - start_step} steps")
                 return
             if config.steps is not None and step - start_step >= config.steps:
-                yield done("steps", f"finished {config.steps} steps")
+                yield from done("steps", f"finished {config.steps} steps")
                 return
             # another step and the final evaluation, as long as the last ones took, must fit in the budget
             if config.time_budget is not None and elapsed + step_seconds + eval_took >= config.time_budget:
-                yield done("time_budget", f"used the time budget of {config.time_budget:g} s")
+                yield from done("time_budget", f"used the time budget of {config.time_budget:g} s")
                 return
             begun = clock()
 
@@ -447,11 +561,11 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
             if ceiling is None and math.isfinite(loss_value):
                 ceiling = DIVERGENCE_FACTOR * max(loss_value, math.log(logits.shape[-1]))
             if not math.isfinite(loss_value):
-                yield diverged(f"the loss became {loss_value}")
+                yield from diverged(f"the loss became {loss_value}")
                 return
             if loss_value > ceiling:
                 start_loss = ceiling / DIVERGENCE_FACTOR
-                yield diverged(f"the loss exploded to {_fmt(loss_value)}, more than {DIVERGENCE_FACTOR:g} × "
+                yield from diverged(f"the loss exploded to {_fmt(loss_value)}, more than {DIVERGENCE_FACTOR:g} × "
                                f"{_fmt(start_loss)}")
                 return
             if config.lr_decay:  # polishing at a lower rate often wins the last percent of accuracy
@@ -461,7 +575,7 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
             loss.backward()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params.values(), config.clip))
             if not math.isfinite(grad_norm):
-                yield diverged(f"the gradients became {grad_norm}")
+                yield from diverged(f"the gradients became {grad_norm}")
                 return
             optimizer.step()
             step += 1
@@ -478,7 +592,7 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                     good.save(step)
                 yield event
                 if config.target_accuracy is not None and event.exact_match >= config.target_accuracy:
-                    yield done("target_accuracy", f"reached {event.exact_match:.1%} held-out exact match")
+                    yield from done("target_accuracy", f"reached {event.exact_match:.1%} held-out exact match")
                     return
     finally:
         model.train(was_training)

@@ -193,7 +193,10 @@ def test_after_a_divergence_the_state_goes_back_with_the_weights():
             with torch.no_grad():
                 model.decoder.fc_out.bias.fill_(float("nan"))
     assert events[-1].reason == "diverged" and events[-1].step == 10
+    assert state.kept is not None and state.kept.step == 10 and state.last_weights is None  # the only evaluation
+    state.kept = None  # a run sets it when it ends
     assert state.to_bytes() == at_10
+    state.kept = train_module.Kept(10, events[-1].exact_match, events[-1].token_accuracy, events[-1].val_loss)
     # and it is the real step-10 state: going on from it gives steps 11-13 again, bit for bit
     again = losses(train(model, TASK, settings(3), state=state, start_step=10))
     assert again == [e.loss for e in events if isinstance(e, StepEvent) and 11 <= e.step <= 13]
@@ -206,6 +209,45 @@ def trained_state():
     model, state = build_model(CONFIG, seed=SEED), TrainState.fresh(SEED)
     list(train(model, TASK, settings(5, lr_decay=True), state=state))
     return model, state
+
+
+def test_a_state_with_kept_weights_round_trips_within_its_size_cap(trained_state):
+    model, state = trained_state
+    with_last = state.copy()
+    with_last.kept = train_module.Kept(3, 0.25, 0.5, 1.5)
+    with_last.last_weights = {name: p.detach() + 1 for name, p in model.named_parameters()}
+    data = with_last.to_bytes()
+    assert len(state.to_bytes()) < len(data) <= train_module.state_max_bytes(model)
+    back = TrainState.from_bytes(data, model)
+    assert back.kept == with_last.kept and back.to_bytes() == data
+    assert_same_weights(back.last_weights, with_last.last_weights)
+    assert_same_weights(back.trained_weights(model), with_last.last_weights)
+    assert_same_weights(TrainState.from_bytes(state.to_bytes(), model).trained_weights(model),
+                        dict(model.named_parameters()))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda i: i.update(kept={"step": -1, "exact_match": 0.5, "token_accuracy": 0.5, "val_loss": 1.0}),
+     "kept evaluation is damaged"),
+    (lambda i: i.update(kept={"step": 3, "exact_match": 2.0, "token_accuracy": 0.5, "val_loss": 1.0}),
+     "kept evaluation is damaged"),
+    (lambda i: i.update(kept=[1, 2]), "kept evaluation is damaged"),
+], ids=["negative-step", "exact-above-1", "not-an-object"])
+def test_a_damaged_kept_evaluation_is_refused(trained_state, change, message):
+    model, state = trained_state
+    with pytest.raises(ValueError, match=message):
+        TrainState.from_bytes(resave(state.to_bytes(), change_info=change), model)
+
+
+def test_last_weights_that_are_not_finite_or_incomplete_are_refused(trained_state):
+    model, state = trained_state
+    with_last = state.copy()
+    with_last.last_weights = {name: p.detach().clone() for name, p in model.named_parameters()}
+    data = with_last.to_bytes()
+    with pytest.raises(ValueError, match="last weights for decoder.fc_out.bias contain NaN"):
+        TrainState.from_bytes(resave(data, lambda t: t["last.decoder.fc_out.bias"].fill_(float("nan"))), model)
+    with pytest.raises(ValueError, match="does not fit the model: missing last.decoder.fc_out.bias"):
+        TrainState.from_bytes(resave(data, lambda t: t.pop("last.decoder.fc_out.bias")), model)
 
 
 def test_state_bytes_round_trip(trained_state):
@@ -258,7 +300,7 @@ BREAKAGES = {
     "pickle": (lambda d: b"\x80\x04\x95" + bytes(100), "damaged or not a safetensors file", None),
     "truncated": (lambda d: d[:-100], "damaged or not a safetensors file", None),
     "model weights": (lambda d: weights_bytes(build_model(CONFIG)), "not a seq2seq playground training state", None),
-    "newer version": (lambda d: resave(d, change_info=lambda i: i.update(version=2)), "version 2", None),
+    "newer version": (lambda d: resave(d, change_info=lambda i: i.update(version=3)), "version 3", None),
     "lr factor": (lambda d: resave(d, change_info=lambda i: i.update(lr_factor=5)), "lr_factor must be", None),
     "NaN moment": (lambda d: resave(d, nan_moment), "moments for decoder.fc_out.bias contain NaN", None),
     "negative moment": (lambda d: resave(d, negative_second_moment), "second moments for decoder.fc_out.bias are "
@@ -292,7 +334,7 @@ def test_a_state_that_does_not_fit_is_refused_before_it_is_loaded(trained_state,
 # --- checkpoints and the CLI --------------------------------------------------------------------------------
 
 CLI_MODEL = ["--task", "reverse", "--min-len", 3, "--max-len", 4, "--emb", 8, "--hidden", 16, "--layers", 2,
-             "--dropout", 0.5, "--batch-size", 16, "--eval-every", 1000, "--seed", 3]
+             "--dropout", 0.5, "--batch-size", 16, "--eval-every", 100, "--seed", 3]
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:
@@ -314,7 +356,12 @@ def test_resume_gives_the_model_of_one_uninterrupted_run(capsys, tmp_path):
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["step"] for e in events if e["event"] == "step"] == list(range(201, 501))
     straight, then = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "then")
+    # the same training (where it stands, in the state) and the same model kept (the best of the evaluations at
+    # steps 100-500: 200 is one of them, so the first run's final evaluation is one the straight run made too)
+    trained = [TrainState.from_bytes(c.state, c.model).trained_weights(c.model) for c in (straight, then)]
+    assert_same_weights(*trained)
     assert_same_weights(then.model.state_dict(), straight.model.state_dict())
+    assert then.training["exact_match"] == straight.training["exact_match"] == events[-1]["exact_match"]
     assert then.training["steps"] == straight.training["steps"] == 500 == events[-1]["steps"]
     assert then.training["train_config"] == {**straight.training["train_config"], "steps": 300}
     assert then.state is not None and then.model.config == straight.model.config

@@ -8,9 +8,10 @@ import torch
 
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.decode import greedy_decode
+from seq2seq.history import History
 from seq2seq.model import build_model
 from seq2seq.tasks import Task, make_spec
-from seq2seq.train import DoneEvent, EvalEvent, StepEvent, evaluate, train, validation_set
+from seq2seq.train import DoneEvent, EvalEvent, StepEvent, TrainState, evaluate, train, validation_set
 
 train_module = sys.modules["seq2seq.train"]  # the package's `train` is the function
 
@@ -216,11 +217,14 @@ def test_evaluation_also_follows_the_clock_counting_from_when_the_last_one_ended
 
 
 def test_when_evaluations_happen_never_changes_the_training():
+    """... only which weights are kept, at most (with keep_best, the best of the evaluations there were)."""
     runs = []
     for eval_seconds in (None, 0.01):
         model, task = setup(n_layers=2, dropout=0.5)
-        events = list(train(model, task, small(steps=40, teacher_forcing=0.5, eval_seconds=eval_seconds)))
-        runs.append(([e.loss for e in events if isinstance(e, StepEvent)], weights(model),
+        state = TrainState.fresh(0)
+        events = list(train(model, task, small(steps=40, teacher_forcing=0.5, eval_seconds=eval_seconds),
+                            state=state))
+        runs.append(([e.loss for e in events if isinstance(e, StepEvent)], list(state.trained_weights(model).values()),
                      sum(isinstance(e, EvalEvent) for e in events)))
     (losses, final, n_evals), (timed_losses, timed_final, timed_evals) = runs
     assert n_evals == 4 and timed_evals > 4  # many more evaluations ...
@@ -257,3 +261,116 @@ def test_bad_watched_sources_fail_before_training(watch, message):
     with pytest.raises(ValueError) as info:
         next(train(model, task, small(steps=5), watch=watch))
     assert message in str(info.value)
+
+
+# --- keeping the best weights ------------------------------------------------------------------------------
+
+def scripted(monkeypatch, exacts, losses=None):
+    """Held-out evaluations that say what the test wants, in order: a run whose later evaluation is worse."""
+    results = iter(zip(exacts, losses or [1.0] * len(exacts)))
+
+    def fake_evaluate(model, task, examples, batch_size=1000):
+        exact, loss = next(results)
+        return train_module.Metrics(exact, exact, loss, len(examples))
+
+    monkeypatch.setattr(train_module, "evaluate", fake_evaluate)
+
+
+def run_recording(model, task, config, **kw):
+    """The events of a run and the weights after each of its steps."""
+    events, at = [], {}
+    for event in train(model, task, config, **kw):
+        events.append(event)
+        if isinstance(event, StepEvent):
+            at[event.step] = weights(model)
+    return events, at
+
+
+def test_the_model_ends_with_the_weights_of_its_best_evaluation(monkeypatch):
+    scripted(monkeypatch, [0.5, 0.9, 0.7])  # steps 10, 20, 30: the last evaluation is worse
+    model, task = setup()
+    state = TrainState.fresh(0)
+    watch = [["3", "1", "4"]]
+    events, at = run_recording(model, task, small(steps=30), state=state, watch=watch)
+    done = events[-1]
+    assert (done.reason, done.step, done.kept_step) == ("steps", 30, 20)
+    assert same(weights(model), at[20])  # the model is step 20's ...
+    assert same(list(state.last_weights.values()), at[30])  # ... and training stands at step 30
+    assert (state.kept.step, state.kept.exact_match) == (20, 0.9)
+    assert done.exact_match == 0.9 and done.token_accuracy == 0.9  # the kept model's figures
+    assert done.message == "finished 30 steps; kept the weights of step 20 (90.0% held-out exact match, against " \
+                           "70.0% at step 30)"
+    assert done.watch == [greedy_decode(model, task.vocab, ["3", "1", "4"]).output]  # what the kept model says
+    evals = [(e.step, e.exact_match) for e in events if isinstance(e, EvalEvent)]
+    assert evals == [(10, 0.5), (20, 0.9), (30, 0.7)]  # the curve has the last weights' point, once
+
+
+def test_ties_in_exact_match_go_to_the_lower_held_out_loss_and_then_to_the_earlier(monkeypatch):
+    scripted(monkeypatch, [0.9, 0.9, 0.9, 0.9], [0.5, 0.3, 0.3, 0.4])
+    model, task = setup()
+    events, at = run_recording(model, task, small(steps=40))
+    assert events[-1].kept_step == 20 and events[-1].val_loss == 0.3 and same(weights(model), at[20])
+
+
+def test_a_final_evaluation_off_the_cadence_is_a_point_of_the_curve_when_the_model_goes_back(monkeypatch):
+    scripted(monkeypatch, [0.5, 0.9, 0.6])  # steps 10, 20 and the final one at 25
+    model, task = setup()
+    events, at = run_recording(model, task, small(steps=25))
+    assert [(type(e).__name__, e.step) for e in events[-2:]] == [("EvalEvent", 25), ("DoneEvent", 25)]
+    assert events[-2].exact_match == 0.6 and events[-1].exact_match == 0.9 and events[-1].kept_step == 20
+    history = History()
+    for event in events:
+        history.record(event)
+    assert [(e.step, e.exact_match) for e in history.evals] == [(10, 0.5), (20, 0.9), (25, 0.6)]
+    assert history.last_step == 25  # continuing counts on from 25
+
+
+def test_without_keep_best_the_model_ends_with_its_last_weights(monkeypatch):
+    scripted(monkeypatch, [0.5, 0.9, 0.7])
+    model, task = setup()
+    state = TrainState.fresh(0)
+    events, at = run_recording(model, task, small(steps=30, keep_best=False), state=state)
+    assert events[-1].kept_step == 30 and events[-1].exact_match == 0.7 and "kept" not in events[-1].message
+    assert same(weights(model), at[30]) and state.kept is None and state.last_weights is None
+
+
+def test_a_diverged_run_keeps_its_best_evaluation_and_goes_on_from_its_last_good_one(monkeypatch):
+    scripted(monkeypatch, [0.9, 0.5])  # steps 10 and 20; then the weights blow up at step 23
+    model, task = setup()
+    state = TrainState.fresh(0)
+    events, at = [], {}
+    for event in train(model, task, small(steps=100), state=state):
+        events.append(event)
+        if isinstance(event, StepEvent):
+            at[event.step] = weights(model)
+            if event.step == 23:
+                with torch.no_grad():
+                    model.decoder.fc_out.bias.fill_(float("nan"))
+    done = events[-1]
+    assert (done.reason, done.step, done.kept_step, done.exact_match) == ("diverged", 20, 10, 0.9)
+    assert same(weights(model), at[10]) and same(list(state.last_weights.values()), at[20])
+
+
+@pytest.mark.parametrize("exacts, kept", [([0.5, 0.9, 0.7, 0.8], 20), ([0.5, 0.9, 0.7, 0.95], 40)],
+                         ids=["the-first-run-s-best", "a-better-one-later"])
+def test_continuing_from_kept_weights_is_the_run_that_never_stopped(monkeypatch, exacts, kept):
+    """30 steps then 10 more: training goes on from step 30's weights (not the kept step 20's), and the model
+    kept at the end is the one the 40 steps straight keep (same evaluations: every 10 steps)."""
+    scripted(monkeypatch, exacts)
+    model, task = setup(n_layers=2, dropout=0.5)
+    straight, at = run_recording(model, task, small(steps=40, teacher_forcing=0.5), state=TrainState.fresh(0))
+    straight_kept = weights(model)
+    assert straight[-1].kept_step == kept and same(straight_kept, at[kept])
+
+    scripted(monkeypatch, exacts)
+    model, task = setup(n_layers=2, dropout=0.5)
+    state = TrainState.fresh(0)
+    first = list(train(model, task, small(steps=30, teacher_forcing=0.5), state=state))
+    assert first[-1].kept_step == 20 and state.last_weights is not None
+    state = TrainState.from_bytes(state.to_bytes(), model)  # as a checkpoint or the app carries it
+    then = list(train(model, task, small(steps=10, teacher_forcing=0.5), state=state, start_step=30))
+    losses = [e.loss for e in first + then if isinstance(e, StepEvent)]
+    assert losses == [e.loss for e in straight if isinstance(e, StepEvent)]  # bit for bit
+    assert then[-1].kept_step == kept and then[-1].exact_match == straight[-1].exact_match
+    assert same(weights(model), straight_kept)
+    assert (state.last_weights is None) == (kept == 40)

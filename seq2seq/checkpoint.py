@@ -22,12 +22,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load, load_file, save_file
 
 from .config import ModelConfig
-from .model import Seq2Seq
+from .model import Seq2Seq, build_model
 from .tasks import Task, TaskSpec
 from .train import TrainState, safetensors_header, state_max_bytes
 
 FORMAT = "seq2seq-playground"
-VERSION = 1
+VERSION = 2  # 2: the model config may hold attention kinds, bidirectional, arch, heads, ff_dim, positions
+# the model fields a version-1 config.json has (attention a bool); anything else in one is damage, not data
+V1_MODEL_FIELDS = ("src_vocab_size", "trg_vocab_size", "cell", "emb_dim", "hidden_dim", "n_layers", "dropout",
+                   "attention")
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "train_state.safetensors"
@@ -129,7 +132,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
                               f"{CONFIG_FILE} and {WEIGHTS_FILE}")
     config = _read_config(folder)
     model_config, task, training = _config_parts(config, str(folder / CONFIG_FILE))
-    model = Seq2Seq.from_config(model_config)
+    model = build_model(model_config)  # weights overwritten below; never draws from the global generator
     model.load_state_dict(_read_weights(folder, model))
     model.eval()
     return Checkpoint(model=model, task=task, training=training, state=_read_state(folder, model))
@@ -156,6 +159,11 @@ def _check_state(data: bytes, model: Seq2Seq, file: str) -> bytes:
 def _config_parts(config: dict[str, Any], file: str) -> tuple[ModelConfig, Task, dict[str, Any]]:
     """The model config, task and training summary of a parsed config.json, checked against each other."""
     try:
+        if config["version"] < 2 and isinstance(config["model"], dict):
+            newer = sorted(set(config["model"]) - set(V1_MODEL_FIELDS))
+            if newer:
+                raise ValueError(f"model config has unknown field(s) for a version {config['version']} checkpoint: "
+                                 f"{', '.join(newer)}")
         model_config = ModelConfig.from_dict(config["model"])
         task = Task(TaskSpec.from_dict(config["task"]))
     except (ValueError, TypeError) as e:
@@ -309,7 +317,7 @@ def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes
             except ValueError as e:
                 raise CheckpointError(str(e)) from None
         with torch.device("meta"):  # shapes without memory
-            meta = Seq2Seq.from_config(model_config)
+            meta = build_model(model_config)
         shapes = {name: list(t.shape) for name, t in meta.state_dict().items()}
         most = 8 + MAX_HEADER_BYTES + 8 * sum(math.prod(shape) for shape in shapes.values())  # float64 at most
         data = _read_member(archive, members[WEIGHTS_FILE], min(most, max_weights_bytes))
@@ -320,7 +328,7 @@ def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes
     except (SafetensorError, ValueError) as e:
         raise CheckpointError(f"{WEIGHTS_FILE} is damaged or not a safetensors file ({e})") from None
     del data
-    model = Seq2Seq.from_config(model_config)
+    model = build_model(model_config)  # weights overwritten below; never draws from the global generator
     model.load_state_dict(_check_weights(weights, model, WEIGHTS_FILE))
     model.eval()
     state = None if state is None else _check_state(state, model, STATE_FILE)

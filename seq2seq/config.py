@@ -10,6 +10,10 @@ from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 CELLS = ("lstm", "gru")
+ATTENTIONS = ("none", "dot", "general", "additive")
+ARCHS = ("rnn", "transformer")
+POSITIONS = ("sinusoidal", "learned")
+MAX_POSITIONS = 128  # the longest source, and the most decoder steps, a Transformer with learned positions takes
 MAX_LR = 10.0  # Adam moves every weight by about lr per step: far above 0.1 nothing here can learn
 MAX_EVAL_SECONDS = 3600.0  # an evaluation cadence longer than an hour is no cadence
 
@@ -50,9 +54,35 @@ def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bo
         raise ValueError(f"{name} must be {side} {low} and <= {high}, got {value}")
 
 
+class Attention(str):
+    """An attention type ("none", "dot", "general", "additive"): a str, but false when it is "none", so code
+    written when attention was a bool (`if config.attention:`) keeps meaning "has attention"."""
+
+    def __bool__(self) -> bool:
+        return str.__ne__(self, "none")
+
+    def __repr__(self) -> str:
+        return str.__repr__(str(self))
+
+
 @dataclass
 class ModelConfig:
-    """Shapes of an encoder-decoder. Defaults learn `reverse` (length 3-10) to 99% in seconds."""
+    """Shapes of an encoder-decoder. Defaults learn `reverse` (length 3-10) to 99% in seconds.
+
+    arch "rnn" (the seed's LSTM/GRU encoder-decoder):
+      cell, emb_dim, hidden_dim, n_layers, dropout as in the seed;
+      attention: "none" | "dot" (scaled dot product after the RNN step, Luong) | "general" (Luong's
+        h_dec . W h_enc, after the RNN step) | "additive" (Bahdanau: v . tanh(W_q q + W_k k) from the previous
+        decoder state, before the RNN step, with input feeding). True and False are still accepted and mean
+        "dot" and "none" (configs written before there were several kinds);
+      bidirectional: the encoder reads the source both ways; a bridge (Linear + tanh) maps the two final
+        states to the decoder's initial state, and attention attends to outputs of size 2 x hidden_dim.
+    arch "transformer" (pre-norm encoder-decoder, seq2seq/transformer.py):
+      hidden_dim is d_model (divisible by heads), n_layers the number of encoder and of decoder layers, heads
+      the attention heads, ff_dim the feed-forward width (None: 4 x hidden_dim), positions "sinusoidal" or
+      "learned" (learned ones stop at MAX_POSITIONS tokens), dropout as usual. cell, emb_dim, attention and
+      bidirectional are RNN settings the Transformer ignores (attention is built in); heads, ff_dim and
+      positions are Transformer settings the RNN ignores (all are still validated)."""
     src_vocab_size: int
     trg_vocab_size: int
     cell: str = "lstm"
@@ -60,11 +90,22 @@ class ModelConfig:
     hidden_dim: int = 128
     n_layers: int = 1
     dropout: float = 0.0
-    attention: bool = False
+    attention: str = "none"
+    bidirectional: bool = False
+    arch: str = "rnn"
+    heads: int = 4
+    ff_dim: int | None = None
+    positions: str = "sinusoidal"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attention, bool):  # the old flag: True was dot-product attention
+            self.attention = "dot" if self.attention else "none"
+        if isinstance(self.attention, str) and self.attention in ATTENTIONS:
+            self.attention = Attention(self.attention)
 
     def validate(self) -> None:
-        if not isinstance(self.attention, bool):
-            raise ValueError(f"attention must be true or false, got {self.attention!r}")
+        if not isinstance(self.attention, str) or self.attention not in ATTENTIONS:
+            raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}")
         _check_int("src_vocab_size", self.src_vocab_size, 5)
         _check_int("trg_vocab_size", self.trg_vocab_size, 5)
         if self.cell not in CELLS:
@@ -73,9 +114,40 @@ class ModelConfig:
         _check_int("hidden_dim", self.hidden_dim, 1, 2048)
         _check_int("n_layers", self.n_layers, 1, 8)
         _check_float("dropout", self.dropout, 0.0, 0.9)
+        if not isinstance(self.bidirectional, bool):
+            raise ValueError(f"bidirectional must be true or false, got {self.bidirectional!r}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        _check_int("heads", self.heads, 1, 64)
+        if self.ff_dim is not None:
+            _check_int("ff_dim", self.ff_dim, 1, 16384)
+        if self.positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
+        if self.arch == "transformer" and self.hidden_dim % self.heads:
+            raise ValueError(f"hidden_dim (the Transformer's d_model) must be divisible by heads, got "
+                             f"{self.hidden_dim} and {self.heads} heads")
+
+    @property
+    def ff_size(self) -> int:
+        """The Transformer's feed-forward width: ff_dim, or 4 x hidden_dim when it is None."""
+        return self.ff_dim if self.ff_dim is not None else 4 * self.hidden_dim
+
+    def describe(self) -> str:
+        """One line for people: 'LSTM, 2 layers, emb 32, hidden 128, bidirectional, additive attention' or
+        'Transformer, 2 layers, d_model 64, 4 heads, ff 256, sinusoidal positions'."""
+        layers = f"{self.n_layers} layer{'s' if self.n_layers > 1 else ''}"
+        drop = f", dropout {self.dropout:g}" if self.dropout else ""
+        if self.arch == "transformer":
+            return (f"Transformer, {layers}, d_model {self.hidden_dim}, {self.heads} heads, ff {self.ff_size}, "
+                    f"{self.positions} positions{drop}")
+        extras = (", bidirectional" if self.bidirectional else "") + \
+            (f", {self.attention} attention" if self.attention != "none" else ", no attention")
+        return f"{self.cell.upper()}, {layers}, emb {self.emb_dim}, hidden {self.hidden_dim}{extras}{drop}"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["attention"] = str(self.attention)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":

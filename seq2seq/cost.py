@@ -73,6 +73,18 @@ and more for tiny settings, where the slack dominates. Caveats:
   from a warmed-up parent grows less, so the estimate stays an upper bound for it;
 - validation lengths vary, so an evaluation pads every batch to the longest: costing it at the longest
   length is the worst case (checked by `tools/fit_cost.py --check`).
+
+Model variants the fit above did not measure get conservative adjustments (by hand, checked against a few
+measurements; see `transformer_*` below):
+
+- a bidirectional encoder runs the source twice (and its upper layers read 2H inputs): the RNN features
+  count 2 x S encoder timesteps (3 x S with more than one layer), attention's too;
+- additive attention has no fast path (its decoder always loops, as with teacher forcing < 1), and its
+  energy tanh(W_q q + W_k k) costs about as much again as dot attention: attention features count 2 x S;
+- the Transformer has its own estimate (`_transformer_*`): parameters exactly; memory from the activations
+  kept for backward per token and layer and the attention maps; time from its multiply-adds at a
+  pessimistic 0.1 ns each (forward + backward), an overhead per operator call and per element, and the RNN
+  fit's constant, token and parameter terms; then the same margins and slack.
 """
 from __future__ import annotations
 
@@ -106,6 +118,12 @@ class Shapes:
     trg_steps: int  # decoder steps: target tokens + <eos>
     attention: bool
     dropout: bool
+    attn_len: int = 0  # source positions attention's features count (0: src_len); additive attention counts 2 x
+    extra_calls: int = 0  # operator calls per decoder step beyond the fitted ones (additive attention's 4)
+
+    @property
+    def attn_src(self) -> int:
+        return self.attn_len or self.src_len
 
     @property
     def rnn_in(self) -> int:
@@ -118,20 +136,90 @@ def shapes(model: "ModelConfig", spec: "TaskSpec") -> Shapes:
     tokens; addition has 2*max_len+1 source tokens and up to max_len+1 target digits."""
     n = spec.max_len
     src, trg = (2 * n + 1, n + 1) if spec.name == "addition" else (n, n)
+    attention = _attention(model)
+    if getattr(model, "bidirectional", False):  # the source is read both ways (upper layers read 2H inputs)
+        src *= 2 if model.n_layers == 1 else 3
+    additive = attention == "additive"
     return Shapes(model.cell, 4 if model.cell == "lstm" else 3, model.emb_dim, model.hidden_dim, model.n_layers,
-                  model.trg_vocab_size, src, trg + 1, bool(model.attention), model.dropout > 0)
+                  model.trg_vocab_size, src, trg + 1, attention != "none", model.dropout > 0,
+                  2 * src if additive else 0, 4 if additive else 0)
+
+
+def _attention(model: "ModelConfig") -> str:
+    """The attention kind of a config ("none" | "dot" | "general" | "additive"), from a bool too."""
+    kind = model.attention
+    if isinstance(kind, bool):
+        return "dot" if kind else "none"
+    return str(kind)
+
+
+def _is_transformer(model: "ModelConfig") -> bool:
+    return getattr(model, "arch", "rnn") == "transformer"
+
+
+# additive attention's energy tanh(W_q q + W_k k) has batch x target steps x source x hidden elements, which the
+# fitted features (made for dot attention's batch x steps x (source + hidden)) do not see: s per element
+# (training: forward and backward; decoding) and bytes per element kept for backward
+ADDITIVE = {"train": 12e-9, "eval": 4e-9, "bytes": 40}  # bytes: measured peaks, allocator slack included
+
+
+def _additive_elements(model: "ModelConfig", spec: "TaskSpec", batch: int) -> float:
+    if _is_transformer(model) or _attention(model) != "additive":
+        return 0.0
+    n = spec.max_len
+    src, trg = (2 * n + 1, n + 1) if spec.name == "addition" else (n, n)
+    return batch * (trg + 1) * src * model.hidden_dim
+
+
+def _loops(model: "ModelConfig", teacher_forcing: float) -> bool:
+    """Whether training runs the decoder step by step (teacher forcing < 1, or additive attention)."""
+    return teacher_forcing < 1.0 or (not _is_transformer(model) and _attention(model) == "additive")
 
 
 def count_parameters(model: "ModelConfig") -> int:
     """Exactly `seq2seq.model.count_parameters(build_model(model))`, by arithmetic."""
+    if _is_transformer(model):
+        return _transformer_parameters(model)
     g = 4 if model.cell == "lstm" else 3
     e, h, n = model.emb_dim, model.hidden_dim, model.n_layers
-    rnn = g * h * (e + h + 2) + (n - 1) * g * h * (2 * h + 2)  # weight_ih, weight_hh, bias_ih, bias_hh per layer
-    encoder = model.src_vocab_size * e + rnn
-    decoder = model.trg_vocab_size * e + rnn + h * model.trg_vocab_size + model.trg_vocab_size
-    if model.attention:
-        decoder += 2 * h * h + h  # combine: Linear(2h -> h)
+    kind = _attention(model)
+    d = 2 if getattr(model, "bidirectional", False) else 1
+    k = d * h  # what the decoder attends to: the encoder's outputs
+    # weight_ih, weight_hh, bias_ih, bias_hh per layer (and direction)
+    encoder = model.src_vocab_size * e + d * (g * h * (e + h + 2) + (n - 1) * g * h * (d * h + h + 2))
+    if d == 2:
+        encoder += (2 * h * h + h) * (2 if model.cell == "lstm" else 1)  # the bridge: Linear(2h -> h) for h (and c)
+    dec_in = e + (k if kind == "additive" else 0)  # additive attention feeds its context into the RNN
+    decoder = (model.trg_vocab_size * e + g * h * (dec_in + h + 2) + (n - 1) * g * h * (2 * h + 2)
+               + h * model.trg_vocab_size + model.trg_vocab_size)
+    if kind != "none":
+        decoder += (h + k + (e if kind == "additive" else 0)) * h + h  # combine
+        if kind != "dot" or k != h:
+            decoder += k * h  # the key projection
+        if kind == "additive":
+            decoder += h * h + h  # query projection and energy
     return encoder + decoder
+
+
+def _transformer_parameters(model: "ModelConfig") -> int:
+    d, f, n = model.hidden_dim, _ff(model), model.n_layers
+    positions = _max_positions() * d if getattr(model, "positions", "sinusoidal") == "learned" else 0
+    attention = 4 * d * d + 4 * d     # qkv and out
+    ff = 2 * d * f + f + d
+    encoder = model.src_vocab_size * d + positions + n * (attention + ff + 4 * d) + 2 * d
+    decoder = (model.trg_vocab_size * d + positions + n * (2 * attention + ff + 6 * d) + 2 * d
+               + d * model.trg_vocab_size + model.trg_vocab_size)
+    return encoder + decoder
+
+
+def _ff(model: "ModelConfig") -> int:
+    ff = getattr(model, "ff_dim", None)
+    return 4 * model.hidden_dim if ff is None else ff
+
+
+def _max_positions() -> int:
+    from .config import MAX_POSITIONS  # config.py imports no torch
+    return MAX_POSITIONS
 
 
 # ------------------------------------------------------------------------------------------ features
@@ -151,7 +239,7 @@ def memory_features(s: Shapes, params: int, batch: int, fast: bool, n_eval: int)
         # embeddings, and with dropout the masks on them and between layers
         "embeddings": b * (s.src_len + t) * (s.emb + (h * (n - 1) if s.dropout else 0)),
         "logits": b * t * s.vocab,
-        "attention": b * t * (s.src_len + h) if s.attention else 0,
+        "attention": b * t * (s.attn_src + h) if s.attention else 0,
         "eval": n_eval * (s.src_len + t) * h * n,
         "eval_gates": n_eval * s.src_len * h * g,  # nn.LSTM / nn.GRU project every input timestep at once
     }
@@ -185,14 +273,14 @@ def step_features(s: Shapes, params: int, batch: int, fast: bool) -> dict[str, f
             "loop_macs": b * g * h * s.rnn_in * steps_loop,
         }),
         "loop_elems": b * g * h * n * steps_loop,
-        "loop_calls": steps_loop * (n + (3 if s.attention else 1)),
+        "loop_calls": steps_loop * (n + (3 if s.attention else 1) + s.extra_calls),
         "loop_weights": steps_loop * (g * h * s.rnn_in + h * s.vocab + (2 * h * h if s.attention else 0)),
         # the output layer (and attention's scores, context and Linear(2h->h)): one call over all target
         # steps on the fast path, one per step in the loop
-        "head_macs": b * t * h * (s.vocab + ((2 * s.src_len + 2 * h) if s.attention else 0)),
+        "head_macs": b * t * h * (s.vocab + ((2 * s.attn_src + 2 * h) if s.attention else 0)),
         "dropout": b * (s.src_len + t) * (s.emb + h * (n - 1)) if s.dropout else 0,  # drawing and applying masks
-        "attention_fast": b * t * (s.src_len + h) if s.attention and fast else 0,
-        "attention_loop": b * t * (s.src_len + h) if s.attention and not fast else 0,
+        "attention_fast": b * t * (s.attn_src + h) if s.attention and fast else 0,
+        "attention_loop": b * t * (s.attn_src + h) if s.attention and not fast else 0,
     }
 
 
@@ -209,10 +297,10 @@ def eval_features(s: Shapes, n: int) -> dict[str, float]:
             "dec_macs": n * g * h * s.rnn_in * t,
         }),
         "elems": n * g * h * s.layers * (s.src_len + t),
-        "calls": t * (s.layers + (3 if s.attention else 1)),
+        "calls": t * (s.layers + (3 if s.attention else 1) + s.extra_calls),
         "weights": (s.src_len + t) * g * h * s.rnn_in,  # each timestep reads every weight, whatever n
-        "head_macs": n * t * h * (s.vocab + ((2 * s.src_len + 2 * h) if s.attention else 0)),
-        "attention": n * t * (s.src_len + h) if s.attention else 0,
+        "head_macs": n * t * h * (s.vocab + ((2 * s.attn_src + 2 * h) if s.attention else 0)),
+        "attention": n * t * (s.attn_src + h) if s.attention else 0,
     }
 
 
@@ -295,15 +383,21 @@ class Cost:
 
 def memory_mb(model: "ModelConfig", batch_size: int, teacher_forcing: float, spec: "TaskSpec",
               val_size: int) -> float:
+    if _is_transformer(model):
+        return _bound("memory", _transformer_memory(model, batch_size, spec, val_size))
     s = shapes(model, spec)
-    features = memory_features(s, count_parameters(model), batch_size, teacher_forcing >= 1.0, val_size)
-    return _bound("memory", _combine(MEMORY_MB, features))
+    features = memory_features(s, count_parameters(model), batch_size, not _loops(model, teacher_forcing), val_size)
+    additive = ADDITIVE["bytes"] * _additive_elements(model, spec, batch_size) / MB
+    return _bound("memory", _combine(MEMORY_MB, features) + additive)
 
 
 def step_seconds(model: "ModelConfig", batch_size: int, teacher_forcing: float, spec: "TaskSpec") -> float:
+    if _is_transformer(model):
+        return _bound("step", _transformer_step(model, batch_size, teacher_forcing, spec))
     s = shapes(model, spec)
-    features = step_features(s, count_parameters(model), batch_size, teacher_forcing >= 1.0)
-    return _bound("step", _combine(STEP_SECONDS, features))
+    features = step_features(s, count_parameters(model), batch_size, not _loops(model, teacher_forcing))
+    additive = ADDITIVE["train"] * _additive_elements(model, spec, batch_size)
+    return _bound("step", _combine(STEP_SECONDS, features) + additive)
 
 
 def eval_seconds(model: "ModelConfig", spec: "TaskSpec", n: int) -> float:
@@ -311,9 +405,14 @@ def eval_seconds(model: "ModelConfig", spec: "TaskSpec", n: int) -> float:
     (it decodes them in batches of 1000)."""
     if n <= 0:
         return 0.0
+    if _is_transformer(model):
+        full, rest = divmod(n, EVAL_BATCH)
+        fitted = full * _transformer_eval(model, spec, EVAL_BATCH) + (_transformer_eval(model, spec, rest) if rest else 0)
+        return _bound("eval", fitted)
     s = shapes(model, spec)
     full, rest = divmod(n, EVAL_BATCH)
-    fitted = full * _combine(EVAL_SECONDS, eval_features(s, EVAL_BATCH))
+    fitted = full * _combine(EVAL_SECONDS, eval_features(s, EVAL_BATCH)) \
+        + ADDITIVE["eval"] * _additive_elements(model, spec, n)
     if rest:
         fitted += _combine(EVAL_SECONDS, eval_features(s, rest))
     return _bound("eval", fitted)
@@ -342,6 +441,73 @@ def val_size_within(model: "ModelConfig", spec: "TaskSpec", seconds: float, cap:
         else:
             high = mid
     return low
+
+
+# ------------------------------------------------------------------------------------------ the Transformer
+# Not fitted: a pessimistic hand-made estimate (checked against measurements of a few configurations: it is
+# above every one; see tests/test_cost.py). Per operator call, per element and per multiply-add costs are
+# those of this machine's slowest measured small-matrix work.
+
+TRANSFORMER = {
+    "mac_train": 5.0e-11,   # s per forward multiply-add of a training step (forward + backward + Adam's share)
+    "mac_eval": 4.0e-11,    # s per multiply-add while decoding
+    "call_train": 30e-6,    # s per operator call in a training step (forward + backward)
+    "call_eval": 20e-6,     # s per operator call while decoding
+    "elem": 2.0e-9,         # s per activation element touched
+    "act_bytes": 4 * 30,    # bytes kept for backward per token, layer and d_model unit (attention, ff, norms)
+    "map_bytes": 4 * 6,     # bytes per attention-map entry kept for backward (scores, softmax, dropout mask)
+}
+_ENC_CALLS, _DEC_CALLS = 30, 45  # operator calls per encoder / decoder layer
+
+
+def _transformer_sizes(model: "ModelConfig", spec: "TaskSpec") -> tuple[int, int, int, int, int, int, int]:
+    s = shapes(model, spec)  # its src_len / trg_steps (never bidirectional: the Transformer ignores it)
+    src = (2 * spec.max_len + 1) if spec.name == "addition" else spec.max_len
+    return model.hidden_dim, _ff(model), model.n_layers, model.heads, model.trg_vocab_size, src, s.trg_steps
+
+
+def _transformer_macs(model: "ModelConfig", spec: "TaskSpec", batch: int) -> float:
+    """Forward multiply-adds of one batch through encoder and decoder (all target steps)."""
+    d, f, n, _, v, src, t = _transformer_sizes(model, spec)
+    encoder = src * n * (4 * d * d + 2 * d * f + 2 * src * d)
+    decoder = t * n * (4 * d * d + 2 * d * d + 2 * d * f + 2 * t * d + 2 * src * d) + src * n * 2 * d * d + t * d * v
+    return batch * (encoder + decoder)
+
+
+def _transformer_step(model: "ModelConfig", batch: int, teacher_forcing: float, spec: "TaskSpec") -> float:
+    d, f, n, h, v, src, t = _transformer_sizes(model, spec)
+    c = TRANSFORMER
+    calls = n * (_ENC_CALLS + _DEC_CALLS) + 20
+    if teacher_forcing < 1.0:  # the step loop: every decoder layer's calls once per target step
+        calls += t * (n * _DEC_CALLS + 10)
+    elems = batch * n * ((src + t) * (10 * d + 2 * f) + h * (src * src + t * t + t * src))
+    return (STEP_SECONDS["const"] + STEP_SECONDS["tokens"] * batch * (src + t)
+            + STEP_SECONDS["params"] * _transformer_parameters(model)
+            + c["mac_train"] * _transformer_macs(model, spec, batch) + c["call_train"] * calls + c["elem"] * elems)
+
+
+def _transformer_eval(model: "ModelConfig", spec: "TaskSpec", examples: int) -> float:
+    """One evaluation batch: the encoder once, then one cached decoder step per target step."""
+    d, f, n, h, v, src, t = _transformer_sizes(model, spec)
+    c = TRANSFORMER
+    calls = n * _ENC_CALLS + t * (n * _DEC_CALLS + 10) + 20
+    elems = examples * n * ((src + t) * (10 * d + 2 * f) + h * (src * src + t * t + t * src))
+    return (EVAL_SECONDS["const"] + EVAL_SECONDS["tokens"] * examples * (src + t)
+            + c["mac_eval"] * _transformer_macs(model, spec, examples) + c["call_eval"] * calls + c["elem"] * elems)
+
+
+def _transformer_memory(model: "ModelConfig", batch: int, spec: "TaskSpec", val_size: int) -> float:
+    """MB: the constant and per-parameter bytes of the RNN fit, activations and attention maps kept for
+    backward, the logits, and an evaluation's encoder outputs, caches and maps."""
+    d, f, n, h, v, src, t = _transformer_sizes(model, spec)
+    c = TRANSFORMER
+    acts = batch * n * ((src + t) * d * c["act_bytes"] + (src + t) * f * 8)
+    maps = batch * n * h * (src * src + t * t + t * src) * c["map_bytes"]
+    logits = batch * t * v * MEMORY_MB["logits"] * MB
+    e = min(val_size, EVAL_BATCH)
+    evaluation = e * n * ((src + t) * d * 4 * 8 + h * src * t * 4) + e * t * v * 8
+    return (MEMORY_MB["const"] + MEMORY_MB["params"] * _transformer_parameters(model)
+            + (acts + maps + logits + evaluation) / MB)
 
 
 # ------------------------------------------------------------------------------------------ budget
@@ -468,7 +634,9 @@ def _what(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec") -> str:
     grows with, by the form's labels."""
     layers = "layer" if model.n_layers == 1 else "layers"
     extras = []
-    if model.attention:
+    if _is_transformer(model):
+        extras.append(f"a Transformer ({model.heads} heads)")
+    elif model.attention:
         extras.append("attention")
     if train.teacher_forcing < 1.0:
         extras.append(f"teacher-forcing ratio {train.teacher_forcing:g}")

@@ -23,7 +23,10 @@ class Step:
     token: str                     # the token chosen
     prob: float                    # its probability
     top: list[tuple[str, float]]   # the k most likely tokens, best first
-    attention: list[float] | None = None  # weight on each source token (models with attention)
+    attention: list[float] | None = None  # weight on each source token (models with attention; for the
+                                          # Transformer the mean of its cross-attention over layers and heads)
+    dist: list[float] = field(default_factory=list)  # the probability of every vocabulary id (index = id)
+    heads: list[list[list[float]]] | None = None     # Transformer: cross-attention per layer, head, source token
 
 
 @dataclass
@@ -34,11 +37,13 @@ class Trace:
     finished: bool = True          # False when it hit the length limit before <eos>
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data; a step's "attention" and "heads" are left out when the model has none."""
         data = asdict(self)
         for step in data["steps"]:
             step["top"] = [list(pair) for pair in step["top"]]
-            if step["attention"] is None:
-                del step["attention"]
+            for key in ("attention", "heads"):
+                if step[key] is None:
+                    del step[key]
         return data
 
 
@@ -56,6 +61,13 @@ def evaluating(model: torch.nn.Module) -> Iterator[None]:
 
 def default_max_len(src_len: int) -> int:
     return 2 * src_len + 10
+
+
+def _step_limit(model: Seq2Seq, max_len: int) -> int:
+    """max_len, or fewer for a model that cannot take more decoder steps (a Transformer's learned positions):
+    its output then ends unfinished instead of failing."""
+    most = getattr(model.decoder, "max_steps", None)
+    return max_len if most is None else min(max_len, most)
 
 
 class Greedy:
@@ -114,15 +126,18 @@ def decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor | Non
                  policy: Any = None, *, stop_at_eos: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Decode a batch one step at a time, `policy` choosing each next token (greedy when None). Returns the
     chosen ids [batch, steps], the logits they were chosen from [batch, steps, vocab] and the attention
-    weights [batch, steps, src_len] (None without attention); steps <= max_len, fewer when every row has
-    produced <eos> (if stop_at_eos). Call inside `evaluating(model)` (or with gradients if you need them)."""
+    weights: [batch, steps, src_len] for an RNN with attention, None without; for the Transformer its
+    cross-attention of every layer and head, [batch, steps, layers, heads, src_len] (average dims 2 and 3
+    for one weight per source token). Weights on PAD are 0. steps <= max_len (and <= a Transformer's
+    learned positions), fewer when every row has produced <eos> (if stop_at_eos). Call inside
+    `evaluating(model)` (or with gradients if you need them)."""
     policy = policy or Greedy()
     state, memory = model.encode(src, src_lens)
     input = torch.full((src.shape[0],), SOS_ID, dtype=torch.long, device=src.device)  # [batch]
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)            # [batch]
     ids, logits_per_step, weights_per_step = [], [], []
-    for t in range(max_len):
-        logits, state, weights = model.decoder(input, state, memory)  # [batch, vocab], [batch, src_len]
+    for t in range(_step_limit(model, max_len)):
+        logits, state, weights = model.decoder(input, state, memory)  # [batch, vocab], [batch, (layers, heads,) src_len]
         input = policy.choose(logits, t)                              # [batch]
         ids.append(input)
         logits_per_step.append(logits)
@@ -143,7 +158,9 @@ def greedy_decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tenso
 def greedy_decode(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], *, max_len: int | None = None,
                   top_k: int = 3, policy: Any = None) -> Trace:
     """Decode one source (a string, parsed with the vocabulary, or a token list) step by step, greedily or as
-    `policy` (Sampling, Forced) chooses."""
+    `policy` (Sampling, Forced) chooses. Each Step holds the `top_k` most likely tokens and the whole
+    distribution (`dist`), and for the Transformer its cross-attention per layer and head (`heads`) beside
+    their mean (`attention`)."""
     tokens = vocab.parse(source) if isinstance(source, str) else list(source)
     src = torch.tensor([vocab.encode(tokens)], dtype=torch.long)  # [1, src_len]
     k = max(1, min(top_k, len(vocab)))
@@ -151,13 +168,20 @@ def greedy_decode(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], *, 
         ids, logits, attn = decode_batch(model, src, None, max_len or default_max_len(len(tokens)), policy)
     probs = logits[0].softmax(-1)          # [steps, vocab]
     top_p, top_i = probs.topk(k, dim=-1)   # [steps, k]
+    heads = None
+    if attn is not None and attn.dim() == 5:  # the Transformer: [1, steps, layers, heads, src_len]
+        heads = [[[[round(w, 6) for w in row] for row in layer] for layer in step] for step in attn[0].tolist()]
+        attn = attn.mean((2, 3))              # [1, steps, src_len]
+    weights = None if attn is None else attn[0].tolist()
+    dist = probs.tolist()
+    top_i, top_p = top_i.tolist(), top_p.tolist()
     steps, fed = [], SOS
     for t, chosen in enumerate(ids[0].tolist()):
         token = vocab.itos[chosen]
-        top = [(vocab.itos[i], round(p, 6)) for i, p in zip(top_i[t].tolist(), top_p[t].tolist())]
-        weights = None if attn is None else [round(w, 6) for w in attn[0, t].tolist()]
-        steps.append(Step(input=fed, token=token, prob=round(float(probs[t, chosen]), 6), top=top,
-                          attention=weights))
+        top = [(vocab.itos[i], round(p, 6)) for i, p in zip(top_i[t], top_p[t])]
+        steps.append(Step(input=fed, token=token, prob=round(dist[t][chosen], 6), top=top,
+                          attention=None if weights is None else [round(w, 6) for w in weights[t]],
+                          dist=[round(p, 6) for p in dist[t]], heads=None if heads is None else heads[t]))
         fed = token
     finished = bool(ids[0, -1] == EOS_ID)
     return Trace(source=" ".join(tokens), output=" ".join(vocab.decode(ids[0].tolist())), steps=steps,
@@ -222,7 +246,7 @@ def beam_search(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], width
         raise ValueError(f"beam width must be between 1 and 10, got {width}")
     tokens = vocab.parse(source) if isinstance(source, str) else list(source)
     src = torch.tensor([vocab.encode(tokens)], dtype=torch.long)  # [1, src_len]
-    limit = max_len or default_max_len(len(tokens))
+    limit = _step_limit(model, max_len or default_max_len(len(tokens)))
     nodes = [Node(0, None, 0, SOS, 0.0, 0.0, survived=True)]
     alive = [0]  # node ids of the hypotheses in the beam
     finished: list[Beam] = []

@@ -10,8 +10,21 @@ Changes from the seed, each for a reason:
 - no `self.device`: tensors follow the device of the inputs and parameters;
 - GRU is an option beside LSTM. An RNN "state" is what the cell uses: (hidden, cell) for LSTM,
   hidden for GRU; it is passed through untouched;
-- attention (Luong-style, after the RNN) is an option: the decoder then also looks at every encoder
-  output, and returns its attention weights instead of keeping them on the module.
+- attention is an option, of three kinds (config.attention): "dot" (the scaled dot product of the RNN
+  output with every encoder output, after the RNN step: Luong-style) and "general" (Luong's h . W k, also
+  after the RNN step), whose RNN output and context are mixed by `combine` (Linear + tanh) before `fc_out`;
+  and "additive" (Bahdanau: v . tanh(W_q q + W_k k), where the query q is the previous step's top-layer
+  hidden state, computed BEFORE the RNN step). The additive decoder feeds its context into the RNN with the
+  embedding (input feeding), and `combine` mixes the RNN output, the context and the embedding (Bahdanau's
+  "deep output") before `fc_out`. Every kind masks PAD (weight exactly 0) and returns its weights
+  instead of keeping them on the module;
+- the encoder can be bidirectional: a bridge (Linear + tanh, one for h and one for LSTM's c) maps the
+  concatenated final forward and backward states of each layer to the decoder's initial state, and the
+  encoder outputs (2 x hidden) are what attention attends to (dot attention projects them to hidden size
+  for its scores; general and additive attention take 2 x hidden keys in their own W).
+
+A Transformer with the same interface (encode, one decoder step with a key/value cache, reorder, forward)
+is in transformer.py; `build_model` and `Seq2Seq.from_config` build it for config.arch "transformer".
 """
 from __future__ import annotations
 
@@ -30,24 +43,61 @@ State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 class Memory(NamedTuple):
-    """What an attention decoder looks at: every encoder output, and which of them are real tokens."""
-    outputs: torch.Tensor  # [batch, src_len, hid]
+    """What an attention decoder looks at: every encoder output, which of them are real tokens, and their
+    keys (what the decoder's attention scores its query against; computed once per source)."""
+    outputs: torch.Tensor  # [batch, src_len, enc] the values (enc: hidden, or 2 x hidden when bidirectional)
     mask: torch.Tensor     # [batch, src_len] True for real tokens, False for PAD
+    keys: torch.Tensor | None = None  # [batch, src_len, hid] (None: the outputs themselves)
 
 
-def attention(query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scaled dot-product attention. query [batch, steps, hid], keys [batch, src_len, hid],
-    mask [batch, src_len] -> context [batch, steps, hid], weights [batch, steps, src_len]."""
-    scores = query @ keys.transpose(1, 2) / math.sqrt(query.shape[-1])  # [batch, steps, src_len]
+def attention(query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor, values: torch.Tensor | None = None,
+              scale: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """(Scaled) dot-product attention. query [batch, steps, hid], keys [batch, src_len, hid],
+    mask [batch, src_len], values [batch, src_len, enc] (None: the keys) -> context [batch, steps, enc],
+    weights [batch, steps, src_len]: each row sums to 1 and is exactly 0 on PAD."""
+    scores = query @ keys.transpose(1, 2)                                 # [batch, steps, src_len]
+    if scale:
+        scores = scores / math.sqrt(query.shape[-1])
     scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
     weights = scores.softmax(-1)                                          # [batch, steps, src_len]
-    return weights @ keys, weights
+    return weights @ (keys if values is None else values), weights
 
 
-def _rnn(cell: str, emb_dim: int, hidden_dim: int, n_layers: int, dropout: float) -> nn.RNNBase:
+class Attention(nn.Module):
+    """The decoder's attention of one kind ("dot", "general", "additive") over encoder outputs of size
+    key_dim, for queries of size hidden_dim. `keys(outputs)` precomputes what does not depend on the query
+    (once per source); `forward(query, memory)` scores every query step against them."""
+
+    def __init__(self, kind: str, hidden_dim: int, key_dim: int):
+        super().__init__()
+        self.kind = kind
+        # dot: no weights (a bidirectional encoder's 2H outputs are projected to H for the scores);
+        # general: score = q . W k; additive: score = v . tanh(W_q q + W_k k)
+        needs_key = kind != "dot" or key_dim != hidden_dim
+        self.key = nn.Linear(key_dim, hidden_dim, bias=False) if needs_key else None
+        self.query = nn.Linear(hidden_dim, hidden_dim, bias=False) if kind == "additive" else None
+        self.energy = nn.Linear(hidden_dim, 1, bias=False) if kind == "additive" else None
+
+    def keys(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs [batch, src_len, key_dim] -> keys [batch, src_len, hidden]."""
+        return outputs if self.key is None else self.key(outputs)
+
+    def forward(self, query: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
+        """query [batch, steps, hidden] -> context [batch, steps, key_dim], weights [batch, steps, src_len]."""
+        keys = memory.outputs if memory.keys is None else memory.keys
+        if self.kind != "additive":
+            return attention(query, keys, memory.mask, memory.outputs, scale=self.kind == "dot")
+        energy = torch.tanh(self.query(query).unsqueeze(2) + keys.unsqueeze(1))  # [batch, steps, src_len, hidden]
+        scores = self.energy(energy).squeeze(-1)                                 # [batch, steps, src_len]
+        weights = scores.masked_fill(~memory.mask.unsqueeze(1), float("-inf")).softmax(-1)
+        return weights @ memory.outputs, weights
+
+
+def _rnn(cell: str, emb_dim: int, hidden_dim: int, n_layers: int, dropout: float,
+         bidirectional: bool = False) -> nn.RNNBase:
     # PyTorch applies RNN dropout only between layers, and warns if there is just one layer
     return _RNN[cell](emb_dim, hidden_dim, n_layers, dropout=dropout if n_layers > 1 else 0.0,
-                      batch_first=True)
+                      batch_first=True, bidirectional=bidirectional)
 
 
 def _dropout(x: torch.Tensor, p: float, training: bool, generator: torch.Generator | None) -> torch.Tensor:
@@ -74,25 +124,28 @@ def _run_rnn(rnn: nn.RNNBase, x: torch.Tensor | nn.utils.rnn.PackedSequence, sta
     packed = isinstance(x, nn.utils.rnn.PackedSequence)
     data = x.data if packed else x
     is_lstm = isinstance(rnn, nn.LSTM)
+    dirs = 2 if rnn.bidirectional else 1
     if state is None:
-        zeros = data.new_zeros(rnn.num_layers, int(x.batch_sizes[0]) if packed else x.shape[0], rnn.hidden_size)
+        zeros = data.new_zeros(dirs * rnn.num_layers, int(x.batch_sizes[0]) if packed else x.shape[0],
+                               rnn.hidden_size)
         state = (zeros, zeros) if is_lstm else zeros
-    hidden, cell = state if is_lstm else (state, None)  # [layers, batch, hid]
+    hidden, cell = state if is_lstm else (state, None)  # [layers * directions, batch, hid]
     new_hidden, new_cell = [], []
     for layer in range(rnn.num_layers):
         if layer > 0:
             data = _dropout(data, rnn.dropout, True, generator)
-        weights = [getattr(rnn, f"{name}_l{layer}") for name in _WEIGHTS]
-        hx = (hidden[layer:layer + 1], cell[layer:layer + 1]) if is_lstm else hidden[layer:layer + 1]
+        weights = [getattr(rnn, f"{name}_l{layer}{suffix}") for suffix in ("", "_reverse")[:dirs] for name in _WEIGHTS]
+        at = slice(dirs * layer, dirs * (layer + 1))
+        hx = (hidden[at], cell[at]) if is_lstm else hidden[at]
         op = torch.lstm if is_lstm else torch.gru  # what nn.LSTM / nn.GRU call: biases, 1 layer, no dropout, train
         if packed:
-            data, *out = op(data, x.batch_sizes, hx, weights, True, 1, 0.0, True, False)
+            data, *out = op(data, x.batch_sizes, hx, weights, True, 1, 0.0, True, dirs == 2)
         else:
-            data, *out = op(data, hx, weights, True, 1, 0.0, True, False, True)
+            data, *out = op(data, hx, weights, True, 1, 0.0, True, dirs == 2, True)
         new_hidden.append(out[0])
         if is_lstm:
             new_cell.append(out[1])
-    hidden = torch.cat(new_hidden)  # [layers, batch, hid]
+    hidden = torch.cat(new_hidden)  # [layers * directions, batch, hid]
     state = (hidden, torch.cat(new_cell)) if is_lstm else hidden
     if not packed:
         return data, state
@@ -104,39 +157,76 @@ def _run_rnn(rnn: nn.RNNBase, x: torch.Tensor | nn.utils.rnn.PackedSequence, sta
 
 class Encoder(nn.Module):
     def __init__(self, input_dim: int, emb_dim: int, hidden_dim: int, n_layers: int, dropout: float,
-                 cell: str = "lstm"):
+                 cell: str = "lstm", bidirectional: bool = False):
         super().__init__()
         self.embedding = nn.Embedding(input_dim, emb_dim, padding_idx=PAD_ID)
-        self.rnn = _rnn(cell, emb_dim, hidden_dim, n_layers, dropout)
+        self.rnn = _rnn(cell, emb_dim, hidden_dim, n_layers, dropout, bidirectional)
         self.dropout = dropout
+        # bidirectional: [forward; backward] final states of each layer -> the decoder's initial state
+        self.bridge_h = nn.Linear(2 * hidden_dim, hidden_dim) if bidirectional else None
+        self.bridge_c = nn.Linear(2 * hidden_dim, hidden_dim) if bidirectional and cell == "lstm" else None
+
+    @property
+    def output_dim(self) -> int:
+        return self.rnn.hidden_size * (2 if self.rnn.bidirectional else 1)
 
     def forward(self, src: torch.Tensor, src_lens: torch.Tensor | None = None,
                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, State]:
         """src: [batch, src_len] ids; src_lens: [batch] real lengths (None: no padding); generator: for the
-        dropout masks while training. Returns the outputs [batch, src_len, hid] and the final state after
-        each real last token."""
+        dropout masks while training. Returns the outputs [batch, src_len, hid] ([batch, src_len, 2 hid] when
+        bidirectional) and the final state after each real last token ([layers, batch, hid]: a bidirectional
+        encoder's goes through the bridge, so it is the decoder's initial state either way)."""
         embedded = _dropout(self.embedding(src), self.dropout, self.training, generator)  # [batch, src_len, emb]
         if src_lens is None or bool((src_lens == src.shape[1]).all()):
-            return _run_rnn(self.rnn, embedded, None, generator)
-        packed = nn.utils.rnn.pack_padded_sequence(embedded, src_lens.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
-        outputs, state = _run_rnn(self.rnn, packed, None, generator)
-        outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True,
-                                                      total_length=src.shape[1])  # [batch, src_len, hid]
-        return outputs, state
+            outputs, state = _run_rnn(self.rnn, embedded, None, generator)
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(embedded, src_lens.cpu(), batch_first=True,
+                                                       enforce_sorted=False)
+            outputs, state = _run_rnn(self.rnn, packed, None, generator)
+            outputs, _ = nn.utils.rnn.pad_packed_sequence(outputs, batch_first=True,
+                                                          total_length=src.shape[1])  # [batch, src_len, hid]
+        if self.bridge_h is None:
+            return outputs, state
+        if isinstance(state, tuple):
+            return outputs, (_bridge(self.bridge_h, state[0]), _bridge(self.bridge_c, state[1]))
+        return outputs, _bridge(self.bridge_h, state)
+
+
+def _bridge(linear: nn.Linear, state: torch.Tensor) -> torch.Tensor:
+    """[layers * 2, batch, hid] (forward and backward of each layer, interleaved) -> tanh(W [fwd; bwd] + b)
+    [layers, batch, hid]."""
+    return torch.tanh(linear(torch.cat([state[0::2], state[1::2]], -1)))
+
+
+def attention_kind(use_attention: bool | str) -> str:
+    """"none" | "dot" | "general" | "additive" from a kind or the old bool (True: "dot")."""
+    if isinstance(use_attention, bool):
+        return "dot" if use_attention else "none"
+    if use_attention not in ("none", "dot", "general", "additive"):
+        raise ValueError(f"attention must be one of none, dot, general, additive, got {use_attention!r}")
+    return str(use_attention)
 
 
 class Decoder(nn.Module):
     def __init__(self, output_dim: int, emb_dim: int, hidden_dim: int, n_layers: int, dropout: float,
-                 cell: str = "lstm", use_attention: bool = False):
+                 cell: str = "lstm", use_attention: bool | str = False, key_dim: int | None = None):
+        """use_attention: False/"none", True/"dot", "general" or "additive"; key_dim: the size of the encoder
+        outputs attended to (hidden_dim, or 2 x hidden_dim from a bidirectional encoder)."""
         super().__init__()
+        kind = attention_kind(use_attention)
+        key_dim = key_dim or hidden_dim
+        self.kind = kind
         self.output_dim = output_dim
         self.embedding = nn.Embedding(output_dim, emb_dim, padding_idx=PAD_ID)
-        self.rnn = _rnn(cell, emb_dim, hidden_dim, n_layers, dropout)
-        # with attention, the RNN output and its context are mixed before predicting (Luong et al. 2015)
-        self.combine = nn.Linear(2 * hidden_dim, hidden_dim) if use_attention else None
+        # additive attention feeds its context into the RNN beside the embedding (input feeding)
+        self.rnn = _rnn(cell, emb_dim + (key_dim if kind == "additive" else 0), hidden_dim, n_layers, dropout)
+        # with attention, the RNN output and its context (and for additive attention the embedding too:
+        # Bahdanau's deep output) are mixed before predicting (Luong et al. 2015)
+        combine_in = hidden_dim + key_dim + (emb_dim if kind == "additive" else 0)
+        self.combine = nn.Linear(combine_in, hidden_dim) if kind != "none" else None
         self.fc_out = nn.Linear(hidden_dim, output_dim)
         self.dropout = dropout
+        self.attention = Attention(kind, hidden_dim, key_dim) if kind != "none" else None
 
     @property
     def uses_attention(self) -> bool:
@@ -148,14 +238,36 @@ class Decoder(nn.Module):
         state, and attention weights [batch, src_len] (None without attention). generator: for the
         dropout masks while training."""
         embedded = _dropout(self.embedding(input), self.dropout, self.training, generator)  # [batch, emb]
+        if self.kind == "additive":
+            return self._additive_step(embedded, state, memory, generator)
         output, state = _rnn_step(self.rnn, embedded, state, generator)                    # [batch, hid]
         logits, weights = self._predict(output.unsqueeze(1), memory)  # [batch, 1, vocab]
         return logits.squeeze(1), state, None if weights is None else weights.squeeze(1)
 
+    def _additive_step(self, embedded: torch.Tensor, state: State, memory: Memory | None,
+                       generator: torch.Generator | None) -> tuple[torch.Tensor, State, torch.Tensor]:
+        """Bahdanau: attend from the previous top-layer hidden state, then run the RNN on [embedding; context]."""
+        if memory is None:
+            raise ValueError("this decoder uses attention: pass the encoder's memory")
+        query = (state[0] if isinstance(state, tuple) else state)[-1]           # [batch, hid]
+        context, weights = self.attention(query.unsqueeze(1), memory)           # [batch, 1, enc], [batch, 1, src_len]
+        context = context.squeeze(1)                                            # [batch, enc]
+        output, state = _rnn_step(self.rnn, torch.cat([embedded, context], -1), state, generator)  # [batch, hid]
+        output = torch.tanh(self.combine(torch.cat([output, context, embedded], -1)))             # [batch, hid]
+        return self.fc_out(output), state, weights.squeeze(1)
+
     def forward_sequence(self, inputs: torch.Tensor, state: State, memory: Memory | None = None,
                          generator: torch.Generator | None = None) -> tuple[torch.Tensor, State, torch.Tensor | None]:
-        """Many steps whose inputs are all known (teacher forcing), in one RNN call. inputs: [batch, steps]."""
+        """Many steps whose inputs are all known (teacher forcing), in one RNN call. inputs: [batch, steps].
+        (Additive attention needs each step's state before the next RNN step: it runs step by step.)"""
         embedded = _dropout(self.embedding(inputs), self.dropout, self.training, generator)  # [batch, steps, emb]
+        if self.kind == "additive":
+            logits, weights = [], []
+            for t in range(inputs.shape[1]):
+                step_logits, state, step_weights = self._additive_step(embedded[:, t], state, memory, generator)
+                logits.append(step_logits)
+                weights.append(step_weights)
+            return torch.stack(logits, 1), state, torch.stack(weights, 1)
         output, state = _run_rnn(self.rnn, embedded, state, generator)                      # [batch, steps, hid]
         logits, weights = self._predict(output, memory)  # [batch, steps, vocab]
         return logits, state, weights
@@ -166,7 +278,7 @@ class Decoder(nn.Module):
             return self.fc_out(output), None
         if memory is None:
             raise ValueError("this decoder uses attention: pass the encoder's memory")
-        context, weights = attention(output, memory.outputs, memory.mask)     # [batch, steps, hid]
+        context, weights = self.attention(output, memory)                     # [batch, steps, enc]
         output = torch.tanh(self.combine(torch.cat([output, context], -1)))  # [batch, steps, hid]
         return self.fc_out(output), weights
 
@@ -202,32 +314,44 @@ class Seq2Seq(nn.Module):
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> "Seq2Seq":
+        """The model `config` describes (its own weights initialised from torch's current generator: use
+        build_model for seeded ones). For config.arch "transformer", a transformer.Transformer (a Seq2Seq
+        with the same interface)."""
         config.validate()
+        if config.arch == "transformer" and cls is Seq2Seq:
+            from .transformer import Transformer
+            return Transformer.from_config(config)
         c = config
-        encoder = Encoder(c.src_vocab_size, c.emb_dim, c.hidden_dim, c.n_layers, c.dropout, c.cell)
-        decoder = Decoder(c.trg_vocab_size, c.emb_dim, c.hidden_dim, c.n_layers, c.dropout, c.cell, c.attention)
+        encoder = Encoder(c.src_vocab_size, c.emb_dim, c.hidden_dim, c.n_layers, c.dropout, c.cell, c.bidirectional)
+        decoder = Decoder(c.trg_vocab_size, c.emb_dim, c.hidden_dim, c.n_layers, c.dropout, c.cell, c.attention,
+                          encoder.output_dim)
         return cls(encoder, decoder, config)
 
     def encode(self, src: torch.Tensor, src_lens: torch.Tensor | None,
                generator: torch.Generator | None = None) -> tuple[State, Memory | None]:
         """The decoder's initial state, and the memory it attends to (None without attention)."""
-        outputs, state = self.encoder(src, src_lens, generator)  # [batch, src_len, hid]
+        outputs, state = self.encoder(src, src_lens, generator)  # [batch, src_len, enc]
         if not self.decoder.uses_attention:
             return state, None
         positions = torch.arange(src.shape[1], device=src.device)  # [src_len]
         lens = torch.full((src.shape[0],), src.shape[1], device=src.device) if src_lens is None else src_lens
-        return state, Memory(outputs, positions.unsqueeze(0) < lens.to(src.device).unsqueeze(1))
+        mask = positions.unsqueeze(0) < lens.to(src.device).unsqueeze(1)  # [batch, src_len]
+        return state, Memory(outputs, mask, self.decoder.attention.keys(outputs))
 
     @staticmethod
     def reorder(state: State, memory: Memory | None, index: torch.Tensor) -> tuple[State, Memory | None]:
         """The decoder's state and memory for the batch rows `index` [n] (rows may repeat): how a beam search
-        keeps each hypothesis's own state as hypotheses are extended, dropped and copied."""
+        keeps each hypothesis's own state as hypotheses are extended, dropped and copied. A memory of one row
+        (one source) is kept as it is: every hypothesis attends to it by broadcasting, not copying."""
         if isinstance(state, tuple):
             state = tuple(s.index_select(1, index) for s in state)  # [layers, n, hid] each
         else:
             state = state.index_select(1, index)
-        if memory is not None:
-            memory = Memory(memory.outputs.index_select(0, index), memory.mask.index_select(0, index))
+        if memory is not None and memory.outputs.shape[0] > 1:
+            outputs = memory.outputs.index_select(0, index)
+            keys = memory.keys
+            keys = outputs if keys is None or keys is memory.outputs else keys.index_select(0, index)
+            memory = Memory(outputs, memory.mask.index_select(0, index), keys)
         return state, memory
 
     def forward(self, src: torch.Tensor, src_lens: torch.Tensor | None, trg: torch.Tensor,

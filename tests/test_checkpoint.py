@@ -64,8 +64,12 @@ def saved(tmp_path_factory):
 
 # --- round trip ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kw", [{}, dict(cell="gru", n_layers=2, dropout=0.1), dict(attention=True)],
-                         ids=["lstm", "gru-2-layers", "lstm-attention"])
+@pytest.mark.parametrize("kw", [{}, dict(cell="gru", n_layers=2, dropout=0.1), dict(attention=True),
+                                dict(attention="general", bidirectional=True, cell="gru"),
+                                dict(attention="additive", bidirectional=True, n_layers=2),
+                                dict(arch="transformer", heads=2, n_layers=2, positions="learned", dropout=0.1)],
+                         ids=["lstm", "gru-2-layers", "lstm-attention", "general-bidirectional-gru",
+                              "additive-bidirectional", "transformer"])
 def test_round_trip_gives_identical_weights_and_decodes(tmp_path, kw):
     model, done = trained_model(**kw)
     assert weights_differ(model, build_model(model.config, seed=0))  # really trained, not the init weights
@@ -120,7 +124,7 @@ def test_config_json_is_human_readable_and_complete(saved):
     config = json.loads(text, parse_constant=no_nan)
     assert {"format", "version", "model", "task", "vocab", "training"} <= set(config)
     assert config["format"] == "seq2seq-playground"
-    assert config["version"] == 1
+    assert config["version"] == 2
     assert config["model"] == model.config.to_dict()
     assert config["model"]["cell"] == "lstm" and config["model"]["hidden_dim"] == 16
     assert config["task"] == {"name": "reverse", "min_len": 3, "max_len": 5}
@@ -262,13 +266,15 @@ BREAKAGES = {
     "config.json garbage": (lambda f: (f / "config.json").write_text("garbage"), ["not valid JSON"]),
     "wrong format": (edit_config(lambda c: c.update(format="pytorch-lightning")),
                      ["not a seq2seq playground checkpoint"]),
-    "newer version": (edit_config(lambda c: c.update(version=2)), ["version 2", "upgrade"]),
+    "newer version": (edit_config(lambda c: c.update(version=3)), ["version 3", "upgrade"]),
     "missing model section": (edit_config(lambda c: c.pop("model")), ["missing model"]),
     "unknown task": (edit_config(lambda c: c["task"].update(name="juggle")), ["unknown task 'juggle'"]),
     "bad task lengths": (edit_config(lambda c: c["task"].update(min_len=0)), ["min (0)"]),
     "bad cell": (edit_config(lambda c: c["model"].update(cell="transformer")), ["cell", "'transformer'"]),
     "bad hidden_dim": (edit_config(lambda c: c["model"].update(hidden_dim="big")), ["hidden_dim", "'big'"]),
-    "unknown model field": (edit_config(lambda c: c["model"].update(heads=4)), ["unknown field", "heads"]),
+    "unknown model field": (edit_config(lambda c: c["model"].update(kernel=4)), ["unknown field", "kernel"]),
+    "version 1 with a newer field": (edit_config(lambda c: c.update(version=1) or c["model"].update(heads=4)),
+                                    ["unknown field", "version 1", "heads"]),
     "vocab too short": (edit_config(lambda c: c.update(vocab=c["vocab"][:-1])), ["vocabulary does not match"]),
     "vocab reordered": (edit_config(lambda c: c["vocab"].reverse()), ["vocabulary does not match"]),
     "vocab size": (edit_config(lambda c: c["model"].update(trg_vocab_size=15)), ["trg_vocab_size is 15"]),
@@ -492,3 +498,45 @@ def test_a_zip_with_two_training_states_is_refused(with_state, tmp_path):
         z.writestr("other/train_state.safetensors", state.to_bytes())
     with pytest.raises(CheckpointError, match="more than one train_state.safetensors"):
         load_checkpoint_zip(archive, max_weights_bytes=10_000_000)
+
+
+# --- version 1 ---------------------------------------------------------------------------------------------
+
+# what the bundled (version-1) checkpoints decoded before version 2 existed: output, the top 2 of the first two
+# steps, and the attention rows of the first two steps
+BUNDLED_V1 = {
+    "reverse": ("3 1 4 1 5 9", "9 5 1 4 1 3", [[("9", 0.999845), ("5", 0.000137)], [("5", 0.999985), ("9", 1.3e-05)]],
+                [None, None]),
+    "copy": ("5 2 7", "5 2 7", [[("5", 0.999998), ("2", 2e-06)], [("2", 0.999997), ("7", 1e-06)]],
+             [[0.37635, 0.363388, 0.260262], [0.216854, 0.434062, 0.349084]]),
+    "addition": ("4 7 + 5 8", "1 0 5", [[("1", 0.999947), ("9", 5.3e-05)], [("0", 0.999669), ("1", 0.000331)]],
+                 [[0.166817, 0.146179, 0.158053, 0.18472, 0.344231],
+                  [0.173737, 0.193937, 0.204864, 0.207996, 0.219465]]),
+    "sort": ("9 3 5 1", "1 3 5 9", [[("1", 0.999912), ("3", 7.2e-05)], [("3", 0.999884), ("5", 9.1e-05)]],
+             [None, None]),
+}
+
+
+@pytest.mark.parametrize("name", BUNDLED_V1)
+def test_the_bundled_version_1_checkpoints_load_and_decode_as_before(name):
+    folder = ROOT / "checkpoints" / name
+    config = json.loads((folder / "config.json").read_text())
+    assert config["version"] == 1 and isinstance(config["model"]["attention"], bool)
+    model = load_checkpoint(folder).model
+    assert model.config.attention == ("dot" if config["model"]["attention"] else "none")
+    assert model.config.arch == "rnn" and not model.config.bidirectional
+    source, output, tops, attention = BUNDLED_V1[name]
+    trace = greedy_decode(model, load_checkpoint(folder).task.vocab, source, top_k=2)
+    assert trace.output == output
+    assert [s.top for s in trace.steps[:2]] == tops
+    assert [s.attention for s in trace.steps[:2]] == attention
+
+
+def test_a_version_1_checkpoint_saved_again_is_version_2_and_decodes_the_same(tmp_path):
+    old = load_checkpoint(ROOT / "checkpoints" / "copy")
+    save_checkpoint(tmp_path / "copy", old.model, old.task)
+    config = json.loads((tmp_path / "copy" / "config.json").read_text())
+    assert config["version"] == 2 and config["model"]["attention"] == "dot" and config["model"]["arch"] == "rnn"
+    new = load_checkpoint(tmp_path / "copy")
+    assert greedy_decode(new.model, new.task.vocab, "5 2 7").to_dict() == \
+        greedy_decode(old.model, old.task.vocab, "5 2 7").to_dict()

@@ -237,3 +237,51 @@ def test_estimate_bounds_a_real_training_worker():
     est = check(model, train, spec, Budget())  # the default budget accepts it
     assert measured["parameters"] == est.parameters
     assert measured["peak_mb"] <= est.memory_mb <= 4 * measured["peak_mb"], (measured["peak_mb"], est)
+
+
+VARIANTS = [dict(bidirectional=True), dict(bidirectional=True, cell="gru", n_layers=3), dict(attention="general"),
+            dict(attention="additive"), dict(attention="additive", bidirectional=True, n_layers=2, emb_dim=7),
+            dict(attention="dot", bidirectional=True, cell="gru"),
+            dict(arch="transformer", hidden_dim=64, heads=4, n_layers=2),
+            dict(arch="transformer", hidden_dim=32, heads=2, n_layers=3, ff_dim=50, positions="learned")]
+
+
+@pytest.mark.parametrize("kw", VARIANTS)
+@pytest.mark.parametrize("vocab", [DIGITS, ADDITION])
+def test_parameter_count_is_exact_for_every_variant(kw, vocab):
+    config = ModelConfig(vocab, vocab, **kw)
+    assert cost.count_parameters(config) == count_parameters(build_model(config))
+
+
+@pytest.mark.parametrize("kw", VARIANTS[:6])
+@pytest.mark.parametrize("teacher_forcing", [1.0, 0.5])
+def test_an_rnn_variant_costs_at_least_the_plain_model(kw, teacher_forcing):
+    """A bidirectional encoder and general or additive attention only add work to the model they extend (the
+    estimates were checked against measurements: 1.1-3.6x the measured step and evaluation times and peak
+    memory of such models)."""
+    spec, train = make_spec("reverse", 3, 20), TrainConfig(teacher_forcing=teacher_forcing)
+    plain = ModelConfig(DIGITS, DIGITS, **{k: v for k, v in kw.items() if k in ("cell", "n_layers", "emb_dim")},
+                        attention="dot" if kw.get("attention", "none") != "none" else "none")
+    variant, base = estimate(ModelConfig(DIGITS, DIGITS, **kw), train, spec), estimate(plain, train, spec)
+    assert variant.memory_mb >= base.memory_mb and variant.step_seconds > base.step_seconds
+    assert variant.eval_seconds >= base.eval_seconds
+    if kw.get("attention") == "additive" and teacher_forcing == 1.0:  # it has no fast path: it loops
+        loop = estimate(plain, replace(train, teacher_forcing=0.5), spec)
+        assert variant.step_seconds > loop.step_seconds
+
+
+def test_a_transformer_estimate_grows_with_its_sizes_and_covers_what_was_measured():
+    spec, train = make_spec("reverse", 3, 10), TrainConfig()
+    small = ModelConfig(DIGITS, DIGITS, arch="transformer", hidden_dim=64, heads=4, n_layers=2)
+    got = estimate(small, train, spec)
+    # measured on this machine (one thread, CPU time): 0.028 s per step, 0.13-0.15 s per evaluation of 500, 140 MB
+    assert got.step_seconds >= 0.028 * 1.3 and got.eval_seconds >= 0.15 and got.memory_mb >= 140 * 1.3
+    assert got.step_seconds < 0.5 and got.memory_mb < 1024  # and the app's default budget still takes it
+    for bigger in (dict(hidden_dim=128), dict(n_layers=4), dict(ff_dim=1024), dict(heads=8)):
+        more = estimate(replace(small, **bigger), train, spec)
+        assert more.step_seconds > got.step_seconds and more.memory_mb >= got.memory_mb, bigger
+    assert estimate(small, replace(train, teacher_forcing=0.5), spec).step_seconds > got.step_seconds
+    assert estimate(small, train, make_spec("reverse", 3, 30)).memory_mb > got.memory_mb
+    with pytest.raises(BudgetError, match="Transformer"):
+        check(replace(small, hidden_dim=512, n_layers=8), TrainConfig(batch_size=1024), make_spec("reverse", 3, 50),
+              Budget())

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from seq2seq import load_checkpoint, validation_set
-from seq2seq.config import ModelConfig
+from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.decode import Forced, Sampling, beam_search, exact_and_token_hits, evaluating, greedy_decode, \
     greedy_decode_batch
 from seq2seq.model import build_model
@@ -37,7 +37,8 @@ def test_to_dict_is_plain_json_data(short_reverse):
     assert data["source"] == "3 4 5" and data["output"] == "5 4 3" and data["finished"] is True
     assert [s["token"] for s in data["steps"]] == ["5", "4", "3", "<eos>"]
     first = data["steps"][0]
-    assert set(first) == {"input", "token", "prob", "top"}  # no "attention" for a model without attention
+    assert set(first) == {"input", "token", "prob", "top", "dist"}  # no "attention" for a model without attention
+    assert len(first["dist"]) == len(task.vocab) and sum(first["dist"]) == pytest.approx(1, abs=1e-4)
     assert first["input"] == "<sos>" and isinstance(first["prob"], float) and 0.5 < first["prob"] <= 1
     assert len(first["top"]) == 2 and first["top"][0][0] == "5"
 
@@ -184,3 +185,85 @@ def test_forcing_a_token_changes_that_step_and_the_rest_goes_on_from_it():
     assert [s.token for s in forced.steps[:2]] == [s.token for s in greedy.steps[:2]]
     assert greedy.steps[2].token == "1" and forced.steps[2].token == "7" and forced.steps[3].input == "7"
     assert forced.steps[2].prob < 0.01  # the model did not want it: the step says so
+
+
+# ---------------------------------------------------------------- every model variant
+
+
+def test_each_step_carries_the_whole_distribution(short_reverse):
+    model, task = short_reverse
+    trace = greedy_decode(model, task.vocab, "3 1 4 1", top_k=2)
+    for step in trace.steps:
+        assert len(step.dist) == len(task.vocab) and sum(step.dist) == pytest.approx(1, abs=1e-4)
+        assert step.dist[task.vocab.stoi[step.token]] == step.prob
+        ranked = sorted(range(len(step.dist)), key=lambda i: -step.dist[i])[:2]
+        assert [(task.vocab.itos[i], step.dist[i]) for i in ranked] == step.top  # top is the head of dist
+        assert step.heads is None
+    assert "heads" not in trace.to_dict()["steps"][0]
+
+
+VARIANTS = {"general": dict(attention="general"), "additive-bi": dict(attention="additive", bidirectional=True),
+            "dot-bi-gru": dict(attention="dot", bidirectional=True, cell="gru", n_layers=2),
+            "transformer": dict(arch="transformer", heads=4, n_layers=2)}  # d_model: hidden_dim 16
+
+
+@pytest.fixture(scope="module")
+def additive():
+    """A bidirectional additive-attention model trained a little on reverse 3-6 (about 0.7 exact match)."""
+    from seq2seq.tasks import Task, make_spec
+    from seq2seq.train import train
+    task = Task(make_spec("reverse", 3, 6))
+    model = build_model(ModelConfig(len(task.vocab), len(task.vocab), emb_dim=16, hidden_dim=64,
+                                    attention="additive", bidirectional=True), seed=0)
+    for _ in train(model, task, TrainConfig(steps=120, batch_size=64, eval_every=120, val_size=50)):
+        pass
+    return model, task
+
+
+@pytest.mark.parametrize("name", [*VARIANTS, "trained-additive-bi"])
+def test_beam_search_works_for_every_variant(short_reverse, additive, name):
+    """Width 1 is greedy; wider beams score at least as well; every beam's log-probability, found with states
+    reordered from step to step, is what the model gives that token sequence in one teacher-forced pass."""
+    if name == "trained-additive-bi":
+        model, task = additive
+    else:
+        task = short_reverse[1]
+        model = build_model(ModelConfig(len(task.vocab), len(task.vocab), emb_dim=8, hidden_dim=16,
+                                        **VARIANTS[name]), seed=2)
+    for source in ["3 1 4 1", "9 2 6", "5 3 5 8 9"]:
+        greedy = greedy_decode(model, task.vocab, source, max_len=8)
+        one = beam_search(model, task.vocab, source, width=1, max_len=8)
+        chosen = [s.token for s in greedy.steps][:len(greedy.steps) - greedy.finished]  # <sos> too: untrained
+        assert one.beams[0].tokens == chosen and one.beams[0].finished == greedy.finished
+        wide = beam_search(model, task.vocab, source, width=5, max_len=8)
+        assert wide.beams[0].score >= one.beams[0].score - 1e-6
+        for beam in wide.beams + one.beams:
+            tokens = ["<sos>", *beam.tokens, *(["<eos>"] if beam.finished else [])]
+            trg = torch.tensor([[task.vocab.stoi[t] for t in tokens]])
+            src = torch.tensor([task.vocab.encode(task.vocab.parse(source))])
+            with evaluating(model):
+                logits = model(src, None, trg, 1.0)
+            expected = float(logits.log_softmax(-1)[0].gather(1, trg[0, 1:, None]).sum())
+            assert beam.logp == pytest.approx(expected, abs=1e-4)
+    if name == "trained-additive-bi":
+        assert greedy_decode(model, task.vocab, "3 1 4 1").output == "1 4 1 3"  # it did learn
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_batched_greedy_matches_one_at_a_time_for_every_variant(short_reverse, name):
+    _, task = short_reverse
+    model = build_model(ModelConfig(len(task.vocab), len(task.vocab), emb_dim=8, hidden_dim=16, **VARIANTS[name]),
+                        seed=1)
+    sources = [["1", "2", "3"], ["9", "8", "7", "6", "5", "4"], ["5"], ["0", "0", "1", "2"]]
+    batch = make_batch([Example(s, s) for s in sources], task.vocab)
+    with evaluating(model):
+        ids, logits, attn = greedy_decode_batch(model, batch.src, batch.src_lens, 6, stop_at_eos=False)
+    transformer = name == "transformer"
+    assert attn.shape == ((4, 6, 2, 4, 6) if transformer else (4, 6, 6))  # [batch, steps, (layers, heads,) src]
+    for row, source in enumerate(sources):
+        trace = greedy_decode(model, task.vocab, source, max_len=6)
+        probs = logits[row, :len(trace.steps)].softmax(-1)
+        assert torch.allclose(torch.tensor([s.dist for s in trace.steps]), probs, atol=1e-5)
+        mean = attn[row, 0].mean((0, 1)) if transformer else attn[row, 0]
+        assert trace.steps[0].attention == pytest.approx(mean[:len(source)].tolist(), abs=1e-5)
+        assert (attn[row, ..., len(source):] == 0).all()

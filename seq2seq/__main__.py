@@ -20,7 +20,7 @@ import torch
 
 from .checkpoint import STATE_FILE, CheckpointError, check_writable, load_checkpoint, save_checkpoint, \
     training_summary
-from .config import CELLS, ModelConfig, TrainConfig
+from .config import ARCHS, ATTENTIONS, CELLS, POSITIONS, ModelConfig, TrainConfig
 from .decode import Forced, Greedy, Sampling, beam_search, greedy_decode
 from .model import Seq2Seq, build_model
 from .tasks import TASK_NAMES, Task, make_spec
@@ -72,8 +72,17 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--hidden", type=int)
     t.add_argument("--layers", type=int)
     t.add_argument("--dropout", type=float)
-    t.add_argument("--attention", action="store_true", default=None,
-                   help="let the decoder attend to every encoder output (default: off, as in the seed)")
+    t.add_argument("--attention", nargs="?", const="dot", choices=ATTENTIONS, metavar="KIND",
+                   help="let the decoder attend to every encoder output: none (the default, as in the seed), dot "
+                        "(what a bare --attention means), general or additive (Bahdanau's, before the RNN step)")
+    t.add_argument("--bidirectional", action="store_true", default=None,
+                   help="read the source both ways (a bridge maps both final states to the decoder's)")
+    t.add_argument("--arch", choices=ARCHS, help="rnn (the seed's LSTM/GRU, the default) or transformer")
+    t.add_argument("--heads", type=int, metavar="N", help="Transformer: attention heads (default 4; must divide "
+                                                          "--hidden, which is d_model)")
+    t.add_argument("--ff", type=int, metavar="N", help="Transformer: feed-forward width (default 4 x --hidden)")
+    t.add_argument("--positions", choices=POSITIONS,
+                   help="Transformer: sinusoidal (the default) or learned (at most 128 tokens) positions")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float)
     t.add_argument("--teacher-forcing", type=float, metavar="X", help="ratio 0-1; 1.0 takes the fast path")
@@ -126,7 +135,10 @@ def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
 
 # the options that set what a run is; a resumed run keeps these from its checkpoint
 MODEL_OPTIONS = {"cell": "cell", "emb": "emb_dim", "hidden": "hidden_dim", "layers": "n_layers", "dropout": "dropout",
-                 "attention": "attention"}
+                 "attention": "attention", "bidirectional": "bidirectional", "arch": "arch", "heads": "heads",
+                 "ff": "ff_dim", "positions": "positions"}
+RNN_ONLY = ("cell", "emb", "attention", "bidirectional")  # options the Transformer has no use for
+TRANSFORMER_ONLY = ("heads", "ff", "positions")
 SETTING_OPTIONS = {"seed": "seed", "batch_size": "batch_size", "teacher_forcing": "teacher_forcing",
                    "lr_decay": "lr_decay"}
 # ... and these a resumed run may set
@@ -201,6 +213,7 @@ def _new_run(args: argparse.Namespace) -> _Run:
     """A new model and its settings from the command line (raises ValueError for a bad value)."""
     if args.task is None:
         raise UsageError("the following arguments are required: --task (or --resume DIR)")
+    _check_architecture_options(args)
     task = Task(make_spec(args.task, args.min_len, args.max_len))
     model_config = ModelConfig(len(task.vocab), len(task.vocab), **_given(args, MODEL_OPTIONS))
     model_config.validate()
@@ -211,6 +224,30 @@ def _new_run(args: argparse.Namespace) -> _Run:
     config.validate()
     task.examples(random.Random(0), 1, held_out=True)  # too small a task fails here, not mid-run
     return _Run(build_model(model_config, seed=config.seed), task, config, TrainState.fresh(config.seed))
+
+
+def _flags(names: Sequence[str]) -> str:
+    return ", ".join(f"--{name}" for name in names)
+
+
+def _check_architecture_options(args: argparse.Namespace) -> None:
+    """Options of one architecture given with the other, or out of range: UsageError (exit code 2)."""
+    transformer = args.arch == "transformer"
+    wrong = [name for name in (RNN_ONLY if transformer else TRANSFORMER_ONLY) if getattr(args, name) is not None]
+    if wrong and transformer:
+        raise UsageError(f"{_flags(wrong)} set the RNN; the Transformer has attention built in (its options: "
+                         f"--hidden, --layers, --heads, --ff, --positions, --dropout)")
+    if wrong:
+        raise UsageError(f"{_flags(wrong)} set the Transformer: add --arch transformer")
+    if args.heads is not None and not 1 <= args.heads <= 64:
+        raise UsageError(f"--heads must be between 1 and 64, got {args.heads}")
+    if args.ff is not None and not 1 <= args.ff <= 16384:
+        raise UsageError(f"--ff must be between 1 and 16384, got {args.ff}")
+    if transformer:
+        hidden = args.hidden if args.hidden is not None else ModelConfig.hidden_dim
+        heads = args.heads if args.heads is not None else ModelConfig.heads
+        if hidden >= 1 and hidden % heads:
+            raise UsageError(f"--hidden (the Transformer's d_model, {hidden}) must be divisible by --heads ({heads})")
 
 
 def _resumed_run(args: argparse.Namespace) -> _Run:
@@ -335,13 +372,13 @@ def cmd_decode(args: argparse.Namespace) -> int:
     def decode(source: str) -> dict[str, Any]:
         if args.beam is None:
             return _trace_json(greedy_decode(checkpoint.model, vocab, source, max_len=args.max_len,
-                                             top_k=args.top_k, policy=policy))
+                                             top_k=args.top_k, policy=policy), vocab)
         search = beam_search(checkpoint.model, vocab, source, args.beam, max_len=args.max_len)
         best = search.beams[0]
         path = {t: vocab.stoi[token] for t, token in enumerate(best.tokens + (["<eos>"] if best.finished else []))}
         trace = greedy_decode(checkpoint.model, vocab, source, max_len=len(path), top_k=args.top_k,
                               policy=Forced(path))  # the best beam, step by step
-        return {**_trace_json(trace), "beams": [{"tokens": b.tokens, "logp": round(b.logp, 6),
+        return {**_trace_json(trace, vocab), "beams": [{"tokens": b.tokens, "logp": round(b.logp, 6),
                                                  "score": round(b.score, 6), "finished": b.finished}
                                                 for b in search.beams],
                 "tree": [{"id": n.id, "parent": n.parent, "step": n.step, "token": n.token, "logp": round(n.logp, 6),
@@ -379,12 +416,19 @@ def _forced(specs: list[str], vocab, then) -> Forced:
     return Forced(tokens, then or Greedy())
 
 
-def _trace_json(trace) -> dict[str, Any]:
+def _trace_json(trace, vocab) -> dict[str, Any]:
+    """The --json of a trace: each step with its "dist" (the probability of every token, in the order of
+    "vocab"); "attention" one row over the source per output step (the Transformer's: the mean over layers and
+    heads), and for the Transformer "attention_heads" [step][layer][head][source token]."""
     data = trace.to_dict()
+    for step in data["steps"]:
+        step.pop("heads", None)  # once, at the top level
     result = {"source": data["source"], "output": data["output"], "steps": data["steps"],
-              "finished": data["finished"]}
+              "finished": data["finished"], "vocab": list(vocab.itos)}
     if trace.steps and trace.steps[0].attention is not None:
         result["attention"] = [step.attention for step in trace.steps]  # one row per output step
+    if trace.steps and trace.steps[0].heads is not None:
+        result["attention_heads"] = [step.heads for step in trace.steps]
     return result
 
 

@@ -502,3 +502,73 @@ def test_eval_by_length_marks_lengths_beyond_training_and_shows_where_the_model_
     text = cli(capsys, "eval", "--checkpoint", ROOT / "checkpoints" / "reverse", "--by-length", "--n", "20",
                "--min-len", "10", "--max-len", "11").stdout.splitlines()
     assert text[0].split() == ["length", "exact", "tokens", "n"] and text[2].endswith("(longer than trained)")
+
+
+# ---------------------------------------------------------------- model variants: --attention KIND, --bidirectional, --arch
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--attention"], dict(attention="dot", bidirectional=False, arch="rnn")),  # bare: what it always meant
+    (["--attention", "general", "--bidirectional"], dict(attention="general", bidirectional=True, arch="rnn")),
+    (["--attention", "additive", "--cell", "gru"], dict(attention="additive", cell="gru")),
+    (["--arch", "transformer", "--heads", "2", "--ff", "48", "--positions", "learned", "--layers", "2"],
+     dict(arch="transformer", heads=2, ff_dim=48, positions="learned", n_layers=2)),
+], ids=["bare-attention", "general-bidirectional", "additive-gru", "transformer"])
+def test_train_builds_each_model_variant_and_decode_shows_its_attention(capsys, tmp_path, flags, expected):
+    out = tmp_path / "m"
+    result = cli(capsys, "train", "--task", "reverse", "--min-len", 3, "--max-len", 4, "--steps", 5, "--hidden", 16,
+                 "--eval-every", 5, "--seed", 0, *flags, "--json", "--out", out)
+    assert result.returncode == 0, result.stderr
+    model = json.loads((out / "config.json").read_text())["model"]
+    assert {k: model[k] for k in expected} == expected
+    trace = json.loads(cli(capsys, "decode", "--checkpoint", out, "--max-len", 3, "--json", "3 1 4").stdout)
+    assert trace["vocab"][:4] == ["<pad>", "<sos>", "<eos>", "<unk>"]
+    assert all(len(s["dist"]) == len(trace["vocab"]) and "heads" not in s for s in trace["steps"])
+    rows = trace["attention"]
+    assert len(rows) == len(trace["steps"]) and all(len(r) == 3 and abs(sum(r) - 1) < 1e-4 for r in rows)
+    if expected.get("arch") == "transformer":  # [step][layer][head][source token], the rows their mean
+        heads = trace["attention_heads"]
+        assert [len(heads[0]), len(heads[0][0]), len(heads[0][0][0])] == [2, 2, 3]
+        mean = [sum(h[i] for layer in heads[0] for h in layer) / 4 for i in range(3)]
+        assert mean == pytest.approx(rows[0], abs=1e-5)
+    else:
+        assert "attention_heads" not in trace
+
+
+def test_a_transformer_trained_in_two_runs_is_the_one_trained_in_one(capsys, tmp_path):
+    model = ["--task", "reverse", "--min-len", 3, "--max-len", 4, "--arch", "transformer", "--hidden", 16,
+             "--heads", 2, "--layers", 1, "--dropout", 0.1, "--teacher-forcing", 0.5, "--eval-every", 10, "--seed", 3]
+    assert cli(capsys, "train", *model, "--steps", 20, "--out", tmp_path / "whole").returncode == 0
+    assert cli(capsys, "train", *model, "--steps", 12, "--out", tmp_path / "first").returncode == 0
+    resumed = cli(capsys, "train", "--resume", tmp_path / "first", "--steps", 8, "--out", tmp_path / "second")
+    assert resumed.returncode == 0, resumed.stderr
+    whole, second = load_checkpoint(tmp_path / "whole").model, load_checkpoint(tmp_path / "second").model
+    assert all(torch_equal(t, second.state_dict()[name]) for name, t in whole.state_dict().items())
+    refused = cli(capsys, "train", "--resume", tmp_path / "first", "--heads", 4, "--out", tmp_path / "third")
+    assert "--heads cannot be used with --resume" in assert_one_line_error(refused, code=2)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+    return torch.equal(a, b)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--attention", "bahdanau"], "invalid choice: 'bahdanau'"),
+    (["--arch", "cnn"], "invalid choice: 'cnn'"),
+    (["--positions", "rotary"], "invalid choice: 'rotary'"),
+    (["--heads", "2"], "--heads set the Transformer: add --arch transformer"),
+    (["--ff", "64", "--positions", "learned"], "--ff, --positions set the Transformer"),
+    (["--arch", "transformer", "--bidirectional"], "--bidirectional set the RNN"),
+    (["--arch", "transformer", "--attention", "dot", "--emb", "8"], "--emb, --attention set the RNN"),
+    (["--arch", "transformer", "--heads", "3"], "must be divisible by --heads (3)"),
+    (["--arch", "transformer", "--hidden", "30"], "d_model, 30) must be divisible by --heads (4)"),
+    (["--arch", "transformer", "--heads", "0"], "--heads must be between 1 and 64"),
+    (["--arch", "transformer", "--ff", "0"], "--ff must be between 1 and 16384"),
+], ids=["attention-kind", "arch", "positions", "heads-for-rnn", "ff-for-rnn", "bidirectional-transformer",
+        "rnn-options-for-transformer", "heads-not-dividing", "hidden-not-dividing", "zero-heads", "zero-ff"])
+def test_bad_model_variant_options_are_argument_errors(capsys, tmp_path, flags, expected):
+    out = tmp_path / "never"
+    message = assert_one_line_error(cli(capsys, "train", "--task", "reverse", *flags, "--out", out), code=2)
+    assert expected in message and "--help" in message
+    assert not out.exists()

@@ -237,13 +237,29 @@ def plots(session: Session, log_scale: bool | None = None):
 
 
 def apply_preset(name: str):
-    """The preset's values in every field, its note, its task's note and preview sources."""
+    """The preset's values in every field (showing the fields its architecture uses), its note, its task's note,
+    its model's diagram and preview sources."""
     if name not in PRESETS:
         raise problem(f"Preset must be one of: {', '.join(PRESETS)}.", "Unknown preset")
     values = PRESETS[name]
     task = Task(make_spec(values["task"], values["min_len"], values["max_len"]))
-    return ([values[k] for k in SETTINGS] + [settings.PRESET_NOTES[name], views.describe_task(task),
-                                             watch_default(task), say()])
+    fields = form_values(values)
+    diagram = views.diagram_html(settings.model_config(values, len(task.vocab)), len(task.vocab))
+    return fields + [settings.PRESET_NOTES[name], views.describe_task(task), watch_default(task), diagram, say()]
+
+
+def form_values(values: dict) -> list:
+    """Updates for every form field, in SETTINGS order: the value given (or none), and for the model fields
+    whether the architecture uses them."""
+    used = model_fields_used(values.get("arch", "rnn"))
+    return [gr.update(value=values[k], visible=used[k]) if k in used and k in values else
+            gr.update(visible=used[k]) if k in used else values.get(k, gr.skip()) for k in SETTINGS]
+
+
+def model_fields_used(arch) -> dict[str, bool]:
+    """Which model fields the architecture uses (the others are hidden)."""
+    unused = settings.RNN_ONLY if arch == "transformer" else settings.TRANSFORMER_ONLY
+    return {name: name not in unused for name in settings.MODEL_FIELDS}
 
 
 def task_changed(name: str):
@@ -260,18 +276,18 @@ def lengths_changed(name, min_len, max_len):
     return views.describe_task(task_of({"task": name, "min_len": min_len, "max_len": max_len}))
 
 
-def model_changed(cell, emb_dim, hidden_dim, n_layers, attention, task_name, min_len, max_len):
-    """The diagram, with the sizes as they now are (a value out of range keeps the last diagram)."""
+def model_changed(*values):
+    """The diagram, with the sizes as they now are (a value out of range keeps the last diagram), and only the
+    fields the chosen architecture uses."""
+    *model_values, task_name, min_len, max_len = values
+    named = dict(zip(settings.MODEL_FIELDS, model_values))
+    shown = [gr.update(visible=used) for used in model_fields_used(named.get("arch")).values()]
     try:
-        config = ModelConfig(14, 14, cell=settings.choice(SETTINGS["cell"], cell),
-                             emb_dim=settings.number(SETTINGS["emb_dim"], emb_dim),
-                             hidden_dim=settings.number(SETTINGS["hidden_dim"], hidden_dim),
-                             n_layers=settings.number(SETTINGS["n_layers"], n_layers),
-                             attention=settings.flag(SETTINGS["attention"], attention))
-    except SettingsError:
-        return gr.skip()
-    task = task_of({"task": task_name, "min_len": min_len, "max_len": max_len})
-    return views.diagram_html(config, len(task.vocab))
+        task = task_of({"task": task_name, "min_len": min_len, "max_len": max_len})
+        config = settings.model_config(named, len(task.vocab))
+    except (SettingsError, ValueError):
+        return gr.skip(), *shown
+    return views.diagram_html(config, len(task.vocab)), *shown
 
 
 def preview_changed(text, name, min_len, max_len):
@@ -668,7 +684,7 @@ def load_on_page(file, session, request: gr.Request):
     c, spec = session.model.config, session.task.spec
     values = {"task": spec.name, "min_len": spec.min_len, "max_len": spec.max_len, "cell": c.cell,
               "emb_dim": c.emb_dim, "hidden_dim": c.hidden_dim, "n_layers": c.n_layers, "dropout": c.dropout,
-              "attention": c.attention}
+              "attention": str(c.attention), "bidirectional": c.bidirectional, "arch": c.arch, "heads": c.heads}
     saved = session.train_config or {}
     for key in ("batch_size", "lr", "teacher_forcing", "lr_decay", "seed"):  # as it was trained, where valid
         try:
@@ -682,7 +698,7 @@ def load_on_page(file, session, request: gr.Request):
         loss = None
     sentence = loaded_sentence(session, name)
     status = f"{sentence} Press Train to continue it from step {session.history.last_step:,}."
-    return (session, message_html(sentence, "info"), *[values.get(k, gr.skip()) for k in SETTINGS], "continue",
+    return (session, message_html(sentence, "info"), *form_values(values), "continue",
             loss, accuracy, status, gr.update(visible=loss is None and accuracy is None),
             gr.update(visible=loss is not None or accuracy is not None))
 # ---------------------------------------------------------------- decoding
@@ -771,8 +787,9 @@ def decoded_views(source: str, model_choice, top_k, train_task, session, request
         tokens = task.vocab.parse(source)
     except ValueError as e:
         raise problem(f"{str(e)[0].upper()}{str(e)[1:]}.", "Cannot decode") from None
-    trace, search = strategies.run(model, task.vocab, tokens, strategy)
-    decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), strategy.describe())
+    trace, search = strategies.run(model, task.vocab, tokens, strategy, top_k=10)
+    decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), strategy.describe(),
+                            itos=task.vocab.itos)
     tree = views.beam_tree_html(search, decoded.expected) if search is not None else EMPTY_TREE
     k = min(k, len(decoded.tokens))
     return (trace.output, views.verdict_html(decoded), views.steps_frame(decoded, k), views.distribution_html(decoded),
@@ -807,10 +824,12 @@ def decode_on_page(source, model_choice, top_k, train_task, strategy, width, tem
             source, model_choice, top_k, train_task, session, request, chosen)
     except gr.Error as e:
         return ("", EMPTY_VERDICT, None, "", "", EMPTY_PLAYER, None, gr.skip(), EMPTY_TREE, EMPTY_WHAT_IF,
-                gr.skip(), say(e.message))
+                gr.skip(), gr.update(visible=False), say(e.message))
     view = "view-tree" if chosen.kind == "beam" else "view-steps"
+    heads = views.head_choices(decoded)
+    head = gr.update(choices=heads or [(views.AVERAGE, views.AVERAGE)], value=views.AVERAGE, visible=bool(heads))
     return (output, verdict, table, heat, attention, player, decoded, info, tree, EMPTY_WHAT_IF,
-            gr.Tabs(selected=view), say())
+            gr.Tabs(selected=view), head, say())
 
 
 def what_if_views(decoded, step, token, model_choice, train_task, session, request) -> str:
@@ -825,7 +844,8 @@ def what_if_views(decoded, step, token, model_choice, train_task, session, reque
         changed = strategies.what_if(model, task.vocab, decoded.trace, step, str(token))
     except (TypeError, ValueError) as e:
         raise problem(f"Cannot force that: {e}.", "Cannot force") from None
-    forced = views.Decoded(changed, decoded.expected, decoded.tokens, f"forced at step {step}", forced=step)
+    forced = views.Decoded(changed, decoded.expected, decoded.tokens, f"forced at step {step}", forced=step,
+                           itos=task.vocab.itos)
     return views.what_if_html(decoded, forced)
 
 
@@ -879,6 +899,13 @@ def top_k_changed(decoded, top_k):
     except SettingsError:
         return gr.skip()
     return views.steps_frame(decoded, min(k, len(decoded.tokens)))
+
+
+def attention_head_changed(decoded, head):
+    """A Transformer's attention map for one layer's head, or the average, from the last decoding."""
+    if not isinstance(decoded, views.Decoded) or head not in {value for _, value in views.head_choices(decoded)}:
+        return gr.skip()
+    return views.attention_html(decoded, head)
 
 
 def strategy_changed(kind):
@@ -950,7 +977,7 @@ def compare_views(source, choice_a, choice_b, session, request):
     panels, results = [], {}
     for which, (name, (choice, model, task)) in zip("ab", names.items()):
         trace = greedy_decode(model, task.vocab, tokens, top_k=3)
-        decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task))
+        decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos)
         panels.append(views.compare_html(f"{name} — {describe_model(model)}", decoded, which))
         results[name] = (task.spec, by_length(choice, model, task, lengths))
     frame = views.by_length_frame({name: rows for name, (_, rows) in results.items()})
@@ -1139,14 +1166,12 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                     for group, title in groups.items():
                         with gr.Accordion(title, open=False, elem_id=f"settings-{group}"):
                             if group == "model":
-                                diagram = gr.HTML(views.diagram_html(ModelConfig(14, 14, cell=d["cell"],
-                                                  emb_dim=d["emb_dim"], hidden_dim=d["hidden_dim"],
-                                                  n_layers=d["n_layers"], attention=d["attention"]),
-                                                  len(first_task.vocab)), elem_id="model-diagram-box")
+                                diagram = gr.HTML(views.diagram_html(settings.model_config(d, len(first_task.vocab)),
+                                                                     len(first_task.vocab)), elem_id="model-diagram-box")
                             with gr.Row():
-                                for s in SETTINGS.values():
-                                    if s.group == group:
-                                        form[s.name] = form_field(s, min_width=140)
+                                for s in settings.form_order(SETTINGS, group):
+                                    shown = model_fields_used(d["arch"]).get(s.name, True)
+                                    form[s.name] = form_field(s, min_width=140, visible=shown)
                     with gr.Accordion("Watch these sources while it trains", open=False, elem_id="watch-box"):
                         watch = gr.Textbox(watch_default(first_task), lines=4, max_lines=6, show_label=False,
                                            info="One source per line (at most 6): their answers are shown live.",
@@ -1231,6 +1256,9 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                             distribution = gr.HTML("", elem_id="decode-distribution", elem_classes="scroll-x",
                                                    js_on_load=CLICK_TOKEN)
                         with gr.Tab("Attention", id="view-attention", elem_id="view-attention"):
+                            attention_head = gr.Dropdown([(views.AVERAGE, views.AVERAGE)], value=views.AVERAGE,
+                                                         label="Which attention (Transformer)", visible=False,
+                                                         elem_id="decode-attention-head")
                             attention_map = gr.HTML("", elem_id="decode-attention", elem_classes="scroll-x")
                         with gr.Tab("Beam tree", id="view-tree", elem_id="view-tree"):
                             beam_tree = gr.HTML(EMPTY_TREE, elem_id="beam-tree")
@@ -1271,22 +1299,21 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
 
     settings_inputs = [form[name] for name in SETTINGS]
     as_sent(*settings_inputs, mode, preset, model_choice, top_k, strategy, width, temperature, sample_k, top_p,
-            sample_seed, model_a, model_b, api_step)
+            sample_seed, model_a, model_b, api_step, attention_head)
     upload._process_single_file = api_file._process_single_file = upload_path  # Gradio's own leave an empty temp file per upload
     guard_input(examples, "Pick one of the examples.")
     private = dict(api_visibility="private")
 
     preset.change(guarded(apply_preset), preset,
-                  settings_inputs + [preset_note, task_note, watch, settings_message], **private)
+                  settings_inputs + [preset_note, task_note, watch, diagram, settings_message], **private)
     form["task"].input(guarded(task_changed), form["task"],
                        [form["min_len"], form["max_len"], task_note, watch], **private)
     for name in ("min_len", "max_len"):
         form[name].change(guarded(lengths_changed),
                           [form["task"], form["min_len"], form["max_len"]], task_note, **private)
-    for name in ("cell", "emb_dim", "hidden_dim", "n_layers", "attention", "task"):
-        form[name].change(guarded(model_changed),
-                          [form[n] for n in ("cell", "emb_dim", "hidden_dim", "n_layers", "attention", "task",
-                                             "min_len", "max_len")], diagram, **private, show_progress="hidden")
+    for name in (*settings.MODEL_FIELDS, "task"):
+        form[name].change(guarded(model_changed), [form[n] for n in (*settings.MODEL_FIELDS, "task", "min_len", "max_len")],
+                          [diagram, *[form[n] for n in settings.MODEL_FIELDS]], **private, show_progress="hidden")
     watch.change(guarded(preview_changed),
                  [watch, form["task"], form["min_len"], form["max_len"]], [preview, settings_message], **private,
                  show_progress="hidden")
@@ -1322,7 +1349,7 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
     strategy.change(strategy_changed, strategy, strategy_inputs[1:], **private, show_progress="hidden")
     decode_inputs = [source, model_choice, top_k, form["task"], *strategy_inputs, session_state]
     page_outputs = [output, verdict, steps_table, distribution, attention_map, playback, decoded_state, model_info,
-                    beam_tree, what_if_box, decode_views, decode_message]
+                    beam_tree, what_if_box, decode_views, attention_head, decode_message]
     on_page = guarded(decode_on_page)
     for trigger in (decode_button.click, source.submit):
         trigger(on_page, decode_inputs, page_outputs, js=passing(scroll_to("decode-verdict", 300, 400)), **private,
@@ -1333,6 +1360,8 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                                              beam_tree, model_info], api_name="decode", **decoding)
     top_k.change(guarded(top_k_changed), [decoded_state, top_k], steps_table, **private,
                  show_progress="hidden")
+    attention_head.change(guarded(attention_head_changed), [decoded_state, attention_head], attention_map, **private,
+                          show_progress="hidden")
     what_if_inputs = [decoded_state, model_choice, form["task"], session_state]
     what_if_outputs = [what_if_box, decode_views, decode_message]
     for trigger in (distribution.click, playback.click, steps_table.select):

@@ -52,6 +52,13 @@ def _numbers(name, label, widget, default, seed, group, low, high, *, whole=Fals
     return Setting(name, label, widget, default, seed, group, low, high, whole, step, (), info)
 
 
+ATTENTION_CHOICES = (("None", "none"), ("Dot product (Luong)", "dot"), ("General (Luong)", "general"),
+                     ("Additive (Bahdanau)", "additive"))
+ARCH_CHOICES = (("LSTM/GRU", "rnn"), ("Transformer", "transformer"))
+RNN_ONLY = ("cell", "emb_dim", "attention", "bidirectional")  # fields a Transformer does not use
+TRANSFORMER_ONLY = ("heads",)
+
+
 def table(max_seconds: int = 600) -> dict[str, Setting]:
     """Every setting, in /train's parameter order (scripts may pass them by position, so a new setting goes
     last); the form shows each group's in this order. `max_seconds` is the longest run this server allows."""
@@ -69,9 +76,10 @@ def table(max_seconds: int = 600) -> dict[str, Setting]:
         _numbers("n_layers", "Layers", "number", 1, 2, "model", 1, 4, whole=True),
         _numbers("dropout", "Dropout", "slider", 0.0, 0.5, "model", 0.0, 0.9, step=0.05,
                  info="Share of values zeroed at random while training (never while decoding)."),
-        Setting("attention", "Attention", "checkbox", True, False, "model",
-                info="At each output step the decoder looks back at every source position, "
-                     "not only at the encoder's final state."),
+        Setting("attention", "Attention", "dropdown", "dot", "none", "model", choices=ATTENTION_CHOICES,
+                info="At each output step the decoder looks back at every source position, not only at the "
+                     "encoder's final state. Dot and general score after the decoder's step (Luong), additive "
+                     "before it (Bahdanau)."),
         _numbers("batch_size", "Batch size", "number", 128, 32, "training", 1, 1024, whole=True),
         _numbers("lr", "Learning rate", "number", 0.0075, 0.001, "training", 1e-6, 0.1,
                  info="Adam's step size; at most 0.1."),
@@ -88,12 +96,48 @@ def table(max_seconds: int = 600) -> dict[str, Setting]:
                 info="Lower it linearly to a tenth by the last step."),
         _numbers("seed", "Seed", "number", 0, 42, "stopping", 0, 2**31 - 1, whole=True,
                  info="The same seed and settings train the same model."),
+        Setting("arch", "Architecture", "radio", "rnn", "rnn", "model", choices=ARCH_CHOICES,
+                info="The seed's recurrent encoder–decoder, or a small Transformer (pre-norm, sinusoidal "
+                     "positions) whose layers and hidden size are the fields above."),
+        Setting("bidirectional", "Bidirectional encoder", "checkbox", False, False, "model",
+                info="The encoder reads the source both ways; a bridge hands both final states to the decoder."),
+        _numbers("heads", "Attention heads (Transformer)", "number", 4, 4, "model", 1, 8, whole=True,
+                 info="The hidden size must be a multiple of it."),
     ]
     return {s.name: s for s in rows}
 
 
 SETTINGS = table()
-PRESETS = {"Tuned default": {s.name: s.default for s in SETTINGS.values()},
+
+
+def form_order(settings: dict[str, Setting], group: str) -> list[Setting]:
+    """A group's settings in the order the form shows them: the architecture before the sizes it gives meaning
+    to, the rest in the table's order."""
+    rows = [s for s in settings.values() if s.group == group]
+    return sorted(rows, key=lambda s: s.name != "arch")
+
+
+MODEL_FIELDS = ("arch", "cell", "emb_dim", "hidden_dim", "n_layers", "attention", "bidirectional", "heads")
+
+
+def model_config(values: dict[str, Any], vocab_size: int, settings: dict[str, Setting] = SETTINGS) -> ModelConfig:
+    """The model fields' values (MODEL_FIELDS) as a ModelConfig for a vocabulary of `vocab_size`, for the
+    diagram; raises SettingsError for a value out of range."""
+    v = {}
+    for name in MODEL_FIELDS:
+        s, raw = settings[name], values.get(name)
+        if name == "attention" and isinstance(raw, bool):
+            raw = "dot" if raw else "none"
+        v[name] = choice(s, raw) if s.choices else flag(s, raw) if s.widget == "checkbox" else number(s, raw)
+    return ModelConfig(vocab_size, vocab_size, **v)
+_DEFAULTS = {s.name: s.default for s in SETTINGS.values()}
+# the issue-10 variants, as changes to the tuned default (measured: README "Architectures")
+FASTEST = {"cell": "gru", "hidden_dim": 64, "attention": "additive", "bidirectional": True, "lr": 0.003,
+           "steps": 400}
+TRANSFORMER = {"arch": "transformer", "hidden_dim": 64, "n_layers": 2, "heads": 4, "lr": 0.002, "steps": 1500}
+PRESETS = {"Tuned default": _DEFAULTS,
+           "LSTM + attention (fastest)": {**_DEFAULTS, **FASTEST},
+           "Transformer": {**_DEFAULTS, **TRANSFORMER},
            "Seed tutorial settings": {s.name: s.seed for s in SETTINGS.values()}}
 DEFAULT_PRESET = "Tuned default"
 MODES = (("Continue the model", "continue"), ("Start a new model", "new"))
@@ -145,6 +189,8 @@ def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS,
     v: dict[str, Any] = {}
     for name, s in settings.items():
         raw = values.get(name, s.default)
+        if name == "attention" and isinstance(raw, bool):  # /train's callers from before there were kinds
+            raw = "dot" if raw else "none"
         v[name] = (choice(s, raw) if s.choices else flag(s, raw) if s.widget == "checkbox" else number(s, raw))
     task_name = v["task"]
     try:
@@ -162,7 +208,11 @@ def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS,
     task = Task(spec)
     model_config = ModelConfig(len(task.vocab), len(task.vocab), cell=v["cell"], emb_dim=v["emb_dim"],
                                hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], dropout=v["dropout"],
-                               attention=v["attention"])
+                               attention=v["attention"], bidirectional=v["bidirectional"], arch=v["arch"],
+                               heads=v["heads"])
+    if v["arch"] == "transformer" and v["hidden_dim"] % v["heads"]:
+        raise SettingsError(f"A Transformer's hidden size must be a multiple of its attention heads (you gave "
+                            f"{v['hidden_dim']} and {v['heads']}).")
     train_config = TrainConfig(batch_size=v["batch_size"], lr=v["lr"], teacher_forcing=v["teacher_forcing"],
                                steps=v["steps"] or None, time_budget=v["time_budget"],
                                target_accuracy=v["target"] / 100 or None, lr_decay=v["lr_decay"], seed=v["seed"])
@@ -190,18 +240,33 @@ def changed(old: ModelConfig, new: ModelConfig, settings: dict[str, Setting] = S
             for k in vars(old) if getattr(old, k) != getattr(new, k)]
 
 
+WITH_ATTENTION = {"none": "", "dot": " with dot-product attention", "general": " with general attention",
+                  "additive": " with additive attention"}
+
+
 def _preset_notes() -> dict[str, str]:
     d, s = PRESETS["Tuned default"], PRESETS["Seed tutorial settings"]
+    f, t = PRESETS["LSTM + attention (fastest)"], PRESETS["Transformer"]
     floor = Task(make_spec(s["task"], s["min_len"], s["max_len"])).loss_floor()
     n = s["max_len"]
     chance = (1 + n / 10) / (n + 1)  # <eos> always right, and one digit in ten by luck
     return {
         "Tuned default": f"Learns **{d['task']}** ({d['min_len']}–{d['max_len']} digits) to 99% held-out exact match "
                          f"in seconds: a {d['n_layers']}-layer {d['cell'].upper()}"
-                         f"{' with attention' if d['attention'] else ''}, hidden size {d['hidden_dim']}, batch "
+                         f"{WITH_ATTENTION[d['attention']]}, hidden size {d['hidden_dim']}, batch "
                          f"{d['batch_size']}, Adam at {d['lr']:g}"
                          f"{' decaying to a tenth' if d['lr_decay'] else ''} over {d['steps']:,} steps, full "
                          f"teacher forcing.",
+        "LSTM + attention (fastest)": f"The fastest learner of **reverse**: a {f['cell'].upper()} encoder that reads the "
+                                      f"source both ways, and a decoder with additive (Bahdanau) attention that "
+                                      f"looks back at every source position before each step. Hidden size "
+                                      f"{f['hidden_dim']}, Adam at {f['lr']:g} decaying over {f['steps']:,} steps. "
+                                      f"Then try the Compare tab: attention keeps working on sources longer than "
+                                      f"any it was trained on.",
+        "Transformer": f"A small Transformer encoder–decoder (pre-norm, sinusoidal positions): {t['n_layers']} layers "
+                       f"each side, hidden size {t['hidden_dim']}, {t['heads']} attention heads, Adam at {t['lr']:g} "
+                       f"over {t['steps']:,} steps. No recurrence: every position attends to every other, and the "
+                       f"Attention view shows each layer's and head's look at the source.",
         "Seed tutorial settings": f"The tutorial's own model ({s['n_layers']}-layer LSTM, hidden {s['hidden_dim']}, "
                                   f"dropout {s['dropout']:g}, batch {s['batch_size']}, lr {s['lr']:g}, teacher "
                                   f"forcing {s['teacher_forcing']:g}) on its own data: **random** pairs, each target "

@@ -32,6 +32,14 @@ class Decoded:
     tokens: list[str]           # the vocabulary the model chooses from, in display order
     strategy: str = "greedy"    # how the path was chosen, in words
     forced: int | None = None   # the step (from 1) a "what if" forced, None for the model's own choices
+    itos: list[str] | None = None  # the model's vocabulary by id: reads each step's whole distribution
+
+    def probabilities(self, t: int) -> dict[str, float]:
+        """Every token's probability at step t (from the step's whole distribution when there is one)."""
+        step = self.trace.steps[t]
+        if step.dist and self.itos is not None and len(step.dist) == len(self.itos):
+            return dict(zip(self.itos, step.dist))
+        return dict(step.top)
 
     @property
     def expected_steps(self) -> list[str] | None:
@@ -117,7 +125,7 @@ def distribution_html(decoded: Decoded, upto: int | None = None) -> str:
     head = "".join(f"<th>{esc(tok)}</th>" for tok in decoded.tokens)
     body = []
     for t, step in enumerate(steps):
-        probs = dict(step.top)
+        probs = decoded.probabilities(t)
         cells = []
         for tok in decoded.tokens:
             p = probs.get(tok, 0.0)
@@ -136,22 +144,44 @@ def distribution_html(decoded: Decoded, upto: int | None = None) -> str:
             '<b>Click any cell</b> to see what the model does next if it had chosen that token there.</p>')
 
 
-def attention_html(decoded: Decoded) -> str:
-    """Heatmap of attention: one row per output step, one column per source token ('' without attention)."""
+AVERAGE = "average"
+
+
+def head_choices(decoded: Decoded) -> list[tuple[str, str]]:
+    """The attention maps a Transformer's decoding offers: the average, then each layer's heads ([] for RNNs)."""
+    steps = decoded.trace.steps
+    if not steps or not steps[0].heads:
+        return []
+    heads = steps[0].heads
+    return [("Average over layers and heads", AVERAGE)] + [
+        (f"Layer {l + 1}, head {h + 1}", f"{l}:{h}") for l in range(len(heads)) for h in range(len(heads[l]))]
+
+
+def attention_html(decoded: Decoded, head: str = AVERAGE) -> str:
+    """Heatmap of attention: one row per output step, one column per source token ('' without attention). For a
+    Transformer, `head` picks one layer's head ("layer:head", from 0) instead of the average of all of them."""
     steps = decoded.trace.steps
     if not steps or steps[0].attention is None:
         return ('<p class="legend" id="attention-none">This model has no attention: the decoder sees the source '
                 'only through the encoder\'s final state. Turn on Attention on the Train tab (or pick the bundled '
                 'copy or addition model) to see where it looks.</p>')
+    layer = index = None
+    if head != AVERAGE and steps[0].heads:
+        layer, index = (int(x) for x in head.split(":"))
+        if not (0 <= layer < len(steps[0].heads) and 0 <= index < len(steps[0].heads[layer])):
+            layer = index = None
     source = decoded.trace.source.split()
-    head = "".join(f"<th>{esc(tok)}</th>" for tok in source)
+    columns = "".join(f"<th>{esc(tok)}</th>" for tok in source)
     body = []
     for t, step in enumerate(steps):
-        cells = "".join(f'<td style="{_shade(w)}" title="{w:.3f}">{w:.2f}</td>' for w in step.attention or [])
+        weights = step.attention if layer is None else step.heads[layer][index]
+        cells = "".join(f'<td style="{_shade(w)}" title="{w:.3f}">{w:.2f}</td>' for w in weights or [])
         body.append(f'<tr data-step="{t + 1}"><th>{t + 1} → {esc(step.token)}</th>{cells}</tr>')
-    return (f'<table class="heatmap" id="attention-table"><thead><tr><th>step → chose</th>{head}</tr></thead>'
+    which = ("" if not steps[0].heads else " (average over every layer and head)" if layer is None
+             else f" (layer {layer + 1}, head {index + 1} of the decoder's attention to the source)")
+    return (f'<table class="heatmap" id="attention-table"><thead><tr><th>step → chose</th>{columns}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>"
-            "<p class=\"legend\">Where the decoder looked in the source at each step (each row sums to 1): "
+            f"<p class=\"legend\">Where the decoder looked in the source at each step{which} (each row sums to 1): "
             "darker = more weight.</p>")
 
 
@@ -442,8 +472,7 @@ def done_line(reason: str, message: str, ran: int, elapsed: float, step: int, ex
 
 
 def describe_config(c, parameters: int) -> str:
-    return (f"{c.n_layers}-layer {c.cell.upper()}, embedding {c.emb_dim}, hidden {c.hidden_dim}"
-            f"{', attention' if c.attention else ''}; {parameters:,} parameters")
+    return f"{c.describe()}; {parameters:,} parameters"
 
 
 def describe_task(task: Task, markdown: bool = True) -> str:
@@ -479,14 +508,29 @@ def preview_html(rows: list[tuple[str, str | None, str | None]], step: int | Non
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
+ATTENTION_WORDS = {"dot": "dot-product attention", "general": "general attention",
+                   "additive": "additive attention, before each step"}
+
+
 def diagram_html(c, vocab_size: int) -> str:
     """The encoder–decoder with the current sizes, as boxes and arrows."""
-    cell = c.cell.upper()
     layers = f"{c.n_layers} × " if c.n_layers > 1 else ""
-    boxes = [("source tokens", "e.g. 3 1 4"), ("embedding", f"{c.emb_dim} numbers per token"),
-             (f"{cell} encoder", f"{layers}{c.hidden_dim} hidden"),
-             ("state" + (" + every output" if c.attention else ""), "handed to the decoder"),
-             (f"{cell} decoder", f"{layers}{c.hidden_dim} hidden" + (", attention" if c.attention else "")),
-             ("softmax", f"over {vocab_size} tokens, one per step")]
+    if getattr(c, "arch", "rnn") == "transformer":
+        boxes = [("source tokens", "e.g. 3 1 4"), ("embedding + position", f"{c.hidden_dim} numbers per token"),
+                 ("encoder", f"{layers}self-attention ({c.heads} heads) + feed-forward {c.ff_size}"),
+                 ("every position", "handed to the decoder"),
+                 ("decoder", f"{layers}masked self-attention + attention to the source + feed-forward"),
+                 ("softmax", f"over {vocab_size} tokens, one per step")]
+    else:
+        cell = c.cell.upper()
+        attention = str(c.attention) if c.attention else ""
+        both = "bidirectional " if c.bidirectional else ""
+        boxes = [("source tokens", "e.g. 3 1 4"), ("embedding", f"{c.emb_dim} numbers per token"),
+                 (f"{both}{cell} encoder", f"{layers}{c.hidden_dim} hidden" + (" each way" if both else "")),
+                 ("state" + (" + every output" if attention else ""),
+                  "through a bridge to the decoder" if both else "handed to the decoder"),
+                 (f"{cell} decoder", f"{layers}{c.hidden_dim} hidden"
+                  + (f", {ATTENTION_WORDS[attention]}" if attention else "")),
+                 ("softmax", f"over {vocab_size} tokens, one per step")]
     parts = [f'<div class="box"><b>{esc(a)}</b><br><span>{esc(b)}</span></div>' for a, b in boxes]
     return f'<div class="diagram" id="model-diagram">{"<span class=arrow>→</span>".join(parts)}</div>'

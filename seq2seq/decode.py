@@ -14,7 +14,7 @@ from typing import Any, Iterator, Sequence
 import torch
 
 from .model import Seq2Seq
-from .tasks import EOS_ID, PAD_ID, SOS_ID, SOS, Vocab
+from .tasks import EOS_ID, PAD_ID, SOS_ID, SOS, UNK_ID, Vocab
 
 
 @dataclass
@@ -77,6 +77,9 @@ class Greedy:
         return logits.argmax(-1)
 
 
+NEVER_SAMPLED = (PAD_ID, SOS_ID, UNK_ID)
+
+
 @dataclass
 class Sampling:
     """Draw the token from the distribution, sharpened or flattened by `temperature`, kept to the `top_k` most
@@ -98,6 +101,8 @@ class Sampling:
 
     def choose(self, logits: torch.Tensor, t: int) -> torch.Tensor:
         logits = logits / self.temperature                                  # [batch, vocab]
+        # never draw padding, the start token or unknown: no output holds them, however flat the distribution
+        logits = logits.index_fill(-1, torch.tensor(NEVER_SAMPLED, device=logits.device), float("-inf"))
         if self.top_k is not None and self.top_k < logits.shape[-1]:
             kth = logits.topk(self.top_k, -1).values[:, -1:]                 # [batch, 1]
             logits = logits.masked_fill(logits < kth, float("-inf"))

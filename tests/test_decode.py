@@ -170,9 +170,11 @@ def test_sampling_with_a_seed_repeats_and_its_filters_do_what_they_say():
     greedy = greedy_decode(model, vocab, "3 1 4 1 5 9").output
     assert greedy_decode(model, vocab, "3 1 4 1 5 9", policy=Sampling(5.0, top_k=1, seed=3)).output == greedy
     assert greedy_decode(model, vocab, "3 1 4 1 5 9", policy=Sampling(5.0, top_p=1e-6, seed=3)).output == greedy
-    logits = torch.tensor([[2.0, 1.0, 0.5, -1.0]])
+    # ids 0, 1, 3 are padding, start and unknown: never drawn, however likely; the rest are 0.61, 0.22, 0.14, 0.03
+    logits = torch.tensor([[9.0, 9.0, -1.0, 9.0, 2.0, 1.0, 0.5]])
     drawn = {int(Sampling(1.0, top_p=0.8, seed=s).choose(logits, 0)) for s in range(200)}
-    assert drawn == {0, 1}  # 0.61 + 0.22 reach 0.8: the rest are never drawn
+    assert drawn == {4, 5}  # 0.61 + 0.22 reach 0.8: the rest are never drawn
+    assert {int(Sampling(3.0, seed=s).choose(logits, 0)) for s in range(200)} == {2, 4, 5, 6}
     with pytest.raises(ValueError, match="temperature"):
         Sampling(temperature=0)
 

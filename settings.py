@@ -148,10 +148,15 @@ def number(setting: Setting, value: Any, title: str = "Check the settings") -> i
     return in_range(setting.short, value, setting.whole, setting.low, setting.high, title)
 
 
+def plain(x: float) -> str:
+    """A bound as people write it: 0.001, 50, 2,147,483,647 (never 2.14748e+09)."""
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) >= 10_000 else f"{x:g}"
+
+
 def in_range(label: str, value: Any, whole: bool, low: float, high: float,
              title: str = "Check the settings") -> int | float:
     """`value` as a number (whole, if asked) within [low, high]; otherwise a SettingsError that says so."""
-    what = f"{label} must be {'a whole number' if whole else 'a number'} between {low:g} and {high:g}"
+    what = f"{label} must be {'a whole number' if whole else 'a number'} between {plain(low)} and {plain(high)}"
     try:
         x = float("nan") if isinstance(value, bool) or value is None else float(value)
     except (TypeError, ValueError, OverflowError):

@@ -5,6 +5,7 @@ The server allows one training at a time (SEQ2SEQ_MAX_TRAININGS=1), so the queue
 import csv
 import io
 import math
+import re
 import time
 import zipfile
 
@@ -265,3 +266,249 @@ def test_two_trainings_at_once_equal_the_same_trainings_alone(tmp_path_factory):
         assert together == alone and together[0] != together[1]
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- decoding strategies, "what if", comparing
+
+DECODE_ARGS = ("auto", 3, "reverse")  # model, top-k, Train tab's task: /decode's arguments before the strategy
+
+
+def beam_rows(tree: str) -> list[str]:
+    """The final beams listed under the beam tree, best first (the text of each row's sequence)."""
+    return re.findall(r'<tr data-beam="\d+">.*?<code>(.*?)</code>', tree)
+
+
+def final_nodes(tree: str) -> dict[int, str]:
+    """The tree's nodes marked as final beams: rank -> the node's whole sequence (from its hover title)."""
+    return {int(rank): title.rsplit(": log-probability", 1)[0]
+            for rank, title in re.findall(r'<g class="node kept" data-node="\d+" data-step="\d+" '
+                                          r'data-final="(\d+)"><title>(.*?)</title>', tree)}
+
+
+def what_if_rows(html: str) -> dict[str, list[str]]:
+    """The what-if table: row label -> its tokens (HTML entities as they are), and which token is outlined."""
+    rows = {}
+    for label, cells in re.findall(r"<tr><th>(.*?)</th><td class=\"so-far\">(.*?)</td></tr>", html):
+        rows[label] = re.findall(r'<span class="tok" style="[^"]*">(.*?)</span>', cells)
+        rows[label + " outlined"] = re.findall(r'<span class="tok" style="[^"]*outline:2px[^"]*">(.*?)</span>',
+                                               cells)
+    return rows
+
+
+def test_beam_search_returns_its_tree_and_the_best_beam_is_the_output(app_url):
+    c = client(app_url)
+    result = c.predict("3 1 4 1 5 9", *DECODE_ARGS, "beam", 5, api_name="/decode")
+    assert result[OUTPUT] == "9 5 1 4 1 3"
+    tree = result[TREE]
+    beams = beam_rows(tree)
+    assert 2 <= len(beams) <= 5 and beams[0] == result[OUTPUT]            # at most width beams, the best first
+    assert len(set(beams)) == len(beams)                                   # each a different sequence
+    assert 'data-final="0"' in tree and final_nodes(tree)[0] == "9 5 1 4 1 3 &lt;eos&gt;"  # the tree ends in it
+    assert sorted(final_nodes(tree)) == list(range(len(beams)))            # every final beam is drawn in the tree
+    assert '<g class="node pruned"' in tree and 'class="beam-tree"' in tree  # dropped hypotheses are shown too
+    scores = [float(s) for s in re.findall(r'<tr data-beam="\d+">(?:<td.*?</td>){2}<td>(-?[\d.]+)</td>', tree)]
+    assert scores == sorted(scores, reverse=True) and len(scores) == len(beams)  # ranked by score
+    assert [row[2] for row in result[STEPS]["data"]] == ["9", "5", "1", "4", "1", "3", "<eos>"]  # steps: best beam
+    assert "beam search (width 5)" in result[MODEL_INFO]
+    # greedy leaves the tree empty, saying how to get one
+    assert 'id="beam-empty"' in c.predict("3 1 4 1 5 9", api_name="/decode")[TREE]
+
+
+def test_a_wide_beam_tree_shows_no_padding_start_or_unknown_hypotheses(app_url):
+    # width 10 with 11 tokens to choose from: the tree must not keep (or draw) "<unk> 0%" or "<pad> 0%" nodes
+    tree = client(app_url).predict("3 1 4 1 5 9", *DECODE_ARGS, "beam", 10, api_name="/decode")[TREE]
+    labels = re.findall(r'<text x="[\d.]+" y="[\d.]+">(.*?)</text>', tree)
+    assert labels[0] == "&lt;sos&gt;" and len(labels) > 50
+    assert not [label for label in labels[1:] if re.match(r"&lt;(pad|sos|unk)&gt;", label)]
+
+
+@pytest.mark.parametrize("model, source", [("bundled:reverse", "3 1 4 1 5 9"),
+                                           ("bundled:copy", "1 2 3 4 5 6 7 8 9 1 2 3 4"),  # longer than trained
+                                           ("bundled:sort", "5 3 9 1 1 0"), ("bundled:addition", "12+79")])
+def test_beam_width_one_is_greedy(app_url, model, source):
+    c = client(app_url)
+    greedy = c.predict(source, model, api_name="/decode")
+    beam = c.predict(source, model, 3, "reverse", "beam", 1, api_name="/decode")
+    assert beam[OUTPUT] == greedy[OUTPUT]
+    assert beam_rows(beam[TREE]) == [greedy[OUTPUT]]  # one beam, the greedy one
+    assert [r[2] for r in beam[STEPS]["data"]] == [r[2] for r in greedy[STEPS]["data"]]
+    assert '<g class="node pruned"' not in beam[TREE] and 'data-final="0"' in beam[TREE]
+
+
+def test_a_wider_beam_can_find_a_different_answer_than_greedy(app_url):
+    # past its trained lengths the copy model's greedy answer goes wrong; width 5 keeps other hypotheses, and
+    # the beam the views follow is the one with the best score, whatever greedy chose
+    c = client(app_url)
+    source = "1 2 3 4 5 6 7 8 9 1 2 3 4"
+    greedy = c.predict(source, "bundled:copy", api_name="/decode")[OUTPUT]
+    beam = c.predict(source, "bundled:copy", 3, "reverse", "beam", 5, api_name="/decode")
+    assert beam[OUTPUT] != greedy and beam_rows(beam[TREE])[0] == beam[OUTPUT]
+
+
+def test_top_k_and_the_heatmap_show_every_token_asked_for_whatever_the_strategy(app_url):
+    # a barely trained model spreads its probability: the step table's "#1".."#6" and the heatmap's row of every
+    # token must show the model's whole distribution, not only its three most probable tokens
+    c = client(app_url)
+    list(c.submit(steps=20, api_name="/train"))
+    for strategy in (("greedy",), ("beam", 3), ("sampling", 5, 1.0, 0, 1.0, 1)):
+        result = c.predict("3 1 4 1 5 9", "session", 6, "reverse", *strategy, api_name="/decode")
+        assert result[STEPS]["headers"][5:] == ["#1", "#2", "#3", "#4", "#5", "#6"]
+        for row in result[STEPS]["data"]:
+            assert all(re.fullmatch(r"\S+ \d+%", cell) for cell in row[5:]), (strategy, row)
+        for row in re.findall(r'<tr data-step="\d+">.*?</tr>', result[3]):
+            probs = [float(p) for p in re.findall(r'title="[^":]*: ([\d.]+)"', row)]
+            assert len(probs) == 11 and sum(probs) > 0.97, (strategy, probs)  # <eos> and ten digits
+
+
+def test_sampling_is_repeatable_with_a_seed_and_varies_with_it(app_url):
+    c = client(app_url)
+    source = "3 1 4 1 5 9"
+
+    def sample(temperature: float, seed: int, k: int = 0, top_p: float = 1.0):
+        return c.predict(source, *DECODE_ARGS, "sampling", 5, temperature, k, top_p, seed, api_name="/decode")
+
+    first, again = sample(5.0, 3), sample(5.0, 3)
+    assert first[OUTPUT] == again[OUTPUT] and first[STEPS] == again[STEPS]  # the same seed, the same draw
+    assert "sampling (temperature 5, seed 3)" in first[MODEL_INFO]
+    hot = {sample(5.0, seed)[OUTPUT] for seed in range(5)}
+    assert len(hot) >= 2  # a flat distribution: different seeds draw different outputs
+    greedy = c.predict(source, api_name="/decode")[OUTPUT]
+    # keeping only the most probable token (top-k 1, or a tiny top-p) is greedy, whatever the seed or temperature
+    for seed in (0, 1, 2):
+        assert sample(5.0, seed, k=1)[OUTPUT] == greedy
+        assert sample(5.0, seed, top_p=0.01)[OUTPUT] == greedy
+
+
+def test_sampling_draws_only_tokens_a_model_can_write(app_url):
+    # however flat the distribution, a sample is digits and <eos>: never padding, the start token or unknown,
+    # which the output string would silently drop (and the heatmap has no column for)
+    c = client(app_url)
+    for seed in range(10):
+        result = c.predict("3 1 4 1 5 9", *DECODE_ARGS, "sampling", 5, 5.0, 0, 1.0, seed, api_name="/decode")
+        chosen = [row[2] for row in result[STEPS]["data"]]
+        assert set(chosen) <= set("0123456789") | {"<eos>"}, (seed, chosen)
+        assert result[OUTPUT].split() == [t for t in chosen if t != "<eos>"], (seed, chosen)
+
+
+def test_what_if_forces_a_token_at_one_step_and_keeps_the_steps_before(app_url):
+    c = client(app_url)
+    html = c.predict("3 1 4 1 5 9", 2, "1", api_name="/what_if")
+    rows = what_if_rows(html)
+    original, forced = rows["as decoded"], rows["what if: 1 at step 2"]
+    assert original == ["9", "5", "1", "4", "1", "3", "&lt;eos&gt;"]
+    assert forced[0] == original[0] and forced[1] == "1" != original[1]  # before: unchanged; at step 2: the token
+    assert rows["what if: 1 at step 2 outlined"] == ["1"] and rows["as decoded outlined"] == []
+    assert forced[-1] == "&lt;eos&gt;"                                      # then the model goes on, greedily
+    assert "The model chose <code>5</code>" in html and "forced <code>1</code>" in html
+    assert "✓ correct" in html and "✗ wrong" in html                      # the original right, the forced one not
+
+    # from a sampled decoding: the steps before the forced one are the sampled ones, not greedy's
+    hot = ("sampling", 5, 2.0, 0, 1.0, 4)  # temperature 2, seed 4
+    sampled = c.predict("3 1 4 1 5 9", *DECODE_ARGS, *hot, api_name="/decode")[STEPS]["data"]
+    assert len(sampled) >= 3
+    token = next(t for t in "0123456789" if t != sampled[2][2])  # any other digit than the one drawn at step 3
+    html = c.predict("3 1 4 1 5 9", 3, token, "auto", "reverse", *hot, api_name="/what_if")
+    rows = what_if_rows(html)
+    original, forced = rows["as decoded"], rows[f"what if: {token} at step 3"]
+    assert original == [row[2].replace("<", "&lt;").replace(">", "&gt;") for row in sampled]
+    assert forced[:2] == original[:2] and forced[2] == token != original[2]
+    assert rows[f"what if: {token} at step 3 outlined"] == [token]
+
+    # the last step can be forced too (here: not stopping), and an attention model's what-if works the same
+    html = c.predict("3 1 4", 4, "7", api_name="/what_if")
+    forced = what_if_rows(html)["what if: 7 at step 4"]
+    assert forced[:4] == ["4", "1", "3", "7"]
+    html = c.predict("9 2 2 5 0", 3, "9", "bundled:copy", api_name="/what_if")
+    rows = what_if_rows(html)
+    assert rows["as decoded"][:2] == rows["what if: 9 at step 3"][:2] == ["9", "2"]
+    assert rows["what if: 9 at step 3"][2] == "9"
+
+
+def test_bad_strategy_settings_and_what_ifs_are_one_clear_sentence(app_url):
+    c = client(app_url)
+    cases = [
+        (("3 1 4", *DECODE_ARGS, "topk"), "/decode", r"^Strategy must be one of greedy, beam, sampling\.$"),
+        (("3 1 4", *DECODE_ARGS, "beam", 11), "/decode",
+         r"^Beam width must be a whole number between 1 and 10 \(you gave 11\)\.$"),
+        (("3 1 4", *DECODE_ARGS, "beam", 2.5), "/decode", r"^Beam width must be a whole number between 1 and 10"),
+        (("3 1 4", *DECODE_ARGS, "sampling", 5, 0), "/decode",
+         r"^Temperature must be a number between 0\.05 and 5 \(you gave 0(\.0)?\)\.$"),
+        (("3 1 4", *DECODE_ARGS, "sampling", 5, 1.0, 0, 1.5), "/decode", r"^Top-p must be a number between"),
+        (("3 1 4", 9, "1"), "/what_if", r"^Cannot force that: step must be between 1 and 4, got 9\.$"),
+        (("3 1 4", 0, "1"), "/what_if", r"^Cannot force that: step must be between 1 and 4, got 0\.$"),
+        (("3 1 4", 2, "x"), "/what_if",
+         r"^Cannot force that: unknown token 'x': this model knows only 0 1 2 3 4 5 6 7 8 9\.$"),
+        (("3 1 4", 2, "<sos>"), "/what_if", r"^Cannot force that: unknown token '<sos>'"),
+        (("3 1 4", 2, "1", "auto", "reverse", "beam", 11), "/what_if", r"^Beam width must be a whole number"),
+        (("3 x 4", 2, "1"), "/what_if", r"^Unknown token\(s\) 'x'"),
+    ]
+    for args, api, message in cases:
+        with pytest.raises(AppError) as error:
+            c.predict(*args, api_name=api)
+        assert re.search(message, str(error.value)), (args, str(error.value))
+    assert c.predict("3 1 4", *DECODE_ARGS, "beam", 10, api_name="/decode")[OUTPUT] == "4 1 3"  # the bounds work
+
+
+def test_a_bad_seed_says_its_range_in_plain_numbers(app_url):
+    with pytest.raises(AppError) as error:
+        client(app_url).predict("3 1 4", *DECODE_ARGS, "sampling", 5, 1.0, 0, 1.0, -1, api_name="/decode")
+    assert str(error.value) == "Seed must be a whole number between 0 and 2,147,483,647 (you gave -1)."
+
+
+def compare_series(plot: dict) -> dict[str, dict[int, float]]:
+    """The by-length LinePlot's value: model -> {source length: exact match %}."""
+    out: dict[str, dict[int, float]] = {}
+    for length, exact, model in plot["data"]:
+        out.setdefault(model, {})[length] = exact
+    return out
+
+
+def test_compare_shows_both_models_and_their_accuracy_past_the_trained_lengths(app_url):
+    c = client(app_url)
+    # this session's model learns copy on lengths 3-12 (a little): longer than the bundled copy model (3-10)
+    final = list(c.submit(task="copy", min_len=3, max_len=12, steps=60, api_name="/train"))[-1]
+    assert final[STATUS].startswith("Done: finished 60 steps")
+    source = "3 1 4 1 5 9 2 6 5 3 5 8"
+    a, b, plot, note = c.predict(source, "bundled:copy", "session", api_name="/compare")
+    assert 'id="compare-a-body"' in a and 'id="compare-b-body"' in b
+    assert "<h4>A: copy — " in a and "<h4>B: your model — " in b
+    assert 'id="attention-table-a"' in a and 'id="attention-table-b"' in b   # both have attention
+    assert "Correct answer:</b> 3 1 4 1 5 9 2 6 5 3 5 8" in a and "Correct answer:</b> 3 1 4 1 5 9 2 6 5 3 5 8" in b
+    assert not set(re.findall(r'id="([^"]+)"', a)) & set(re.findall(r'id="([^"]+)"', b))  # one page: ids unique
+    assert plot["columns"] == ["source length", "exact match (%)", "model"]
+    lines = compare_series(plot)
+    assert sorted(lines) == ["A: copy", "B: your model"]
+    # from the shortest trained length to 4 past the longest either model saw (12), for both
+    assert sorted(lines["A: copy"]) == sorted(lines["B: your model"]) == list(range(3, 17))
+    assert all(0 <= v <= 100 for line in lines.values() for v in line.values())
+    assert min(lines["A: copy"][n] for n in range(3, 11)) >= 90   # the bundled model, inside its lengths
+    assert lines["A: copy"][16] < 50                              # and far past them
+    assert "**A: copy** was trained on lengths 3–10" in note
+    assert "**B: your model** was trained on lengths 3–12" in note
+    assert note.count("at 16 (longer than any it saw)") == 2 and "100 per length" in note
+
+    # the same comparison again is the same (held-out sets are fixed; a bundled model's rows are cached)
+    assert c.predict(source, "bundled:copy", "session", api_name="/compare")[2] == plot
+
+
+def test_compare_errors_are_one_clear_sentence(app_url):
+    c = client(app_url)
+    source = "3 1 4 1 5 9"
+    cases = [(("bundled:copy", "bundled:copy"), r"^Pick two different models to compare\.$"),
+             (("bundled:copy", "bundled:sort"), (r"^Model A learns copy and model B sort: pick two models for the "
+                                                 r"same task\.$")),
+             (("bundled:reverse", "session"), r"^You have not trained a model in this session yet"),
+             (("session", "bundled:copy"), r"^You have not trained a model in this session yet"),
+             (("auto", "bundled:copy"), r"^Each model must be one of the menu's choices\.$"),
+             (("bundled:copy", "bundled:nope"), r"^Each model must be one of the menu's choices\.$")]
+    for models, message in cases:
+        with pytest.raises(AppError) as error:
+            c.predict(source, *models, api_name="/compare")
+        assert re.search(message, str(error.value)), (models, str(error.value))
+    with pytest.raises(AppError, match="Type a source sequence"):
+        c.predict("  ", "bundled:reverse", "bundled:copy", api_name="/compare")
+    list(c.submit(task="sort", steps=20, api_name="/train"))  # a session model, but for another task
+    with pytest.raises(AppError, match="^Model A learns reverse and model B sort: pick two models for the same task"):
+        c.predict(source, "bundled:reverse", "session", api_name="/compare")
+    with pytest.raises(AppError, match=r"^Unknown token\(s\) 'x'"):
+        c.predict("3 x 4", "bundled:sort", "session", api_name="/compare")

@@ -339,3 +339,238 @@ def test_closing_the_browser_stops_its_training(browser, app_url):
     final = list(client.submit(steps=20, api_name="/train"))[-1]
     assert final[2].startswith("Done: finished 20 steps")
     assert time.perf_counter() - started < 20  # the slot freed long before the budget ran out
+
+
+# ---------------------------------------------------------------- strategies, "what if", comparing two models
+
+BEST = "#f59e0b"  # amber: the best beam, and the token a "what if" forced
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick `option` (its label) in the dropdown `#elem_id`."""
+    page.click(f"#{elem_id} input")
+    options = page.get_attribute(f"#{elem_id} input", "aria-controls")  # its own list: others linger closed
+    page.locator(f"[id^='{options}-option-'][role=option][aria-label=\"{option}\"]").click()
+    wait_until(lambda: page.input_value(f"#{elem_id} input") == option, f"{option!r} chosen in #{elem_id}", 5)
+
+
+def selected_view(page) -> str | None:
+    """The Decode tab's view tab that is selected (Step by step, Probabilities, ..., What if)."""
+    return page.evaluate("() => document.querySelector('#decode-views [role=tab][aria-selected=true]')"
+                         "?.innerText.trim() ?? null")
+
+
+def what_if_shown(page) -> dict[str, str]:
+    """The What if table as a reader sees it: row label -> its tokens; and "outlined" -> the outlined tokens."""
+    return page.evaluate("""() => {
+        const out = {outlined: []};
+        for (const row of document.querySelectorAll('#what-if-table tr')) {
+            const toks = [...row.querySelectorAll('span.tok')];
+            out[row.querySelector('th').innerText.trim()] = toks.map(s => s.innerText).join(' ');
+            for (const s of toks) {
+                const st = getComputedStyle(s);
+                const amber = st.outlineStyle === 'solid' && st.outlineColor === 'rgb(245, 158, 11)';
+                if (amber) out.outlined.push(s.innerText);
+            }
+        }
+        return out;
+    }""")
+
+
+def wait_for_what_if(page, token: str, step: int) -> dict[str, str]:
+    label = f"what if: {token} at step {step}"
+    wait_until(lambda: selected_view(page) == "What if" and page.locator("#what-if-table").count()
+               and label in page.inner_text("#what-if-table"), f"the What if tab showing {label!r}", 10)
+    return what_if_shown(page)
+
+
+@pytest.mark.parametrize("size", ["projector", "phone"])
+def test_beam_search_opens_its_tree_with_the_best_beam_highlighted(browser, app_url, size):
+    page = open_page(browser, app_url, size)
+    page.get_by_role("tab", name="Decode").click()
+    assert not page.is_visible("#decode-width")
+    choose(page, "decode-strategy", "Beam search")
+    wait_until(lambda: page.is_visible("#decode-width"), "the beam width shown", 5)
+    assert not any(page.is_visible(f"#decode-{c}") for c in ("temperature", "sample-k", "top-p", "seed"))
+    assert decode(page, "3 1 4 1 5 9").startswith("9✓ 5✓ 1✓ 4✓ 1✓ 3✓ <eos>✓")
+    wait_until(lambda: selected_view(page) == "Beam tree" and page.locator("#beam-tree svg.beam-tree").count(),
+               "the Beam tree tab selected, with its tree", 10)
+    assert "beam search (width 5)" in page.inner_text("#decode-model-info")
+    # the best beam, drawn in amber from the start to its <eos>, is the output; the others are listed under it
+    best = page.locator("#beam-tree g.node").evaluate_all(
+        f"gs => gs.filter(g => g.querySelector('rect').getAttribute('stroke') === '{BEST}')"
+        ".map(g => g.querySelector('text').textContent.split(' ')[0])")
+    assert best == ["<sos>", "9", "5", "1", "4", "1", "3", "<eos>"]
+    assert page.locator("#beam-tree g.node[data-final='0']").count() == 1
+    assert page.locator("#beam-tree g.node.pruned").count() > 0  # the dropped hypotheses, faded
+    beams = page.locator("#beam-list tbody tr")
+    assert beams.count() == 5 and beams.first.inner_text().split("\t")[1].startswith("9 5 1 4 1 3 ✓")
+    assert [r.split()[2] for r in step_rows(page)] == ["9", "5", "1", "4", "1", "3", "<eos>"]  # the steps: best beam
+    if size == "phone":  # stacked under the verdict and the steps: the tree is a scroll away
+        page.locator("#decode-views").scroll_into_view_if_needed()
+    wait_until(lambda: in_view(page, "#decode-views [role=tab][aria-selected=true]")
+               and in_view(page, "#beam-tree g.node[data-node='0']")
+               and in_view(page, "#beam-tree g.node[data-step='1']"),  # the first is the best beam's
+               f"the tree's start and first step in view at {size}", 5)
+    assert page_fits_its_width(page)  # a wide tree scrolls inside its own box
+    screenshot(page, f"decode-beam-{size}")
+
+
+def test_clicking_a_heatmap_cell_shows_what_if_beside_the_original(page):
+    decode(page, "3 1 4 1 5 9")
+    page.get_by_role("tab", name="Probabilities").click()
+    cell = page.locator("#distribution-table tr[data-step='2'] td[data-token='1']")  # 5 was chosen at step 2
+    assert "outline" not in (cell.get_attribute("style") or "")
+    cell.click()
+    shown = wait_for_what_if(page, "1", 2)
+    assert shown["as decoded"] == "9 5 1 4 1 3 <eos>"
+    forced = shown["what if: 1 at step 2"].split()
+    assert forced[:2] == ["9", "1"] and forced[-1] == "<eos>"  # step 1 as it was, step 2 forced, then the model's
+    assert shown["outlined"] == ["1"]
+    text = page.inner_text("#what-if-body")
+    assert "The model chose 5 (100.0%) at step 2; forced 1" in text and "✓ correct" in text and "✗ wrong" in text
+    wait_until(lambda: in_view(page, "#what-if-table"), "the what-if table in view", 5)
+    assert page_fits_its_width(page)
+    screenshot(page, "decode-what-if-projector")
+
+
+def test_clicking_an_alternative_in_the_step_table_shows_what_if(page):
+    decode(page, "3 1 4 1 5 9")
+    row = page.locator("#decode-steps [role=row]").nth(3).locator("[role=gridcell]")  # step 3: chose 1
+    assert row.nth(2).inner_text() == "1"
+    row.nth(2).click()  # the "chosen" cell selects the step, and asks nothing
+    time.sleep(1)
+    assert selected_view(page) == "Step by step" and page.locator("#what-if-table").count() == 0
+    second = row.nth(6).inner_text()  # "#2": the runner-up, e.g. "4 0%"
+    token = second.split()[0]
+    assert token != "1" and second.endswith("%")
+    row.nth(6).click()
+    shown = wait_for_what_if(page, token, 3)
+    assert shown["as decoded"] == "9 5 1 4 1 3 <eos>"
+    assert shown[f"what if: {token} at step 3"].split()[:3] == ["9", "5", token]
+    assert shown["outlined"] == [token]
+
+
+def test_clicking_a_bar_in_the_player_shows_what_if(page):
+    decode(page, "3 1 4 1 5 9")
+    page.click("#playback-next")
+    page.click("#playback-next")
+    panel = page.locator("#playback-body .s2s-panel:not([hidden])")
+    wait_until(lambda: "Step 3 of 7" in panel.inner_text(), "the player at step 3", 5)
+    bars = panel.locator(".bar[data-token]")
+    assert bars.count() >= 2 and bars.first.get_attribute("data-token") == "1"  # the chosen one first
+    token = bars.nth(1).get_attribute("data-token")
+    assert bars.nth(1).get_attribute("data-step") == "3" and "what if?" in bars.nth(1).inner_text()
+    bars.nth(1).click()
+    shown = wait_for_what_if(page, token, 3)
+    assert shown[f"what if: {token} at step 3"].split()[:3] == ["9", "5", token] and shown["outlined"] == [token]
+    wait_until(lambda: in_view(page, "#what-if-table"), "the what-if table in view", 5)
+
+
+def test_the_player_shows_five_alternatives_to_click(page):
+    # the player's bars are the five most probable tokens of the step (views._step_panel), whatever the
+    # Top-k slider says: five alternatives to ask "what if" about
+    decode(page, "3 1 4 1 5 9")
+    bars = page.locator("#playback-body .s2s-panel:not([hidden]) .bar[data-token]")
+    assert bars.count() == 5
+
+
+def test_sampling_shows_its_controls_and_repeats_with_its_seed(page):
+    page.get_by_role("tab", name="Decode").click()
+    sampling = [f"#decode-{c}" for c in ("temperature", "sample-k", "top-p", "seed")]
+    assert not any(page.is_visible(s) for s in sampling)
+    choose(page, "decode-strategy", "Sampling")
+    wait_until(lambda: all(page.is_visible(s) for s in sampling), "the sampling controls shown", 5)
+    assert not page.is_visible("#decode-width")
+    page.fill("#decode-temperature input[type=number]", "2")
+    page.press("#decode-temperature input[type=number]", "Enter")
+    page.fill("#decode-input textarea", "3 1 4 1 5 9")
+
+    def sample(seed: int) -> tuple[str, list[str]]:
+        page.fill("#decode-seed input", str(seed))
+        page.press("#decode-seed input", "Tab")
+        page.click("#decode-button")
+        wait_until(lambda: f"sampling (temperature 2, seed {seed})" in page.inner_text("#decode-model-info"),
+                   f"the decoding with seed {seed}", 10)
+        return page.inner_text("#decode-verdict"), step_rows(page)
+
+    first = sample(4)
+    assert len(first[1]) >= 2
+    sample(5)
+    assert sample(4) == first  # the same seed, the same draw
+    choose(page, "decode-strategy", "Greedy")
+    wait_until(lambda: not any(page.is_visible(s) for s in sampling), "the sampling controls hidden again", 5)
+    assert not page.is_visible("#decode-width")
+
+
+def test_the_looked_at_strip_follows_playback_for_an_attention_model(page):
+    page.get_by_role("tab", name="Decode").click()
+    choose(page, "decode-model", "Bundled: copy")
+    assert decode(page, "9 2 2 5 0").startswith("9✓ 2✓ 2✓ 5✓ 0✓ <eos>✓")
+    assert "bundled copy model" in page.inner_text("#decode-model-info")
+
+    def strip() -> tuple[str, list[str], list[float]]:
+        """The visible panel's step heading, and its strip: the source tokens and the weight on each."""
+        return page.evaluate("""() => {
+            const panel = [...document.querySelectorAll('#playback-body .s2s-panel')].find(p => !p.hidden);
+            const spans = [...panel.querySelectorAll('.strip span')];
+            return [panel.querySelector('p').innerText, spans.map(s => s.innerText), spans.map(s => +s.title)];
+        }""")
+
+    for step in range(1, 6):
+        heading = f"Step {step} of 6"
+        _, tokens, weights = wait_until(lambda h=heading: (s := strip()) and h in s[0] and s, heading, 5)
+        assert tokens == ["9", "2", "2", "5", "0"] and abs(sum(weights) - 1) < 0.02
+        assert weights.index(max(weights)) == step - 1, (step, weights)  # copying: it looks at the token it writes
+        assert in_view(page, "#playback-body .s2s-panel:not([hidden]) .strip")
+        page.click("#playback-next")
+    # a model without attention has no strip
+    choose(page, "decode-model", "Bundled: reverse")
+    decode(page, "3 1 4")
+    wait_until(lambda: "bundled reverse model" in page.inner_text("#decode-model-info"), "the reverse model", 5)
+    assert page.locator("#playback-body .strip").count() == 0
+
+
+@pytest.mark.parametrize("size", ["projector", "phone"])
+def test_compare_shows_both_models_and_accuracy_by_length(browser, app_url, size):
+    page = open_page(browser, app_url, size)
+    set_steps(page, 60)  # a quick model of this session's own, for the reverse task (no attention needed)
+    page.click("#train-button")
+    wait_for_status(page, r"^Done:")
+    page.get_by_role("tab", name="Compare").click()
+    choose(page, "compare-model-a", "Bundled: reverse")
+    choose(page, "compare-model-b", "Your model (trained or loaded in this session)")
+    page.click("#compare-button")
+    page.wait_for_selector("#compare-b-body")
+    assert page.inner_text("#compare-a-body h4").startswith("A: reverse — ")
+    assert page.inner_text("#compare-b-body h4").startswith("B: your model — ")
+    assert "✓ correct" in page.inner_text("#compare-a-body")  # the bundled model gets this 12-token source right
+    assert "Correct answer: 8 5 3 5 6 2 9 5 1 4 1 3" in page.inner_text("#compare-b-body")
+    wait_until(lambda: drawn_lines(page, "by-length-plot") == 2, "a line per model in the by-length plot", 10)
+    note = page.inner_text("#by-length-note")
+    assert "A: reverse was trained on lengths 3–10" in note and "B: your model was trained on lengths 3–10" in note
+    assert note.count("at 14 (longer than any it saw)") == 2
+    axis = page.locator("#by-length-plot .role-axis-label text").evaluate_all("ts => ts.map(t => t.textContent)")
+    assert "14" in axis or "12" in axis  # the x axis runs past the trained lengths
+    assert not page.is_visible("#compare-message")
+    wait_until(lambda: in_view(page, "#compare-a-body h4"), f"model A's heading in view at {size}", 5)
+    if size != "phone":  # side by side where there is width: the plot beside the answers
+        assert in_view(page, "#by-length-plot") and in_view(page, "#by-length-note")
+    assert page_fits_its_width(page)
+    screenshot(page, f"compare-{size}")
+    page.context.close()
+
+
+def test_compare_says_what_is_wrong_in_one_sentence(page):
+    page.get_by_role("tab", name="Compare").click()
+    choose(page, "compare-model-a", "Bundled: copy")
+    choose(page, "compare-model-b", "Bundled: copy")
+    page.click("#compare-button")
+    wait_until(lambda: page.is_visible("#compare-message") and page.inner_text("#compare-message"),
+               "the message", 10)
+    assert page.inner_text("#compare-message") == "Pick two different models to compare."
+    choose(page, "compare-model-b", "Your model (trained or loaded in this session)")
+    page.click("#compare-button")
+    wait_until(lambda: page.inner_text("#compare-message").startswith("You have not trained a model in this session"),
+               "the no-model message", 10)
+    assert page.locator("#compare-a-body").count() == 0 and page.locator(":text-is('Error')").count() == 0

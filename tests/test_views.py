@@ -1,5 +1,6 @@
 """What the page shows, without a server: the Decode tab's marks, heatmaps and playback; the Train tab's plots,
 time left and live preview."""
+import math
 import re
 from pathlib import Path
 
@@ -161,3 +162,107 @@ def test_preview_marks_each_watched_source_and_counts_the_right_ones():
     assert "at step 250: 1 of 2 right" in html
     assert re.findall(r"<td>(.*?)</td>", html)[1].endswith("✓") and re.findall(r"<td>(.*?)</td>", html)[4].endswith("✗")
     assert "press Train" in views.preview_html([("1 2 3", None, "3 2 1")])
+
+
+# ---------------------------------------------------------------- beam tree, what if, comparison
+
+def small_search():
+    """A hand-made width-2 beam search over <sos>: 3 (kept) and 1 (kept) at step 1; under 3: 2 (kept, then
+    <eos>: best) and <eos> (finished early, second); under 1: 2 and 3, both dropped."""
+    from seq2seq.decode import Beam, BeamSearch, Node
+    ln = math.log
+    nodes = [Node(0, None, 0, "<sos>", 0.0, 0.0, survived=True),
+             Node(1, 0, 1, "3", ln(0.6), ln(0.6), survived=True),
+             Node(2, 0, 1, "1", ln(0.3), ln(0.3), survived=True),
+             Node(3, 1, 2, "2", ln(0.6 * 0.9), ln(0.9), survived=True),
+             Node(4, 1, 2, "<eos>", ln(0.6 * 0.1), ln(0.1), survived=True, finished=True),
+             Node(5, 2, 2, "2", ln(0.3 * 0.1), ln(0.1)),
+             Node(6, 2, 2, "3", ln(0.3 * 0.05), ln(0.05)),
+             Node(7, 3, 3, "<eos>", ln(0.6 * 0.9 * 0.8), ln(0.8), survived=True, finished=True)]
+    beams = [Beam(["3", "2"], nodes[7].logp, nodes[7].logp / 3, 7, True),
+             Beam(["3"], nodes[4].logp, nodes[4].logp / 2, 4, True)]
+    return BeamSearch("1 2 3", 2, nodes, beams)
+
+
+def test_beam_tree_draws_kept_and_dropped_hypotheses_and_marks_the_best():
+    html = views.beam_tree_html(small_search(), expected=["3", "2"])
+    nodes = re.findall(r'<g class="node (kept|pruned)" data-node="(\d+)" data-step="(\d)"(?: data-final="(\d)")?>',
+                       html)
+    by_id = {int(n): (cls, int(step), final) for cls, n, step, final in nodes}
+    assert by_id[0] == ("kept", 0, "") and by_id[7] == ("kept", 3, "0") and by_id[4] == ("kept", 2, "1")
+    assert by_id[5][0] == "pruned" and 6 not in by_id  # one dropped hypothesis shown under each kept one
+    # the best beam's path (<sos> 3 2 <eos>) is amber, the second's last node in the accent colour
+    amber = re.findall(rf'data-node="(\d+)"[^>]*><title>[^<]*</title><rect [^>]*stroke="{views.BEST}"', html)
+    assert sorted(map(int, amber)) == [0, 1, 3, 7]
+    assert re.search(r'data-node="4"[^>]*><title>[^<]*</title><rect [^>]*stroke="rgb\(79, 70, 229\)"', html)
+    labels = re.findall(r'<text x="[\d.]+" y="[\d.]+">(.*?)</text>', html)
+    assert labels[:3] == ["&lt;sos&gt;", "3 60%", "1 30%"]  # each node: its token and its probability after its parent
+    assert "<title>3 2 &lt;eos&gt;: log-probability -0.839</title>" in html  # hover: the whole sequence
+    # the final beams, listed best first and marked against the answer
+    rows = re.findall(r'<tr data-beam="(\d)">.*?<code>(.*?)</code> (.)</td>', html)
+    assert rows == [("0", "3 2", "✓"), ("1", "3", "✗")]
+    assert "Width 2" in html and "7 hypotheses expanded, 5 kept" in html
+    svg_w = int(re.search(r'<svg class="beam-tree" width="(\d+)"', html)[1])
+    assert svg_w == 6 * 2 + 3 * 104 + 88  # four columns: start and three steps
+
+
+def test_beam_tree_without_an_answer_marks_nothing_and_names_an_unfinished_beam():
+    from seq2seq.decode import Beam
+    search = small_search()
+    search.beams = [Beam(["3", "2"], search.nodes[3].logp, search.nodes[3].logp / 2, 3, False)]
+    html = views.beam_tree_html(search)
+    assert "✓" not in html and "✗" not in html
+    assert "no &lt;eos&gt; (length limit)" in html
+
+
+def test_what_if_puts_the_forced_decoding_under_the_original_with_the_forced_token_outlined():
+    original = views.Decoded(trace(["3", "2", "1", "<eos>"]), ["3", "2", "1"], TOKENS)
+    forced = views.Decoded(trace(["3", "1", "2", "<eos>"]), ["3", "2", "1"], TOKENS, "forced at step 2", forced=2)
+    html = views.what_if_html(original, forced)
+    rows = re.findall(r"<tr><th>(.*?)</th><td class=\"so-far\">(.*?)</td></tr>", html)
+    assert [label for label, _ in rows] == ["as decoded", "what if: 1 at step 2"]
+    spans = [re.findall(r'<span class="tok" style="([^"]*)">(.*?)</span>', cells) for _, cells in rows]
+    assert [tok for _, tok in spans[0]] == ["3", "2", "1", "&lt;eos&gt;"]
+    assert [tok for _, tok in spans[1]] == ["3", "1", "2", "&lt;eos&gt;"]
+    assert [tok for style, tok in spans[1] if "outline" in style] == ["1"]
+    assert not any("outline" in style for style, _ in spans[0])
+    assert [views.RIGHT in s for s, _ in spans[1]] == [True, False, False, True]
+    assert "✓ correct" in rows[0][1] and "✗ wrong" in rows[1][1]
+    assert "The model chose <code>2</code> (70.0%) at step 2; forced <code>1</code> (70.0% to the model)" in html
+
+
+def test_what_if_past_the_original_end_says_only_what_was_forced():
+    original = views.Decoded(trace(["3", "<eos>"]), None, TOKENS)
+    forced = views.Decoded(trace(["3", "<eos>", "1"], finished=False), None, TOKENS, forced=3)
+    html = views.what_if_html(original, forced)
+    assert html.startswith('<div id="what-if-body"><p>forced <code>1</code>') and "✓" not in html
+
+
+def test_by_length_frame_and_note_for_two_models():
+    from seq2seq.lengths import LengthRow
+    from seq2seq.tasks import make_spec
+    a = [LengthRow(3, 100, 1.0, 1.0, True), LengthRow(4, 100, 0.95, 0.99, True), LengthRow(5, 100, 0.2, 0.7, False)]
+    b = [LengthRow(3, 100, 0.5, 0.8, True), LengthRow(4, 100, 0.123, 0.5, False), LengthRow(5, 100, 0.0, 0.3, False)]
+    frame = views.by_length_frame({"A: reverse": a, "B: your model": b})
+    assert list(frame.columns) == ["source length", "exact match (%)", "model"]
+    assert frame.values.tolist() == [[3, 100.0, "A: reverse"], [4, 95.0, "A: reverse"], [5, 20.0, "A: reverse"],
+                                     [3, 50.0, "B: your model"], [4, 12.3, "B: your model"], [5, 0.0, "B: your model"]]
+    note = views.by_length_note({"A: reverse": (make_spec("reverse", 3, 4), a),
+                                 "B: your model": (make_spec("reverse", 3, 3), b)})
+    assert ("**A: reverse** was trained on lengths 3–4; ≥ 90% exact match up to length 4; at 5 (longer than any it "
+            "saw) 20%") in note
+    assert "**B: your model** was trained on lengths 3–3" in note and "at 5 (longer than any it saw) 0%" in note
+    assert note.endswith("Held-out sources, 100 per length.")
+
+
+def test_compare_panels_have_ids_of_their_own():
+    with_attention = views.Decoded(trace(["3", "<eos>"], attention=True), ["3"], TOKENS)
+    without = views.Decoded(trace(["3", "<eos>"]), ["3"], TOKENS)
+    a = views.compare_html("A: copy — 1-layer LSTM", with_attention, "a")
+    b = views.compare_html("B: <yours>", without, "b")
+    assert a.startswith('<div class="compare" id="compare-a-body"><h4>A: copy — 1-layer LSTM</h4>')
+    assert "<h4>B: &lt;yours&gt;</h4>" in b  # escaped
+    assert 'id="attention-table-a"' in a and 'id="compare-verdict-a"' in a and 'id="attention-none-b"' in b
+    ids = re.findall(r'id="([^"]+)"', a + b)
+    assert len(ids) == len(set(ids))  # both on one page: no id twice
+    assert "✓ correct" in a and "✓ correct" in b

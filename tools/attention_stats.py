@@ -1,23 +1,138 @@
-"""How sharp the bundled attention models' maps are (the figures README quotes): over 200 held-out sources,
-the largest weight in each output step's row, how often it sits on the token being copied (copy), and the
-row's entropy as a share of a uniform row's.   PYTHONPATH=. python tools/attention_stats.py"""
+"""How sharp the bundled attention models' maps are (the figures README quotes).
+
+Over 200 held-out sources (seed 3), decoded greedily, for each output step but the last (<eos> reads
+nothing in particular) it takes the step's row of attention weights over the source and reports, per model:
+
+- the row's largest weight: median, mean and the 10th-90th percentile;
+- copy / reverse: the share of steps whose largest weight is on the token being written (the "right" one);
+- addition: the summed weight on the two operand digits of the place being written (ones with ones, tens with
+  tens; the leading carry digit of a longer sum has no such digits and is left out), and the share of steps
+  whose largest weight is on one of them;
+- the row's entropy as a share of a uniform row's (1 = uniform, 0 = all weight on one token): median, mean.
+
+A Transformer's row is the mean of its cross-attention over layers and heads (what the app shows); its
+sharpest single head (by median row maximum) is reported too.
+
+    PYTHONPATH=. python tools/attention_stats.py                      # every bundled model with attention
+    PYTHONPATH=. python tools/attention_stats.py checkpoints/copy /tmp/run --n 100 --json
+"""
+from __future__ import annotations
+
+import argparse
+import json
 import math
 import statistics
+import sys
+from pathlib import Path
 
 from seq2seq import greedy_decode, load_checkpoint, validation_set
 
-for name in ("copy", "addition"):
-    checkpoint = load_checkpoint(f"checkpoints/{name}")
-    maxima, entropy, on_target = [], [], 0
-    for example in validation_set(checkpoint.task, 200, seed=3):
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def right_places(task_name: str, source: list[str], t: int) -> list[int]:
+    """Source positions the t-th output token (0-based) is made from: one for copy/reverse, the operand digits
+    of the same place for addition (empty for the leading carry digit), none for other tasks."""
+    n = len(source)
+    if task_name == "copy":
+        return [t] if t < n else []
+    if task_name == "reverse":
+        return [n - 1 - t] if t < n else []
+    if task_name == "addition":
+        plus = source.index("+")
+        left, right = plus, n - plus - 1
+        width = len(str(int("".join(source[:plus])) + int("".join(source[plus + 1:]))))
+        place = width - 1 - t  # 0 = ones
+        return ([plus - 1 - place] if place < left else []) + ([n - 1 - place] if place < right else [])
+    return []
+
+
+def entropy_share(row: list[float]) -> float:
+    return -sum(w * math.log(w) for w in row if w > 0) / math.log(len(row)) if len(row) > 1 else 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ranked = sorted(values)
+    return ranked[min(len(ranked) - 1, int(q * len(ranked)))]
+
+
+def stats(folder: str | Path, n: int = 200, seed: int = 3) -> dict | None:
+    """The figures for one checkpoint folder, or None when its model has no attention."""
+    checkpoint = load_checkpoint(folder)
+    config = checkpoint.model.config
+    if config.arch != "transformer" and not config.attention:
+        return None
+    name = checkpoint.task.name
+    maxima, entropy, on_right, aligned, scored = [], [], 0, [], 0
+    head_maxima: dict[tuple[int, int], list[float]] = {}
+    for example in validation_set(checkpoint.task, n, seed=seed):
         trace = greedy_decode(checkpoint.model, checkpoint.task.vocab, example.source)
-        for t, step in enumerate(trace.steps[:-1]):  # the <eos> step copies nothing
-            w = step.attention
-            maxima.append(max(w))
-            on_target += name == "copy" and w.index(max(w)) == t
-            entropy.append(-sum(x * math.log(x) for x in w if x > 0) / math.log(len(w)))
-    ranked = sorted(maxima)
-    print(f"{name}: largest weight per row, median {statistics.median(maxima):.2f} "
-          f"(10th-90th percentile {ranked[len(ranked) // 10]:.2f}-{ranked[9 * len(ranked) // 10]:.2f}); "
-          f"entropy / uniform's, median {statistics.median(entropy):.2f}"
-          + (f"; on the copied token {on_target / len(maxima):.0%} of steps" if name == "copy" else ""))
+        for t, step in enumerate(trace.steps[:-1]):  # the <eos> step writes no token of the source
+            row = step.attention
+            top = row.index(max(row))
+            maxima.append(max(row))
+            entropy.append(entropy_share(row))
+            places = right_places(name, example.source, t)
+            if places:
+                scored += 1
+                on_right += top in places
+                aligned.append(sum(row[p] for p in places))
+            for layer, heads in enumerate(step.heads or []):
+                for head, head_row in enumerate(heads):
+                    head_maxima.setdefault((layer, head), []).append(max(head_row))
+    result = {
+        "checkpoint": str(folder), "task": name, "model": config.describe(), "rows": len(maxima),
+        "max_median": statistics.median(maxima), "max_mean": statistics.fmean(maxima),
+        "max_p10": percentile(maxima, 0.1), "max_p90": percentile(maxima, 0.9),
+        "entropy_median": statistics.median(entropy), "entropy_mean": statistics.fmean(entropy),
+    }
+    if scored:
+        result["on_right_share"] = on_right / scored
+        result["right_weight_median"] = statistics.median(aligned)
+        result["right_weight_mean"] = statistics.fmean(aligned)
+    if head_maxima:
+        (layer, head), best = max(head_maxima.items(), key=lambda kv: statistics.median(kv[1]))
+        result["sharpest_head"] = {"layer": layer + 1, "head": head + 1, "max_median": statistics.median(best),
+                                   "max_mean": statistics.fmean(best)}
+    return result
+
+
+def describe(r: dict) -> str:
+    text = (f"{Path(r['checkpoint']).name} ({r['model']}; {r['rows']} rows): largest weight per row median "
+            f"{r['max_median']:.2f}, mean {r['max_mean']:.2f} (10th-90th percentile {r['max_p10']:.2f}-"
+            f"{r['max_p90']:.2f}); entropy / uniform's median {r['entropy_median']:.2f}, mean {r['entropy_mean']:.2f}")
+    if "on_right_share" in r:
+        if r["task"] == "addition":
+            text += (f"; weight on the two operand digits of the place written: median {r['right_weight_median']:.2f}, "
+                     f"mean {r['right_weight_mean']:.2f}; largest weight on one of them at {r['on_right_share']:.0%} "
+                     f"of steps")
+        else:
+            text += (f"; largest weight on the token written at {r['on_right_share']:.1%} of steps "
+                     f"(its weight: median {r['right_weight_median']:.2f}, mean {r['right_weight_mean']:.2f})")
+    if "sharpest_head" in r:
+        h = r["sharpest_head"]
+        text += (f"; sharpest head (layer {h['layer']}, head {h['head']}): largest weight median "
+                 f"{h['max_median']:.2f}, mean {h['max_mean']:.2f}")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("folders", nargs="*", help="checkpoint folders (default: every bundled one)")
+    parser.add_argument("--n", type=int, default=200, help="held-out sources (default 200)")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="one JSON object per model")
+    args = parser.parse_args(argv)
+    folders = args.folders or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "checkpoints").iterdir()
+                                     if (p / "config.json").exists())
+    for folder in folders:
+        r = stats(folder if Path(folder).is_absolute() else ROOT / folder, args.n, args.seed)
+        if r is None:
+            continue
+        r["checkpoint"] = folder
+        print(json.dumps(r) if args.json else describe(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -67,26 +67,34 @@ def _env_number(name: str, default: float, low: float, high: float) -> float:
     return value
 
 
+def _preprocess_with(component: gr.components.Component, preprocess) -> None:
+    """Give `component` its own `preprocess(self, payload)`. Through its class, not the instance: an event that
+    updates a component's properties (gr.update(visible=...)) makes Gradio build a fresh instance of its class
+    for the session, and an instance's own attribute would be lost with it."""
+    cls = type(component)
+    component.__class__ = type(cls.__name__, (cls,), {"preprocess": preprocess, "__module__": cls.__module__})
+
+
 def as_sent(*components: gr.components.Component) -> None:
     """These components' values reach their handlers as sent: the handler checks them and says what is
     wrong in the field's own words. (Gradio's own check names no field, and a value of the wrong type
     makes it fail with its generic "upstream app has raised an exception".)"""
     for component in components:
-        component.preprocess = lambda payload: payload
+        _preprocess_with(component, lambda self, payload: payload)
 
 
 def guard_input(component: gr.components.Component, sentence: str) -> None:
     """A value this component cannot read (sent by a script) gets `sentence`, not Gradio's generic error."""
-    original = component.preprocess
+    original = type(component).preprocess
 
-    def preprocess(payload):
+    def preprocess(self, payload):
         try:
-            return original(payload)
+            return original(self, payload)
         except gr.Error:
             raise
         except Exception:  # noqa: BLE001
             raise gr.Error(sentence, title="Check the input") from None
-    component.preprocess = preprocess
+    _preprocess_with(component, preprocess)
 
 
 def upload_path(file) -> NamedString:
@@ -135,9 +143,13 @@ MODEL_CHOICES = ([("Automatic: a model for the Train tab's task (yours if you tr
                   ("Your model (trained or loaded in this session)", SESSION)]
                  + [(f"Bundled: {name}", f"bundled:{name}") for name in BUNDLED])
 CHOICE_VALUES = {value for _, value in MODEL_CHOICES}
-COMPARE_CHOICES = MODEL_CHOICES[1:]  # two particular models: "Automatic" would be the same one twice
+COMPARE_CHOICES = ([("Your model (this session)", SESSION)]  # two particular models: never "Automatic"
+                   + [(label, value) for label, value in MODEL_CHOICES if value.startswith("bundled:")])
 COMPARE_DEFAULTS = ("bundled:reverse" if "reverse" in BUNDLED else SESSION,
                     "bundled:reverse-attention" if "reverse-attention" in BUNDLED else SESSION)
+# every series the comparison's chart can draw, coloured: model A indigo, model B amber, the trained edge grey
+COMPARE_COLOURS = ({f"{side}: {label}": colour for side, colour in zip("AB", views.MODEL_COLOURS)
+                    for label in ["your model", *BUNDLED]} | {views.TRAINED_EDGE: views.EDGE_COLOUR})
 BY_LENGTH_N = 100   # held-out sources per length in the comparison's chart
 BY_LENGTH_MORE = 4  # lengths past the longest either model was trained on
 
@@ -750,17 +762,18 @@ def pick_model(choice: str, train_task: str, session: Session | None, request: g
 
 
 STRATEGIES = [("Greedy", "greedy"), ("Beam search", "beam"), ("Sampling", "sampling")]
+MAX_SAMPLE_K = 20  # "sample from the top k": more is all of a toy vocabulary
 
 
 def read_strategy(kind, width=5, temperature=1.0, sample_k=0, top_p=1.0, seed=0) -> Strategy:
     """The Decode tab's strategy controls as a Strategy, or a gr.Error naming the bad value."""
     if kind not in KINDS:
-        raise problem(f"Strategy must be one of {', '.join(KINDS)}.", "Unknown strategy")
+        raise problem(f"Strategy must be one of {', '.join(KINDS)} (you gave {str(kind)[:20]!r}).", "Unknown strategy")
     try:
         if kind == "beam":
             return Strategy("beam", width=settings.in_range("Beam width", width, True, 1, 10, "Check the input"))
         if kind == "sampling":
-            k = settings.in_range("Sample from the top k", sample_k, True, 0, 50, "Check the input")
+            k = settings.in_range("Sample from the top k", sample_k, True, 0, MAX_SAMPLE_K, "Check the input")
             return Strategy("sampling", temperature=settings.in_range("Temperature", temperature, False, 0.05, 5,
                                                                       "Check the input"),
                             top_k=k or None, top_p=settings.in_range("Top-p", top_p, False, 0.01, 1, "Check the input"),
@@ -885,8 +898,8 @@ EMPTY_VERDICT = ('<p class="legend" id="decode-empty">Press <b>Decode</b> (or cl
 EMPTY_PLAYER = '<p class="legend">The decoding, one step at a time, appears here.</p>'
 EMPTY_TREE = ('<p class="legend" id="beam-empty">Choose <b>Beam search</b> as the strategy and press Decode: the '
               'tree of every hypothesis it tried, kept and dropped, appears here.</p>')
-EMPTY_WHAT_IF = ('<p class="legend" id="what-if-empty">Click any token in the probabilities, a bar in the step '
-                 'by step view or a “#” cell of the step table: the decoding is run again with that token '
+EMPTY_WHAT_IF = ('<p class="legend" id="what-if-empty">Click any token in the probabilities, a bar in the Steps '
+                 'view or a “#” cell of the step table: the decoding is run again with that token '
                  'forced at that step, and shown beside the original.</p>')
 
 
@@ -980,7 +993,9 @@ def compare_views(source, choice_a, choice_b, session, request):
         decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos)
         panels.append(views.compare_html(f"{name} — {describe_model(model)}", decoded, which))
         results[name] = (task.spec, by_length(choice, model, task, lengths))
-    frame = views.by_length_frame({name: rows for name, (_, rows) in results.items()})
+    same_range = task_a.spec.max_len == task_b.spec.max_len
+    frame = views.by_length_frame({name: rows for name, (_, rows) in results.items()},
+                                  task_a.spec.max_len if same_range else None)
     return panels[0], panels[1], frame, views.by_length_note(results)
 
 
@@ -1048,9 +1063,9 @@ CSS = """
   border: 1px dashed rgba(128,128,128,0.4); border-radius: 8px; }
 #train-status textarea { font-size: 0.95em; }
 body { overflow-anchor: none; }  /* plots appearing under the status must not scroll the page */
-@media (max-width: 640px) { #train-results { order: -1; } }  /* on a phone: Train, status and plots first */
+@media (max-width: 640px) { #train-results, #compare-chart { order: -1; } }  /* on a phone: Train, status and plots first */
 #decode-model-info p { margin: 0; }
-.beam-tree text { font-size: 13px; text-anchor: middle; fill: currentColor; font-family: ui-monospace, monospace; }
+.beam-tree text { font-size: 11px; text-anchor: middle; fill: currentColor; font-family: ui-monospace, monospace; }
 .beam-tree text.head { font-size: 11px; opacity: 0.7; }
 .beam-tree text.more { font-size: 11px; text-anchor: start; opacity: 0.6; }
 .beam-tree rect { fill: rgba(79,70,229,0.12); stroke: rgba(79,70,229,0.45); }
@@ -1223,6 +1238,7 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                                            scale=4, min_width=200)
                 strategy = gr.Dropdown(STRATEGIES, value="greedy", label="Strategy", elem_id="decode-strategy",
                                        scale=2, min_width=130)
+            decode_message = gr.HTML("", elem_id="decode-message", visible=False)
             with gr.Row(equal_height=True):
                 examples = gr.Dataset(components=[source], samples=[],
                                       label="Held-out examples: click one to decode it", elem_id="decode-examples",
@@ -1234,13 +1250,12 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                 temperature = gr.Slider(0.05, 5, value=1.0, step=0.05, label="Temperature", elem_id="decode-temperature",
                                         scale=2, min_width=140, visible=False,
                                         info="Below 1: sharper, above 1: flatter")
-                sample_k = gr.Slider(0, 20, value=0, step=1, label="Sample from top k (0: all)",
+                sample_k = gr.Slider(0, MAX_SAMPLE_K, value=0, step=1, label="Sample from top k (0: all)",
                                      elem_id="decode-sample-k", scale=2, min_width=140, visible=False)
-                top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p", elem_id="decode-top-p", scale=2,
+                top_p = gr.Slider(0.01, 1, value=1.0, step=0.01, label="Top-p", elem_id="decode-top-p", scale=2,
                                   min_width=140, visible=False, info="Smallest set of tokens this probable")
                 sample_seed = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="decode-seed", scale=1,
                                         min_width=90, visible=False)
-            decode_message = gr.HTML("", elem_id="decode-message", visible=False)
             model_info = gr.Markdown(elem_id="decode-model-info", elem_classes="legend")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=5, min_width=320):
@@ -1250,7 +1265,7 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                                                elem_id="decode-steps", max_height=300)
                 with gr.Column(scale=6, min_width=320):
                     with gr.Tabs(selected="view-steps", elem_id="decode-views") as decode_views:
-                        with gr.Tab("Step by step", id="view-steps", elem_id="view-steps"):
+                        with gr.Tab("Steps", id="view-steps", elem_id="view-steps"):
                             playback = gr.HTML(EMPTY_PLAYER, elem_id="playback", js_on_load=CLICK_TOKEN)
                         with gr.Tab("Probabilities", id="view-probabilities", elem_id="view-probabilities"):
                             distribution = gr.HTML("", elem_id="decode-distribution", elem_classes="scroll-x",
@@ -1260,7 +1275,7 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                                                          label="Which attention (Transformer)", visible=False,
                                                          elem_id="decode-attention-head")
                             attention_map = gr.HTML("", elem_id="decode-attention", elem_classes="scroll-x")
-                        with gr.Tab("Beam tree", id="view-tree", elem_id="view-tree"):
+                        with gr.Tab("Beams", id="view-tree", elem_id="view-tree"):
                             beam_tree = gr.HTML(EMPTY_TREE, elem_id="beam-tree")
                         with gr.Tab("What if", id="view-what-if", elem_id="view-what-if"):
                             what_if_box = gr.HTML(EMPTY_WHAT_IF, elem_id="what-if")
@@ -1268,7 +1283,7 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
 
         with gr.Tab("Compare", id="compare", elem_id="compare-tab"):
             with gr.Row(equal_height=True):
-                compare_source = gr.Textbox("3 1 4 1 5 9 2 6 5 3 5 8", label="Source (try one longer than trained)",
+                compare_source = gr.Textbox("3 1 4 1 5 9 2 6 5 3 5 8 9 7", label="Source (try one longer than trained)",
                                             elem_id="compare-input", scale=4, min_width=200)
                 model_a = gr.Dropdown(COMPARE_CHOICES, value=COMPARE_DEFAULTS[0], label="Model A",
                                       elem_id="compare-model-a", scale=3, min_width=180)
@@ -1281,10 +1296,10 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                 with gr.Column(scale=5, min_width=320):
                     compare_a = gr.HTML(EMPTY_COMPARE, elem_id="compare-a", elem_classes="scroll-x")
                     compare_b = gr.HTML("", elem_id="compare-b", elem_classes="scroll-x")
-                with gr.Column(scale=5, min_width=320):
+                with gr.Column(scale=5, min_width=320, elem_id="compare-chart"):
                     by_length_plot = gr.LinePlot(None, x=views.BY_LENGTH_COLUMNS[0], y=views.BY_LENGTH_COLUMNS[1],
                                                  color=views.BY_LENGTH_COLUMNS[2], y_lim=[0, 100],
-                                                 title="Held-out exact match by source length",
+                                                 title="Exact match by source length", color_map=COMPARE_COLOURS,
                                                  elem_id="by-length-plot", height=260)
                     by_length_note = gr.Markdown(elem_id="by-length-note", elem_classes="legend")
 
@@ -1370,7 +1385,7 @@ with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
                                 session_state], what_if_box, api_name="what_if", **decoding)
     compare_button.click(guarded(compare_on_page), [compare_source, model_a, model_b, session_state],
                          [compare_a, compare_b, by_length_plot, by_length_note, compare_message], **private,
-                         **decoding)
+                         js=passing(scroll_to("compare-chart", 300, 320)), **decoding)
     api_compare.click(compare, [compare_source, model_a, model_b, session_state],
                       [compare_a, compare_b, by_length_plot, by_length_note], api_name="compare", **decoding)
     demo.unload(session_closed)

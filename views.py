@@ -246,7 +246,8 @@ def playback_html(decoded: Decoded) -> str:
 BEST = "#f59e0b"  # amber: the best beam, as the current step elsewhere
 
 
-def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned_per_parent: int = 1) -> str:
+def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned_per_parent: int = 1,
+                   max_steps: int = 30) -> str:
     """The beam search as a tree, steps left to right: every hypothesis it kept (solid) and the `pruned_per_parent`
     most probable of the ones it dropped under each (faded), the final beams' paths drawn thick, the best in amber.
     Each node shows its token and the probability of that token after its parent."""
@@ -260,9 +261,9 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
         while node_id is not None:
             on_path[node_id] = min(rank, on_path.get(node_id, rank))
             node_id = nodes[node_id].parent
-    col_w, row_h, box_w, box_h, pad = 104, 26, 88, 20, 6
+    col_w, row_h, box_w, box_h, pad = 76, 25, 68, 20, 6
     columns: list[list] = [[nodes[0]]]  # the nodes drawn at each step
-    while True:
+    while len(columns) <= max_steps:
         column = []
         for parent in columns[-1]:
             if not parent.survived or parent.finished:
@@ -314,20 +315,21 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
         colour = BEST if rank == 0 else f"rgb{ACCENT}"
         rows.append(f'<tr data-beam="{rank}"><td style="color:{colour};font-weight:700">{rank + 1}</td>'
                     f'<td><code>{esc(" ".join(beam.tokens)) or "(nothing)"}</code> {ok}</td>'
-                    f'<td>{round(beam.score, 3) + 0.0:.3f}</td><td>{round(beam.logp, 3) + 0.0:.3f}</td>'
-                    f'<td>{"" if beam.finished else "no " + esc(EOS) + " (length limit)"}</td></tr>')
+                    f'<td>{round(beam.score, 3) + 0.0:.3f}</td><td>{round(beam.logp, 3) + 0.0:.3f}'
+                    f'{"" if beam.finished else " (no " + esc(EOS) + ": length limit)"}</td></tr>')
     kept = sum(n.survived for n in nodes[1:])
+    steps = max(n.step for n in nodes)
+    cut = f" The tree is drawn for the first {max_steps} of its {steps} steps." if steps > max_steps else ""
     return (f'<div id="beam-tree-body"><div class="scroll-x">{svg}</div>'
+            '<table class="preview" id="beam-list"><thead><tr><th>#</th>'
+            '<th>final beam</th><th>score</th><th>log-prob</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>'
             f'<p class="legend">Width {search.width}: at each step every kept hypothesis (solid) is extended by its '
             f'{search.width} most probable next tokens, and only the {search.width} most probable sequences are kept; '
             f'the rest are dropped (faded: the most probable dropped one under each kept one is shown). '
             f'{len(nodes) - 1} hypotheses expanded, {kept} kept. Thick lines: the final beams; amber: the best, which '
-            f'the step views follow. Hover a node for its whole sequence.</p>'
-            '<table class="preview" id="beam-list"><thead><tr><th>#</th><th>final beam</th>'
-            '<th>score</th><th>log-prob</th><th></th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>'
-            '<p class="legend">Score = log-probability ÷ length (so longer outputs are not punished just for '
-            'having more tokens).</p></div>')
+            f'the step views follow. Hover a node for its whole sequence. Score = log-probability ÷ length, so '
+            f'longer outputs are not punished just for having more tokens.{cut}</p></div>')
 
 
 def what_if_html(original: Decoded, changed: Decoded) -> str:
@@ -370,11 +372,19 @@ def compare_html(name: str, decoded: Decoded, which: str) -> str:
 BY_LENGTH_COLUMNS = ["source length", "exact match (%)", "model"]
 
 
-def by_length_frame(results: dict[str, list]) -> pd.DataFrame:
-    """Long-format frame for the accuracy-by-length plot: one line per model (rows: seq2seq.lengths.LengthRow)."""
+def by_length_frame(results: dict[str, list], longest_trained: int | None = None) -> pd.DataFrame:
+    """Long-format frame for the accuracy-by-length plot: one line per model (rows: seq2seq.lengths.LengthRow),
+    and a vertical grey line half a length past `longest_trained`, where "longer than any it saw" begins."""
     rows = [(r.length, round(100 * r.exact_match, 1), name) for name, length_rows in results.items()
             for r in length_rows]
+    if longest_trained is not None:
+        rows += [(longest_trained + 0.5, 0.0, TRAINED_EDGE), (longest_trained + 0.5, 100.0, TRAINED_EDGE)]
     return pd.DataFrame(rows, columns=BY_LENGTH_COLUMNS)
+
+
+TRAINED_EDGE = "longest trained length"
+MODEL_COLOURS = ("#4338ca", "#f59e0b")  # model A indigo, model B amber
+EDGE_COLOUR = "#94a3b8"
 
 
 def by_length_note(results: dict[str, tuple]) -> str:
@@ -385,8 +395,8 @@ def by_length_note(results: dict[str, tuple]) -> str:
         beyond = [r for r in rows if r.length > spec.max_len]
         tail = (f"; at {beyond[-1].length} (longer than any it saw) {beyond[-1].exact_match:.0%}"
                 if beyond else "")
-        parts.append(f"**{esc(name)}** was trained on lengths {spec.min_len}–{spec.max_len}; ≥ 90% exact match up to "
-                     f"length {max(good) if good else '—'}{tail}")
+        reach = f"≥ 90% exact match up to length {max(good)}" if good else "never reaches 90% exact match"
+        parts.append(f"**{esc(name)}** was trained on lengths {spec.min_len}–{spec.max_len}; {reach}{tail}")
     return ". ".join(parts) + ". Held-out sources, 100 per length."
 
 

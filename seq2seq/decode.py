@@ -137,13 +137,14 @@ def decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor | Non
     learned positions), fewer when every row has produced <eos> (if stop_at_eos). Call inside
     `evaluating(model)` (or with gradients if you need them)."""
     policy = policy or Greedy()
+    never = torch.tensor(NEVER_SAMPLED, device=src.device)
     state, memory = model.encode(src, src_lens)
     input = torch.full((src.shape[0],), SOS_ID, dtype=torch.long, device=src.device)  # [batch]
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)            # [batch]
     ids, logits_per_step, weights_per_step = [], [], []
     for t in range(_step_limit(model, max_len)):
         logits, state, weights = model.decoder(input, state, memory)  # [batch, vocab], [batch, (layers, heads,) src_len]
-        input = policy.choose(logits, t)                              # [batch]
+        input = policy.choose(logits.index_fill(-1, never, float("-inf")), t)  # never padding, start, unknown                              # [batch]
         ids.append(input)
         logits_per_step.append(logits)
         weights_per_step.append(weights)
@@ -259,13 +260,16 @@ def beam_search(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], width
     def score(logp: float, length: int) -> float:
         return logp / length ** alpha
 
+    never = torch.tensor(NEVER_SAMPLED)
     with evaluating(model):
         state, memory = model.encode(src, None)
         input = torch.tensor([SOS_ID])
         for step in range(1, limit + 1):
             logits, state, _ = model.decoder(input, state, memory)         # [alive, vocab]
             logp = logits.log_softmax(-1)                                  # [alive, vocab]
-            top_lp, top_id = logp.topk(min(width, logp.shape[-1]), -1)     # [alive, width]
+            # padding, start and unknown are never a hypothesis's next token (no output holds them)
+            logp = logp.index_fill(-1, never, float("-inf"))
+            top_lp, top_id = logp.topk(min(width, logp.shape[-1] - len(NEVER_SAMPLED)), -1)  # [alive, width]
             candidates = []
             for row, parent in enumerate(alive):
                 for lp, i in zip(top_lp[row].tolist(), top_id[row].tolist()):

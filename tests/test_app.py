@@ -427,7 +427,7 @@ def test_what_if_forces_a_token_at_one_step_and_keeps_the_steps_before(app_url):
 def test_bad_strategy_settings_and_what_ifs_are_one_clear_sentence(app_url):
     c = client(app_url)
     cases = [
-        (("3 1 4", *DECODE_ARGS, "topk"), "/decode", r"^Strategy must be one of greedy, beam, sampling\.$"),
+        (("3 1 4", *DECODE_ARGS, "topk"), "/decode", r"^Strategy must be one of greedy, beam, sampling \(you gave 'topk'\)\.$"),
         (("3 1 4", *DECODE_ARGS, "beam", 11), "/decode",
          r"^Beam width must be a whole number between 1 and 10 \(you gave 11\)\.$"),
         (("3 1 4", *DECODE_ARGS, "beam", 2.5), "/decode", r"^Beam width must be a whole number between 1 and 10"),

@@ -235,7 +235,7 @@ def test_beam_search_works_for_every_variant(short_reverse, additive, name):
     for source in ["3 1 4 1", "9 2 6", "5 3 5 8 9"]:
         greedy = greedy_decode(model, task.vocab, source, max_len=8)
         one = beam_search(model, task.vocab, source, width=1, max_len=8)
-        chosen = [s.token for s in greedy.steps][:len(greedy.steps) - greedy.finished]  # <sos> too: untrained
+        chosen = [s.token for s in greedy.steps][:len(greedy.steps) - greedy.finished]  # never <pad>, <sos>, <unk>
         assert one.beams[0].tokens == chosen and one.beams[0].finished == greedy.finished
         wide = beam_search(model, task.vocab, source, width=5, max_len=8)
         assert wide.beams[0].score >= one.beams[0].score - 1e-6

@@ -203,7 +203,7 @@ def test_beam_tree_draws_kept_and_dropped_hypotheses_and_marks_the_best():
     assert rows == [("0", "3 2", "✓"), ("1", "3", "✗")]
     assert "Width 2" in html and "7 hypotheses expanded, 5 kept" in html
     svg_w = int(re.search(r'<svg class="beam-tree" width="(\d+)"', html)[1])
-    assert svg_w == 6 * 2 + 3 * 104 + 88  # four columns: start and three steps
+    assert svg_w == 6 * 2 + 3 * 76 + 68  # four columns: start and three steps
 
 
 def test_beam_tree_without_an_answer_marks_nothing_and_names_an_unfinished_beam():
@@ -212,7 +212,7 @@ def test_beam_tree_without_an_answer_marks_nothing_and_names_an_unfinished_beam(
     search.beams = [Beam(["3", "2"], search.nodes[3].logp, search.nodes[3].logp / 2, 3, False)]
     html = views.beam_tree_html(search)
     assert "✓" not in html and "✗" not in html
-    assert "no &lt;eos&gt; (length limit)" in html
+    assert "(no &lt;eos&gt;: length limit)" in html
 
 
 def test_what_if_puts_the_forced_decoding_under_the_original_with_the_forced_token_outlined():

@@ -16,6 +16,7 @@ POSITIONS = ("sinusoidal", "learned")
 MAX_POSITIONS = 128  # the longest source, and the most decoder steps, a Transformer with learned positions takes
 MAX_LR = 10.0  # Adam moves every weight by about lr per step: far above 0.1 nothing here can learn
 MAX_EVAL_SECONDS = 3600.0  # an evaluation cadence longer than an hour is no cadence
+SCHEDULES = ("linear", "cosine")  # the shape of lr_decay's fall to a tenth
 
 T = TypeVar("T")
 
@@ -170,6 +171,9 @@ class TrainConfig:
     seed: int = 0
     eval_seconds: float | None = None  # also evaluate once this much run time has passed since the last evaluation
     keep_best: bool = True  # end with the weights of the best held-out evaluation, not the last (see train())
+    warmup: int = 0  # raise the learning rate linearly over the first `warmup` steps of training (counted from
+                     # the model's first step, so a resumed run goes on where it was; 0: none)
+    schedule: str = "linear"  # with lr_decay: "linear", or "cosine" (half a cosine: slow, fast, then slow again)
 
     def validate(self) -> None:
         _check_int("batch_size", self.batch_size, 1, 4096)
@@ -193,6 +197,9 @@ class TrainConfig:
         _check_int("seed", self.seed, 0, 2**63 - 1)
         if not isinstance(self.keep_best, bool):
             raise ValueError(f"keep_best must be true or false, got {self.keep_best!r}")
+        _check_int("warmup", self.warmup, 0, 1_000_000)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -247,27 +247,38 @@ class Decoder(nn.Module):
     def _additive_step(self, embedded: torch.Tensor, state: State, memory: Memory | None,
                        generator: torch.Generator | None) -> tuple[torch.Tensor, State, torch.Tensor]:
         """Bahdanau: attend from the previous top-layer hidden state, then run the RNN on [embedding; context]."""
+        output, context, state, weights = self._additive_rnn_step(embedded, state, memory, generator)
+        output = torch.tanh(self.combine(torch.cat([output, context, embedded], -1)))             # [batch, hid]
+        return self.fc_out(output), state, weights
+
+    def _additive_rnn_step(self, embedded: torch.Tensor, state: State, memory: Memory | None,
+                           generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, State, torch.Tensor]:
+        """The part of an additive step the next step depends on: the RNN output [batch, hid], the context
+        [batch, enc], the new state and the attention weights [batch, src_len]."""
         if memory is None:
             raise ValueError("this decoder uses attention: pass the encoder's memory")
         query = (state[0] if isinstance(state, tuple) else state)[-1]           # [batch, hid]
         context, weights = self.attention(query.unsqueeze(1), memory)           # [batch, 1, enc], [batch, 1, src_len]
         context = context.squeeze(1)                                            # [batch, enc]
         output, state = _rnn_step(self.rnn, torch.cat([embedded, context], -1), state, generator)  # [batch, hid]
-        output = torch.tanh(self.combine(torch.cat([output, context, embedded], -1)))             # [batch, hid]
-        return self.fc_out(output), state, weights.squeeze(1)
+        return output, context, state, weights.squeeze(1)
 
     def forward_sequence(self, inputs: torch.Tensor, state: State, memory: Memory | None = None,
                          generator: torch.Generator | None = None) -> tuple[torch.Tensor, State, torch.Tensor | None]:
         """Many steps whose inputs are all known (teacher forcing), in one RNN call. inputs: [batch, steps].
         (Additive attention needs each step's state before the next RNN step: it runs step by step.)"""
         embedded = _dropout(self.embedding(inputs), self.dropout, self.training, generator)  # [batch, steps, emb]
-        if self.kind == "additive":
-            logits, weights = [], []
+        if self.kind == "additive":  # only the recurrence runs step by step; the output layers run once
+            outputs, contexts, weights = [], [], []
             for t in range(inputs.shape[1]):
-                step_logits, state, step_weights = self._additive_step(embedded[:, t], state, memory, generator)
-                logits.append(step_logits)
+                output, context, state, step_weights = self._additive_rnn_step(embedded[:, t], state, memory,
+                                                                               generator)
+                outputs.append(output)
+                contexts.append(context)
                 weights.append(step_weights)
-            return torch.stack(logits, 1), state, torch.stack(weights, 1)
+            mixed = torch.tanh(self.combine(torch.cat([torch.stack(outputs, 1), torch.stack(contexts, 1), embedded],
+                                                      -1)))                    # [batch, steps, hid]
+            return self.fc_out(mixed), state, torch.stack(weights, 1)
         output, state = _run_rnn(self.rnn, embedded, state, generator)                      # [batch, steps, hid]
         logits, weights = self._predict(output, memory)  # [batch, steps, vocab]
         return logits, state, weights

@@ -10,9 +10,10 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import torch
+if TYPE_CHECKING:  # torch only where batches are made: `python -m seq2seq --help` should not wait for it
+    import torch
 
 PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
 SPECIALS = (PAD, SOS, EOS, UNK)
@@ -256,9 +257,11 @@ class Batch:
 def make_batch(examples: Sequence[Example], vocab: Vocab) -> Batch:
     srcs = [vocab.encode(ex.source) for ex in examples]
     trgs = [[SOS_ID] + vocab.encode(ex.target) + [EOS_ID] for ex in examples]
+    import torch
     return Batch(_pad(srcs), torch.tensor([len(s) for s in srcs]), _pad(trgs))
 
 
 def _pad(rows: list[list[int]]) -> torch.Tensor:
+    import torch
     width = max(len(r) for r in rows)
     return torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows], dtype=torch.long)

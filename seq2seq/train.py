@@ -66,9 +66,11 @@ class TrainState:
     The three generators a run draws from (the examples of each batch, the teacher-forcing coin, the
     dropout masks), Adam's moments per parameter name, and `lr_factor`: the next step's learning rate
     as a factor of config.lr. Learning rate: without lr_decay a run uses config.lr (and leaves the
-    factor at 1.0); with lr_decay it lowers the factor linearly from where the state has it (1.0 when
-    fresh) to LR_FLOOR (0.1) over its `steps`, so continuing a decayed run goes on at the low rate
-    instead of jumping back to the full one.
+    factor at 1.0); with lr_decay it lowers the factor from where the state has it (1.0 when fresh) to
+    LR_FLOOR (0.1) over its `steps`, linearly or along half a cosine (config.schedule), so continuing a
+    decayed run goes on at the low rate instead of jumping back to the full one. config.warmup multiplies
+    the rate of the model's first `warmup` steps by 1/warmup, 2/warmup, ...: it counts the model's steps
+    (train's start_step), not the run's, so it needs nothing in the state to go on exactly.
 
     With keep_best: `kept`, the evaluation of the weights the model holds (the best so far, which the next
     run must beat), and `last_weights`, the weights training had reached, per parameter name, when they
@@ -528,10 +530,19 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                                     f"{min(config.lr / 10, 0.005):g})")
 
     def factor(steps_done: int) -> float:
-        """The learning rate of the run's step `steps_done` (from 0), as a factor of config.lr."""
+        """lr_decay's factor of config.lr at the run's step `steps_done` (from 0): from the state's factor down
+        to LR_FLOOR by the run's last step, in a straight line or along half a cosine (config.schedule)."""
         if not config.lr_decay:
             return 1.0
-        return start_factor - (start_factor - LR_FLOOR) * steps_done / config.steps
+        done_part = steps_done / config.steps
+        if config.schedule == "cosine":
+            return LR_FLOOR + (start_factor - LR_FLOOR) * 0.5 * (1.0 + math.cos(math.pi * done_part))
+        return start_factor - (start_factor - LR_FLOOR) * done_part
+
+    def warm(model_step: int) -> float:
+        """The warmup's factor for the model's step `model_step` (from 0, counted across runs, so a resumed
+        run goes on with the warmup where it stopped): 1/warmup, 2/warmup, ... 1."""
+        return 1.0 if model_step >= config.warmup else (model_step + 1) / config.warmup
 
     was_training = model.training
     model.train()
@@ -568,9 +579,9 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                 yield from diverged(f"the loss exploded to {_fmt(loss_value)}, more than {DIVERGENCE_FACTOR:g} × "
                                f"{_fmt(start_loss)}")
                 return
-            if config.lr_decay:  # polishing at a lower rate often wins the last percent of accuracy
+            if config.lr_decay or config.warmup:  # polishing at a lower rate often wins the last percent
                 for group in optimizer.param_groups:
-                    group["lr"] = config.lr * factor(step - start_step)
+                    group["lr"] = config.lr * factor(step - start_step) * warm(step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params.values(), config.clip))

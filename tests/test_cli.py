@@ -438,7 +438,7 @@ def test_an_unexpected_failure_is_one_line_not_a_traceback(capsys, monkeypatch, 
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
-    monkeypatch.setattr("seq2seq.__main__.greedy_decode", broken)
+    monkeypatch.setattr("seq2seq.decode.greedy_decode", broken)  # the CLI imports it when decoding
     message = assert_one_line_error(cli(capsys, "decode", "--checkpoint", out, "1 2 3"))
     assert "internal error: RuntimeError: boom" in message and "SEQ2SEQ_DEBUG=1" in message
     monkeypatch.setenv("SEQ2SEQ_DEBUG", "1")  # ... and the switch shows the real exception
@@ -537,7 +537,8 @@ def test_train_builds_each_model_variant_and_decode_shows_its_attention(capsys, 
 
 def test_a_transformer_trained_in_two_runs_is_the_one_trained_in_one(capsys, tmp_path):
     model = ["--task", "reverse", "--min-len", 3, "--max-len", 4, "--arch", "transformer", "--hidden", 16,
-             "--heads", 2, "--layers", 1, "--dropout", 0.1, "--teacher-forcing", 0.5, "--eval-every", 10, "--seed", 3]
+             "--heads", 2, "--layers", 1, "--dropout", 0.1, "--teacher-forcing", 0.5, "--eval-every", 10, "--seed", 3,
+             "--no-lr-decay"]  # a decaying run decays over the steps it is given: 12 + 8 is not 20
     assert cli(capsys, "train", *model, "--steps", 20, "--out", tmp_path / "whole").returncode == 0
     assert cli(capsys, "train", *model, "--steps", 12, "--out", tmp_path / "first").returncode == 0
     resumed = cli(capsys, "train", "--resume", tmp_path / "first", "--steps", 8, "--out", tmp_path / "second")
@@ -572,3 +573,94 @@ def test_bad_model_variant_options_are_argument_errors(capsys, tmp_path, flags, 
     message = assert_one_line_error(cli(capsys, "train", "--task", "reverse", *flags, "--out", out), code=2)
     assert expected in message and "--help" in message
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- start-up, defaults, evaluation on time
+
+def test_help_and_argument_errors_do_not_import_torch():
+    """torch takes about 2 s to import: `--help` and a wrong option answer without it (checked in a fresh
+    process, whatever this one has imported)."""
+    code = ("import contextlib, io, sys\n"
+            "from seq2seq.__main__ import main\n"
+            "codes = []\n"
+            "for argv in (['--help'], ['train', '--help'], ['train', '--task', 'nope', '--out', 'x'],\n"
+            "             ['train', '--task', 'reverse', '--heads', '2', '--out', 'x'],\n"
+            "             ['train', '--task', 'reverse', '--lr', '-1', '--out', 'x']):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            "        try:\n"
+            "            codes.append(main(argv))\n"
+            "        except SystemExit as e:\n"
+            "            codes.append(e.code)\n"
+            "import seq2seq\n"
+            "print(codes, 'torch' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=ENV)
+    assert result.stdout.split() == ["[0,", "0,", "2,", "2,", "1]", "False"], result.stderr
+
+
+def test_the_state_file_named_without_torch_is_the_checkpoints():
+    from seq2seq import __main__ as cli_module
+    assert cli_module.STATE_FILE == checkpoint.STATE_FILE
+
+
+def saved_training(out: Path) -> dict:
+    return json.loads((out / "config.json").read_text())["training"]["train_config"]
+
+
+def test_train_defaults_decay_a_lower_learning_rate_unless_there_is_no_number_of_steps(capsys, tmp_path):
+    small = ["--task", "reverse", "--min-len", 3, "--max-len", 4, "--hidden", 16, "--emb", 8]
+    assert cli(capsys, "train", *small, "--steps", 3, "--out", tmp_path / "a").returncode == 0
+    config = saved_training(tmp_path / "a")
+    assert (config["lr"], config["lr_decay"], config["schedule"], config["warmup"]) == (0.003, True, "linear", 0)
+    assert cli(capsys, "train", *small, "--time-budget", 0.3, "--out", tmp_path / "b").returncode == 0
+    config = saved_training(tmp_path / "b")
+    assert config["steps"] is None and config["lr_decay"] is False and config["lr"] == 0.003
+    assert cli(capsys, "train", *small, "--steps", 3, "--no-lr-decay", "--lr", 0.01, "--out",
+               tmp_path / "c").returncode == 0
+    config = saved_training(tmp_path / "c")
+    assert config["lr_decay"] is False and config["lr"] == 0.01
+    assert cli(capsys, "train", *small, "--steps", 3, "--schedule", "cosine", "--warmup", 2, "--out",
+               tmp_path / "d").returncode == 0
+    config = saved_training(tmp_path / "d")
+    assert (config["lr_decay"], config["schedule"], config["warmup"]) == (True, "cosine", 2)
+    refused = cli(capsys, "train", *small, "--steps", 3, "--schedule", "cosine", "--no-lr-decay", "--out",
+                  tmp_path / "e")
+    assert "--schedule shapes the decay" in assert_one_line_error(refused, code=2)
+    assert "warmup must be" in assert_one_line_error(cli(capsys, "train", *small, "--warmup", -1, "--out",
+                                                         tmp_path / "f"))
+
+
+def test_additive_attention_takes_its_tuned_settings_and_says_so_in_one_line(capsys, tmp_path):
+    small = ["--task", "reverse", "--min-len", 3, "--max-len", 4, "--steps", 2, "--eval-every", 2,
+             "--attention", "additive", "--bidirectional"]
+    result = cli(capsys, "train", *small, "--out", tmp_path / "tuned")
+    assert result.returncode == 0, result.stderr
+    note = [line for line in result.stderr.splitlines() if "tuned" in line]
+    assert len(note) == 1 and "--cell gru --hidden 64 --lr 0.003" in note[0], result.stderr
+    assert "--cell, --hidden, --lr" in note[0]  # how to choose otherwise
+    config = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    assert (config["model"]["cell"], config["model"]["hidden_dim"], config["training"]["train_config"]["lr"]) == \
+        ("gru", 64, 0.003)
+    # any of them given: the usual defaults for the others, and no note
+    result = cli(capsys, "train", *small, "--hidden", 16, "--out", tmp_path / "own")
+    assert result.returncode == 0 and "tuned" not in result.stderr
+    config = json.loads((tmp_path / "own" / "config.json").read_text())
+    assert (config["model"]["cell"], config["model"]["hidden_dim"]) == ("lstm", 16)
+    # other kinds have no tuned settings
+    result = cli(capsys, "train", *small[:-3], "--attention", "dot", "--hidden", 16, "--out", tmp_path / "dot")
+    assert result.returncode == 0 and "tuned" not in result.stderr
+
+
+def test_a_target_accuracy_evaluates_on_time_unless_a_cadence_is_given(capsys, tmp_path):
+    small = ["--task", "reverse", "--min-len", 3, "--max-len", 4, "--hidden", 16, "--emb", 8, "--steps", 3,
+             "--target-accuracy", 1.0]
+    assert cli(capsys, "train", *small, "--out", tmp_path / "a").returncode == 0
+    assert saved_training(tmp_path / "a")["eval_seconds"] == 0.25
+    assert cli(capsys, "train", *small, "--eval-every", 50, "--out", tmp_path / "b").returncode == 0
+    assert saved_training(tmp_path / "b")["eval_seconds"] is None
+    assert cli(capsys, "train", *small[:-2], "--out", tmp_path / "c").returncode == 0  # no target: no clock
+    assert saved_training(tmp_path / "c")["eval_seconds"] is None
+    resumed = cli(capsys, "train", "--resume", tmp_path / "c", "--steps", 2, "--target-accuracy", 1.0, "--out",
+                  tmp_path / "d")
+    assert resumed.returncode == 0, resumed.stderr
+    assert saved_training(tmp_path / "d")["eval_seconds"] == 0.25

@@ -2,6 +2,7 @@
 through a worker, and through a checkpoint and the CLI's --resume. Also TrainState's bytes: round trip,
 and every way they can be wrong failing with one sentence before anything is loaded."""
 import json
+import math
 import random
 import sys
 import threading
@@ -179,6 +180,71 @@ def test_lr_decay_goes_on_from_where_the_state_left_it(learning_rates):
     assert run(10, state, start=5) == pytest.approx([0.01 * (0.55 - 0.45 * k / 10) for k in range(10)])
 
 
+def test_cosine_decay_follows_half_a_cosine_and_goes_on_from_where_the_state_left_it(learning_rates):
+    def run(steps, state, stop_after=None, start=0):
+        stop = threading.Event()
+        learning_rates.clear()
+        for event in train(model, TASK, settings(steps, lr=0.01, lr_decay=True, schedule="cosine",
+                                                 teacher_forcing=1.0), stop, state=state, start_step=start):
+            if isinstance(event, StepEvent) and event.step - start == stop_after:
+                stop.set()
+        return list(learning_rates)
+
+    def cosine(start, k, n):
+        return 0.01 * (0.1 + (start - 0.1) * 0.5 * (1 + math.cos(math.pi * k / n)))
+
+    model, state = build_model(CONFIG, seed=SEED), TrainState.fresh(0)
+    lrs = run(10, state)
+    assert lrs == pytest.approx([cosine(1.0, k, 10) for k in range(10)])
+    assert lrs[0] == pytest.approx(0.01) and lrs[1] > 0.0097  # slow at first, unlike the straight line's 0.0091
+    assert state.lr_factor == pytest.approx(0.1)
+    state = TrainState.fresh(0)
+    assert run(10, state, stop_after=5) == pytest.approx([cosine(1.0, k, 10) for k in range(5)])
+    assert state.lr_factor == pytest.approx(0.55)  # halfway down the cosine too
+    assert run(10, state, start=5) == pytest.approx([cosine(0.55, k, 10) for k in range(10)])
+
+
+def test_warmup_counts_the_models_steps_so_a_resumed_run_goes_on_with_it(learning_rates):
+    def run(steps, state, start=0, **kw):
+        learning_rates.clear()
+        model_events = list(train(model, TASK, settings(steps, lr=0.01, warmup=4, **kw), state=state,
+                                  start_step=start))
+        return list(learning_rates), model_events
+
+    model, state = build_model(CONFIG, seed=SEED), TrainState.fresh(SEED)
+    assert run(6, state)[0] == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+    model, state = build_model(CONFIG, seed=SEED), TrainState.fresh(SEED)
+    assert run(2, state)[0] == pytest.approx([0.0025, 0.005])
+    assert run(4, state, start=2)[0] == pytest.approx([0.0075, 0.01, 0.01, 0.01])
+    # with decay: both factors multiply
+    model, state = build_model(CONFIG, seed=SEED), TrainState.fresh(SEED)
+    assert run(4, state, lr_decay=True)[0] == pytest.approx([0.01 * f * (1 - 0.9 * k / 4) for k, f in
+                                                             enumerate([0.25, 0.5, 0.75, 1.0])])
+
+
+def test_a_run_stopped_in_its_warmup_and_resumed_through_bytes_is_the_run_that_never_stopped():
+    whole = build_model(CONFIG, seed=SEED)
+    list(train(whole, TASK, settings(12, lr=0.01, warmup=10), state=TrainState.fresh(SEED)))
+    model, state = build_model(CONFIG, seed=SEED), TrainState.fresh(SEED)
+    list(train(model, TASK, settings(7, lr=0.01, warmup=10), state=state))
+    again = TrainState.from_bytes(state.to_bytes(), model)  # as a checkpoint carries it
+    list(train(model, TASK, settings(5, lr=0.01, warmup=10), state=again, start_step=7))
+    assert_same_weights(model.state_dict(), whole.state_dict())
+
+
+def test_the_cli_resumes_with_the_saved_warmup_and_schedule(tmp_path, capsys):
+    args = ["--task", "reverse", "--min-len", "3", "--max-len", "4", "--hidden", "16", "--emb", "8",
+            "--eval-every", "5", "--warmup", "6", "--schedule", "cosine", "--seed", "1"]
+    assert main(["train", *args, "--steps", "10", "--out", str(tmp_path / "whole")]) == 0
+    assert main(["train", *args, "--steps", "4", "--no-lr-decay", "--out", str(tmp_path / "first")]) == 2  # cosine
+    assert main(["train", *args, "--steps", "4", "--out", str(tmp_path / "first")]) == 0
+    assert main(["train", "--resume", str(tmp_path / "first"), "--steps", "6", "--out", str(tmp_path / "second")]) == 0
+    saved = json.loads((tmp_path / "second" / "config.json").read_text())["training"]["train_config"]
+    assert saved["warmup"] == 6 and saved["schedule"] == "cosine" and saved["lr_decay"] is True
+    assert saved["lr"] == 0.003  # the CLI's default
+    capsys.readouterr()
+
+
 # --- divergence -------------------------------------------------------------------------------------------
 
 def test_after_a_divergence_the_state_goes_back_with_the_weights():
@@ -334,7 +400,8 @@ def test_a_state_that_does_not_fit_is_refused_before_it_is_loaded(trained_state,
 # --- checkpoints and the CLI --------------------------------------------------------------------------------
 
 CLI_MODEL = ["--task", "reverse", "--min-len", 3, "--max-len", 4, "--emb", 8, "--hidden", 16, "--layers", 2,
-             "--dropout", 0.5, "--batch-size", 16, "--eval-every", 100, "--seed", 3]
+             "--dropout", 0.5, "--batch-size", 16, "--eval-every", 100, "--seed", 3,
+             "--no-lr-decay"]  # a decaying run decays over the steps it is given: 200 + 300 is not 500
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:

@@ -192,6 +192,24 @@ def test_bad_config_fails_before_training():
         next(train(model, task, TrainConfig(batch_size=0)))
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("warmup", -1, "warmup must be between 0 and"),
+    ("warmup", 2.5, "warmup must be a whole number"),
+    ("schedule", "exponential", "schedule must be one of linear, cosine"),
+])
+def test_bad_schedule_settings_fail_before_training(field, value, message):
+    model, task = setup()
+    with pytest.raises(ValueError, match=message):
+        next(train(model, task, small(steps=5, **{field: value})))
+
+
+def test_schedule_settings_round_trip_and_old_configs_get_the_defaults():
+    config = small(steps=50, lr_decay=True, schedule="cosine", warmup=7)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    old = {k: v for k, v in config.to_dict().items() if k not in ("warmup", "schedule")}  # saved before they existed
+    assert TrainConfig.from_dict(old).warmup == 0 and TrainConfig.from_dict(old).schedule == "linear"
+
+
 @pytest.mark.parametrize("eval_took, steps, expected", [
     (0.01, 8, [2, 4, 6, 8]),  # quick evaluations: every 0.25 s of run time, counted from when the last ended
     (1.0, 40, [2, 34]),       # slow ones wait 4 × their own second (32 steps): at most about a fifth of the run

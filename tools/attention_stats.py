@@ -4,7 +4,10 @@ Over 200 held-out sources (seed 3), decoded greedily, for each output step but t
 nothing in particular) it takes the step's row of attention weights over the source and reports, per model:
 
 - the row's largest weight: median, mean and the 10th-90th percentile;
-- copy / reverse: the share of steps whose largest weight is on the token being written (the "right" one);
+- copy / reverse: the share of steps whose largest weight is on the token being written (the "right" one), and
+  the share whose largest weight is on the right token or an equal digit elsewhere (a repeated digit, often its
+  neighbour: as good a source for the token); the weight on the right token and its two neighbours (a band three
+  tokens wide);
 - addition: the summed weight on the two operand digits of the place being written (ones with ones, tens with
   tens; the leading carry digit of a longer sum has no such digits and is left out), and the share of steps
   whose largest weight is on one of them;
@@ -63,7 +66,7 @@ def stats(folder: str | Path, n: int = 200, seed: int = 3) -> dict | None:
     if config.arch != "transformer" and not config.attention:
         return None
     name = checkpoint.task.name
-    maxima, entropy, on_right, aligned, scored = [], [], 0, [], 0
+    maxima, entropy, on_right, on_same, aligned, band, scored = [], [], 0, 0, [], [], 0
     head_maxima: dict[tuple[int, int], list[float]] = {}
     for example in validation_set(checkpoint.task, n, seed=seed):
         trace = greedy_decode(checkpoint.model, checkpoint.task.vocab, example.source)
@@ -76,7 +79,9 @@ def stats(folder: str | Path, n: int = 200, seed: int = 3) -> dict | None:
             if places:
                 scored += 1
                 on_right += top in places
+                on_same += top in places or (name != "addition" and example.source[top] == example.target[t])
                 aligned.append(sum(row[p] for p in places))
+                band.append(sum(row[max(0, places[0] - 1):places[0] + 2]))
             for layer, heads in enumerate(step.heads or []):
                 for head, head_row in enumerate(heads):
                     head_maxima.setdefault((layer, head), []).append(max(head_row))
@@ -88,8 +93,11 @@ def stats(folder: str | Path, n: int = 200, seed: int = 3) -> dict | None:
     }
     if scored:
         result["on_right_share"] = on_right / scored
+        result["on_same_digit_share"] = on_same / scored
         result["right_weight_median"] = statistics.median(aligned)
         result["right_weight_mean"] = statistics.fmean(aligned)
+        if name != "addition":
+            result["band_weight_median"] = statistics.median(band)
     if head_maxima:
         (layer, head), best = max(head_maxima.items(), key=lambda kv: statistics.median(kv[1]))
         result["sharpest_head"] = {"layer": layer + 1, "head": head + 1, "max_median": statistics.median(best),
@@ -107,8 +115,9 @@ def describe(r: dict) -> str:
                      f"mean {r['right_weight_mean']:.2f}; largest weight on one of them at {r['on_right_share']:.0%} "
                      f"of steps")
         else:
-            text += (f"; largest weight on the token written at {r['on_right_share']:.1%} of steps "
-                     f"(its weight: median {r['right_weight_median']:.2f}, mean {r['right_weight_mean']:.2f})")
+            text += (f"; largest weight on the token written at {r['on_right_share']:.1%} of steps, on it or an "
+                     f"equal digit at {r['on_same_digit_share']:.1%} (the right token's weight: median {r['right_weight_median']:.2f}, mean {r['right_weight_mean']:.2f}; "
+                     f"on it and its two neighbours: median {r['band_weight_median']:.2f})")
     if "sharpest_head" in r:
         h = r["sharpest_head"]
         text += (f"; sharpest head (layer {h['layer']}, head {h['head']}): largest weight median "

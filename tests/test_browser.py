@@ -577,3 +577,34 @@ def test_compare_says_what_is_wrong_in_one_sentence(page):
     wait_until(lambda: page.inner_text("#compare-message").startswith("You have not trained a model in this session"),
                "the no-model message", 10)
     assert page.locator("#compare-a-body").count() == 0 and page.locator(":text-is('Error')").count() == 0
+
+
+def test_a_transformer_trains_from_its_preset_and_its_attention_shows_any_layer_and_head(page):
+    open_accordion(page, "settings-model")
+    page.get_by_label("Transformer").first.check()  # the preset: the form shows only what a Transformer uses
+    wait_until(lambda: page.is_visible("#setting-heads") and not page.is_visible("#setting-cell"),
+               "the heads field shown and the cell hidden", 10)
+    assert page.input_value("#setting-heads input") == "4"
+    assert "masked self-attention" in page.inner_text("#model-diagram")
+    set_steps(page, 40)
+    page.click("#train-button")
+    final = wait_for_status(page, r"^Done:", timeout=90)
+    assert "finished 40 steps" in final
+    decode(page, "3 1 4 1 5")
+    assert "Transformer, 2 layers, d_model 64, 4 heads" in page.inner_text("#decode-model-info")
+    page.get_by_role("tab", name="Attention").click()
+    wait_until(lambda: page.is_visible("#decode-attention-head"), "the layer and head choice", 10)
+    average = page.inner_text("#attention-table")
+    assert "average over every layer and head" in page.inner_text("#decode-attention")
+    choose(page, "decode-attention-head", "Layer 2, head 3")
+    wait_until(lambda: "layer 2, head 3" in page.inner_text("#decode-attention"), "layer 2's head 3 shown", 10)
+    one = page.inner_text("#attention-table")
+    assert one != average  # one head is not the average of eight
+    rows = page.locator("#attention-table tbody tr")
+    for i in range(rows.count()):  # each row of one head is a distribution over the 5 source tokens
+        cells = [float(x) for x in rows.nth(i).locator("td").all_inner_texts()]
+        assert len(cells) == 5 and abs(sum(cells) - 1) < 0.03
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_label("Tuned default").check()  # back to the seed's architecture: its fields come back
+    wait_until(lambda: page.is_visible("#setting-cell") and not page.is_visible("#setting-heads"),
+               "the cell shown and the heads hidden", 10)

@@ -40,7 +40,8 @@ checkpoints: $(VENV)/.runtime
 	$(PY) -m seq2seq train --task copy --out checkpoints/copy --attention general --bidirectional --hidden 64 --steps 1500 --lr-decay --seed 0 --threads 1 --no-train-state
 	$(PY) -m seq2seq train --task sort --out checkpoints/sort --steps 2000 --lr-decay --seed 0 --threads 1 --no-train-state
 	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse-attention --attention additive --bidirectional --hidden 64 --steps 6000 --lr-decay --seed 0 --threads 1 --no-train-state
-	for t in reverse reverse-attention addition copy sort; do $(PY) -m seq2seq eval --checkpoint checkpoints/$$t; done
+	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse-transformer --arch transformer --hidden 64 --layers 2 --heads 4 --lr 0.002 --steps 3000 --lr-decay --seed 0 --threads 1 --no-train-state
+	for t in reverse reverse-attention reverse-transformer addition copy sort; do $(PY) -m seq2seq eval --checkpoint checkpoints/$$t; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache

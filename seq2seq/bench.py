@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from .__main__ import CLI_LR, TARGET_EVAL_SECONDS
+from .__main__ import CLI_LR, CLI_STEPS, TARGET_EVAL_SECONDS
 from .config import ModelConfig, TrainConfig
 from .decode import Forced, beam_search, evaluating, greedy_decode, greedy_decode_batch
 from .model import Seq2Seq, build_model, sequence_loss
@@ -53,7 +53,7 @@ REFERENCE = (dict(cell="gru", hidden_dim=64, attention="additive", bidirectional
 # the best configuration tried for addition (1-3 digit operands) to 99% held-out exact match (see README)
 ADDITION_FAST = (dict(cell="gru", hidden_dim=128, attention="additive", bidirectional=True),
                  dict(lr=0.003, batch_size=256, warmup=100, lr_decay=True, schedule="cosine", steps=3000))
-CLI_DEFAULT = dict(lr=CLI_LR, lr_decay=True, steps=3000)  # what `python -m seq2seq train` trains with
+CLI_DEFAULT = dict(lr=CLI_LR, lr_decay=True, steps=CLI_STEPS)  # what `python -m seq2seq train` trains with
 # the app's presets (settings.PRESETS) as model and train settings, with the schedule this benchmark recommends
 PRESET_TUNED = (dict(hidden_dim=96, attention="dot"), dict(lr=0.0075, lr_decay=True, steps=500))
 PRESET_FASTEST = (dict(cell="gru", hidden_dim=64, attention="additive", bidirectional=True),

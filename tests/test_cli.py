@@ -188,7 +188,7 @@ def test_target_accuracy_stops_training_at_the_first_evaluation_that_reaches_it(
     assert done["event"] == "done" and done["reason"] == "target_accuracy"
     assert done["exact_match"] >= 0.3
     assert len(evals) >= 2 and all(e["exact_match"] < 0.3 for e in evals[:-1])  # it did not stop at once
-    assert done["steps"] == evals[-1]["step"] < TRAIN_STEPS  # far short of the default 3000 steps
+    assert done["steps"] == evals[-1]["step"] < TRAIN_STEPS  # far short of the default 2000 steps
 
 
 def test_ctrl_c_stops_training_cleanly_and_still_saves(tmp_path):
@@ -623,6 +623,9 @@ def test_train_defaults_decay_a_lower_learning_rate_unless_there_is_no_number_of
                tmp_path / "d").returncode == 0
     config = saved_training(tmp_path / "d")
     assert (config["lr_decay"], config["schedule"], config["warmup"]) == (True, "cosine", 2)
+    from seq2seq.__main__ import _new_run, _parser
+    run = _new_run(_parser().parse_args(["train", "--task", "reverse", "--out", str(tmp_path / "x")]))
+    assert (run.config.steps, run.config.lr, run.config.lr_decay) == (2000, 0.003, True)  # decaying over 2000
     refused = cli(capsys, "train", *small, "--steps", 3, "--schedule", "cosine", "--no-lr-decay", "--out",
                   tmp_path / "e")
     assert "--schedule shapes the decay" in assert_one_line_error(refused, code=2)

@@ -33,15 +33,17 @@ loadtest: $(VENV)/.dev
 fit-cost: $(VENV)/.dev
 	$(PY) tools/fit_cost.py
 
-# Regenerates the bundled models in checkpoints/ (deterministic: fixed seeds, one thread, step limits)
+# Regenerates the bundled models in checkpoints/ (deterministic: fixed seeds, one thread, step limits; every
+# setting spelled out, so a change of the CLI's defaults changes none of them); about 20 minutes on 2 cores
 checkpoints: $(VENV)/.runtime
-	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse --layers 2 --steps 3000 --lr-decay --seed 0 --threads 1 --no-train-state
-	$(PY) -m seq2seq train --task addition --out checkpoints/addition --attention --steps 15000 --lr-decay --seed 0 --threads 1 --no-train-state
-	$(PY) -m seq2seq train --task copy --out checkpoints/copy --attention general --bidirectional --hidden 64 --steps 1500 --lr-decay --seed 0 --threads 1 --no-train-state
-	$(PY) -m seq2seq train --task sort --out checkpoints/sort --steps 2000 --lr-decay --seed 0 --threads 1 --no-train-state
-	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse-attention --attention additive --bidirectional --hidden 64 --steps 6000 --lr-decay --seed 0 --threads 1 --no-train-state
-	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse-transformer --arch transformer --hidden 64 --layers 2 --heads 4 --lr 0.002 --steps 3000 --lr-decay --seed 0 --threads 1 --no-train-state
+	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse --cell lstm --emb 32 --hidden 128 --layers 2 --lr 0.005 --steps 3000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
+	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse-attention --attention additive --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 6000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
+	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse-transformer --arch transformer --hidden 64 --layers 2 --heads 4 --lr 0.002 --steps 3000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
+	$(PY) -m seq2seq train --task addition --out checkpoints/addition --attention additive --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 6000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
+	$(PY) -m seq2seq train --task copy --out checkpoints/copy --attention general --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 1500 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
+	$(PY) -m seq2seq train --task sort --out checkpoints/sort --cell lstm --emb 32 --hidden 128 --lr 0.005 --steps 2000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
 	for t in reverse reverse-attention reverse-transformer addition copy sort; do $(PY) -m seq2seq eval --checkpoint checkpoints/$$t; done
+	PYTHONPATH=. $(PY) tools/attention_stats.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -339,7 +339,7 @@ def test_a_wider_beam_can_find_a_different_answer_than_greedy(app_url):
     # past its trained lengths the copy model's greedy answer goes wrong; width 5 keeps other hypotheses, and
     # the beam the views follow is the one with the best score, whatever greedy chose
     c = client(app_url)
-    source = "1 2 3 4 5 6 7 8 9 1 2 3 4"
+    source = "0 2 2 4 5 5 5 1 5 9 0 0 4"  # 13 tokens: greedy stops at 10, the best beam goes on to 11
     greedy = c.predict(source, "bundled:copy", api_name="/decode")[OUTPUT]
     beam = c.predict(source, "bundled:copy", 3, "reverse", "beam", 5, api_name="/decode")
     assert beam[OUTPUT] != greedy and beam_rows(beam[TREE])[0] == beam[OUTPUT]

@@ -57,7 +57,7 @@ CLI_DEFAULT = dict(lr=CLI_LR, lr_decay=True, steps=CLI_STEPS)  # what `python -m
 # the app's presets (settings.PRESETS) as model and train settings, with the schedule this benchmark recommends
 PRESET_TUNED = (dict(hidden_dim=96, attention="dot"), dict(lr=0.0075, lr_decay=True, steps=500))
 PRESET_FASTEST = (dict(cell="gru", hidden_dim=64, attention="additive", bidirectional=True),
-                  dict(lr=0.003, lr_decay=True, steps=400))
+                  dict(lr=0.003, lr_decay=True, steps=400, batch_size=256))  # batch 128 swung to 93.8% after 99%
 PRESET_TRANSFORMER = (dict(arch="transformer", hidden_dim=64, n_layers=2, heads=4),
                       dict(lr=0.002, lr_decay=True, steps=1500, warmup=150, schedule="cosine"))
 # (name, task, model settings, train settings, evaluate every): each trained for its own steps (addition: None,

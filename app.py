@@ -698,11 +698,12 @@ def load_on_page(file, session, request: gr.Request):
               "emb_dim": c.emb_dim, "hidden_dim": c.hidden_dim, "n_layers": c.n_layers, "dropout": c.dropout,
               "attention": str(c.attention), "bidirectional": c.bidirectional, "arch": c.arch, "heads": c.heads}
     saved = session.train_config or {}
-    for key in ("batch_size", "lr", "teacher_forcing", "lr_decay", "seed"):  # as it was trained, where valid
+    for key in ("batch_size", "lr", "teacher_forcing", "lr_decay", "seed", "warmup", "schedule"):  # as trained
         try:
             if key in saved:
                 s = SETTINGS[key]
-                values[key] = settings.flag(s, saved[key]) if s.widget == "checkbox" else settings.number(s, saved[key])
+                values[key] = (settings.choice(s, saved[key]) if s.choices else settings.flag(s, saved[key])
+                               if s.widget == "checkbox" else settings.number(s, saved[key]))
         except SettingsError:
             pass
     loss, accuracy = plots(session)

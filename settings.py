@@ -103,6 +103,11 @@ def table(max_seconds: int = 600) -> dict[str, Setting]:
                 info="The encoder reads the source both ways; a bridge hands both final states to the decoder."),
         _numbers("heads", "Attention heads (Transformer)", "number", 4, 4, "model", 1, 8, whole=True,
                  info="The hidden size must be a multiple of it."),
+        _numbers("warmup", "Warm-up steps", "number", 0, 0, "training", 0, 10_000, whole=True,
+                 info="Raise the learning rate from zero over this many steps first (Transformers like it)."),
+        Setting("schedule", "Decay shape", "radio", "linear", "linear", "training",
+                choices=(("Linear", "linear"), ("Cosine", "cosine")),
+                info="How the learning rate falls to a tenth when it decays."),
     ]
     return {s.name: s for s in rows}
 
@@ -133,8 +138,9 @@ def model_config(values: dict[str, Any], vocab_size: int, settings: dict[str, Se
 _DEFAULTS = {s.name: s.default for s in SETTINGS.values()}
 # the issue-10 variants, as changes to the tuned default (measured: README "Architectures")
 FASTEST = {"cell": "gru", "hidden_dim": 64, "attention": "additive", "bidirectional": True, "lr": 0.003,
-           "steps": 400}
-TRANSFORMER = {"arch": "transformer", "hidden_dim": 64, "n_layers": 2, "heads": 4, "lr": 0.002, "steps": 1500}
+           "steps": 300}
+TRANSFORMER = {"arch": "transformer", "hidden_dim": 64, "n_layers": 2, "heads": 4, "lr": 0.002, "steps": 1000,
+               "warmup": 100}
 PRESETS = {"Tuned default": _DEFAULTS,
            "LSTM + attention (fastest)": {**_DEFAULTS, **FASTEST},
            "Transformer": {**_DEFAULTS, **TRANSFORMER},
@@ -220,7 +226,8 @@ def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS,
                             f"{v['hidden_dim']} and {v['heads']}).")
     train_config = TrainConfig(batch_size=v["batch_size"], lr=v["lr"], teacher_forcing=v["teacher_forcing"],
                                steps=v["steps"] or None, time_budget=v["time_budget"],
-                               target_accuracy=v["target"] / 100 or None, lr_decay=v["lr_decay"], seed=v["seed"])
+                               target_accuracy=v["target"] / 100 or None, lr_decay=v["lr_decay"], seed=v["seed"],
+                               warmup=v["warmup"], schedule=v["schedule"])
     model_config.validate()
     train_config.validate()
     try:  # a corner of the task too small to keep examples apart for testing fails here, not mid-run
@@ -269,8 +276,8 @@ def _preset_notes() -> dict[str, str]:
                                       f"Then try the Compare tab: attention keeps working on sources longer than "
                                       f"any it was trained on.",
         "Transformer": f"A small Transformer encoder–decoder (pre-norm, sinusoidal positions): {t['n_layers']} layers "
-                       f"each side, hidden size {t['hidden_dim']}, {t['heads']} attention heads, Adam at {t['lr']:g} "
-                       f"over {t['steps']:,} steps. No recurrence: every position attends to every other, and the "
+                       f"each side, hidden size {t['hidden_dim']}, {t['heads']} attention heads, Adam warming up over "
+                       f"{t['warmup']} steps to {t['lr']:g}, then decaying over the rest of {t['steps']:,} steps. No recurrence: every position attends to every other, and the "
                        f"Attention view shows each layer's and head's look at the source.",
         "Seed tutorial settings": f"The tutorial's own model ({s['n_layers']}-layer LSTM, hidden {s['hidden_dim']}, "
                                   f"dropout {s['dropout']:g}, batch {s['batch_size']}, lr {s['lr']:g}, teacher "

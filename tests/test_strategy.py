@@ -87,7 +87,8 @@ def test_a_wider_beam_can_beat_greedy_past_the_trained_lengths():
     trace, search = strategies.run(c.model, c.task.vocab, source, Strategy("beam", width=5))
     assert trace.output != greedy.output
     greedy_logp = sum(math.log(s.prob) for s in greedy.steps)
-    assert search.beams[0].logp > greedy_logp  # the beam it found is more probable than greedy's
+    # the beam it found scores better than greedy's answer: log-probability per token, <eos> counted
+    assert search.beams[0].score > greedy_logp / len(greedy.steps)
 
 
 @pytest.mark.parametrize("name, source", [("reverse", "3 1 4 1 5 9"), ("copy", "1 2 3 4 5 6 7 8 9 1 2 3 4"),

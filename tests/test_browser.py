@@ -136,6 +136,7 @@ def decode(page, source: str) -> str:
     page.click("#decode-button")
     page.wait_for_function("s => document.querySelector('#playback-body') && "
                            "document.querySelector('#decode-verdict').innerText.includes('Output:') && "
+                           "!document.querySelector('#decode-verdict').innerText.includes('processing') && "
                            "document.querySelector('#playback-body').innerText.length > 0", arg=source)
     return re.search(r"Output: (.*)", page.inner_text("#decode-verdict"))[1]
 
@@ -490,8 +491,9 @@ def test_sampling_shows_its_controls_and_repeats_with_its_seed(page):
         page.fill("#decode-seed input", str(seed))
         page.press("#decode-seed input", "Tab")
         page.click("#decode-button")
-        wait_until(lambda: f"sampling (temperature 2, seed {seed})" in page.inner_text("#decode-model-info"),
-                   f"the decoding with seed {seed}", 10)
+        wait_until(lambda: f"sampling (temperature 2, seed {seed})" in page.inner_text("#decode-model-info")
+                   and not any("processing" in page.inner_text(s) for s in ("#decode-verdict", "#decode-steps")),
+                   f"the decoding with seed {seed}, every output arrived", 10)
         return page.inner_text("#decode-verdict"), step_rows(page)
 
     first = sample(4)

@@ -784,26 +784,35 @@ def read_strategy(kind, width=5, temperature=1.0, sample_k=0, top_p=1.0, seed=0)
     return Strategy("greedy")
 
 
-def decoded_views(source: str, model_choice, top_k, train_task, session, request, strategy: Strategy):
-    """Decode `source` with `strategy`: (output, verdict, step table, heatmap, attention, player, Decoded, model
-    sentence, beam tree)."""
+def check_source(source) -> None:
+    """A gr.Error unless `source` is text a model could be given (before choosing a model)."""
     if not isinstance(source, str) or not source.strip():
         raise problem("Type a source sequence to decode, e.g. 3 1 4 1 5 9.", "Nothing to decode")
     if len(source) > MAX_SOURCE_CHARS:
         raise problem(f"The source is {len(source):,} characters long; at most {MAX_SOURCE_CHARS:,} are allowed.",
                       "Cannot decode")
+
+
+def parse_source(source: str, task: Task) -> list[str]:
+    """The source's tokens for the task's vocabulary, or a gr.Error saying which tokens it does not know."""
+    try:
+        return task.vocab.parse(source)
+    except ValueError as e:
+        raise problem(f"{str(e)[0].upper()}{str(e)[1:]}.", "Cannot decode") from None
+
+
+def decoded_views(source: str, model_choice, top_k, train_task, session, request, strategy: Strategy):
+    """Decode `source` with `strategy`: (output, verdict, step table, heatmap, attention, player, Decoded, model
+    sentence, beam tree)."""
+    check_source(source)
     try:
         k = settings.in_range("Top-k alternatives", top_k, True, 1, 10, "Check the input")
     except SettingsError as e:
         raise as_error(e) from None
     model, task, info = pick_model(model_choice, train_task, session, request)
-    try:
-        tokens = task.vocab.parse(source)
-    except ValueError as e:
-        raise problem(f"{str(e)[0].upper()}{str(e)[1:]}.", "Cannot decode") from None
+    tokens = parse_source(source, task)
     trace, search = strategies.run(model, task.vocab, tokens, strategy, top_k=10)
-    decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), strategy.describe(),
-                            itos=task.vocab.itos)
+    decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos)
     tree = views.beam_tree_html(search, decoded.expected) if search is not None else EMPTY_TREE
     k = min(k, len(decoded.tokens))
     return (trace.output, views.verdict_html(decoded), views.steps_frame(decoded, k), views.distribution_html(decoded),
@@ -858,8 +867,7 @@ def what_if_views(decoded, step, token, model_choice, train_task, session, reque
         changed = strategies.what_if(model, task.vocab, decoded.trace, step, str(token))
     except (TypeError, ValueError) as e:
         raise problem(f"Cannot force that: {e}.", "Cannot force") from None
-    forced = views.Decoded(changed, decoded.expected, decoded.tokens, f"forced at step {step}", forced=step,
-                           itos=task.vocab.itos)
+    forced = views.Decoded(changed, decoded.expected, decoded.tokens, forced=step, itos=task.vocab.itos)
     return views.what_if_html(decoded, forced)
 
 
@@ -969,20 +977,13 @@ def compare_views(source, choice_a, choice_b, session, request):
             raise problem("Each model must be one of the menu's choices.", "Unknown model")
     if choice_a == choice_b:
         raise problem("Pick two different models to compare.", "Same model")
-    if not isinstance(source, str) or not source.strip():
-        raise problem("Type a source sequence to decode, e.g. 3 1 4 1 5 9.", "Nothing to decode")
-    if len(source) > MAX_SOURCE_CHARS:
-        raise problem(f"The source is {len(source):,} characters long; at most {MAX_SOURCE_CHARS:,} are allowed.",
-                      "Cannot decode")
+    check_source(source)
     (model_a, task_a, _), (model_b, task_b, _) = (pick_model(c, "reverse", session, request)
                                                   for c in (choice_a, choice_b))
     if task_a.name != task_b.name:
         raise problem(f"Model A learns {task_a.name} and model B {task_b.name}: pick two models for the same task.",
                       "Different tasks")
-    try:
-        tokens = task_a.vocab.parse(source)
-    except ValueError as e:
-        raise problem(f"{str(e)[0].upper()}{str(e)[1:]}.", "Cannot decode") from None
+    tokens = parse_source(source, task_a)
     names = {f"A: {model_label(choice_a)}": (choice_a, model_a, task_a),
              f"B: {model_label(choice_b)}": (choice_b, model_b, task_b)}
     cap = 9 if task_a.name == "addition" else 50

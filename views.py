@@ -30,7 +30,6 @@ class Decoded:
     trace: Trace
     expected: list[str] | None  # the right output tokens, without <eos>; None when unknown
     tokens: list[str]           # the vocabulary the model chooses from, in display order
-    strategy: str = "greedy"    # how the path was chosen, in words
     forced: int | None = None   # the step (from 1) a "what if" forced, None for the model's own choices
     itos: list[str] | None = None  # the model's vocabulary by id: reads each step's whole distribution
 

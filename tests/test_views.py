@@ -217,7 +217,7 @@ def test_beam_tree_without_an_answer_marks_nothing_and_names_an_unfinished_beam(
 
 def test_what_if_puts_the_forced_decoding_under_the_original_with_the_forced_token_outlined():
     original = views.Decoded(trace(["3", "2", "1", "<eos>"]), ["3", "2", "1"], TOKENS)
-    forced = views.Decoded(trace(["3", "1", "2", "<eos>"]), ["3", "2", "1"], TOKENS, "forced at step 2", forced=2)
+    forced = views.Decoded(trace(["3", "1", "2", "<eos>"]), ["3", "2", "1"], TOKENS, forced=2)
     html = views.what_if_html(original, forced)
     rows = re.findall(r"<tr><th>(.*?)</th><td class=\"so-far\">(.*?)</td></tr>", html)
     assert [label for label, _ in rows] == ["as decoded", "what if: 1 at step 2"]

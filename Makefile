@@ -23,11 +23,11 @@ test: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(PY) -m seq2seq.bench
-	$(PY) bench_app.py
+	$(PY) tools/bench_app.py
 
 # The bounded load test (loopback only, a few minutes): prints errors, decode p50/p95, peak memory, temp files
 loadtest: $(VENV)/.dev
-	$(PY) loadtest.py
+	$(PY) tools/loadtest.py
 
 # Re-fits the cost model's coefficients on this machine (about 20 minutes); paste its output into seq2seq/cost.py
 fit-cost: $(VENV)/.dev

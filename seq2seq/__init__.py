@@ -16,7 +16,7 @@ _EXPORTS = {
     "checkpoint": ("Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint"),
     "config": ("ModelConfig", "TrainConfig"),
     "decode": ("Step", "Trace", "greedy_decode", "greedy_decode_batch"),
-    "model": ("Decoder", "Encoder", "Seq2Seq", "build_model", "sequence_loss"),
+    "model": ("Decoder", "Encoder", "Seq2Seq", "build_model", "count_parameters", "sequence_loss"),
     "tasks": ("TASK_NAMES", "Example", "Task", "TaskSpec", "Vocab", "make_batch", "make_spec"),
     "train": ("DoneEvent", "EvalEvent", "Metrics", "StepEvent", "TrainState", "evaluate", "train", "validation_set"),
 }

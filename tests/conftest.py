@@ -29,7 +29,7 @@ def short_reverse():
 @pytest.fixture(scope="module")
 def pool():
     """A warm worker pool (its zygote has imported torch) for tests that train in worker processes."""
-    from seq2seq.worker import WorkerPool
+    from playground.worker import WorkerPool
     pool = WorkerPool()
     pool.warm_up()
     yield pool

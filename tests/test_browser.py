@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-import settings
+from playground import settings
 from seq2seq import load_checkpoint
 from seq2seq.checkpoint import write_checkpoint_zip
 

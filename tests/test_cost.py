@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import settings
+from playground import settings
 
-from seq2seq import cost
+from playground import cost
 from seq2seq.config import ModelConfig, TrainConfig
-from seq2seq.cost import Budget, BudgetError, check, estimate, eval_seconds, val_size_within
+from playground.cost import Budget, BudgetError, check, estimate, eval_seconds, val_size_within
 from seq2seq.model import build_model, count_parameters
 from seq2seq.tasks import Task, make_spec
 

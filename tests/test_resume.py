@@ -17,7 +17,7 @@ from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.model import build_model
 from seq2seq.tasks import Task, make_spec
 from seq2seq.train import EvalEvent, StepEvent, TrainState, train
-from seq2seq.worker import Finished, Job, model_from_weights, weights_bytes
+from playground.worker import Finished, Job, model_from_weights, weights_bytes
 
 train_module = sys.modules["seq2seq.train"]  # the package's `train` is the function
 

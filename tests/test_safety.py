@@ -18,13 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-import settings
+from playground import settings
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from conftest import AppServer
 from seq2seq import ModelConfig, TrainConfig, load_checkpoint, make_spec
-from seq2seq.cost import Budget, BudgetError, check
+from playground.cost import Budget, BudgetError, check
 
 HERE = Path(__file__).parent.parent
 STATUS, CHECKPOINT = 2, 3
@@ -329,7 +329,7 @@ def test_oversized_requests_and_bad_values_get_sentences(server):
     assert response.status_code == 413 and "at most 256 KB" in response.text
     refused(lambda: c.predict("1 " * 3000, api_name="/decode"), r"at most 2,000 are allowed")
     refused(lambda: c.predict("3 1 4", "auto", "abc", api_name="/decode"),
-            r"Top-k alternatives must be a whole number between 1 and 10")
+            r"Top-k shown must be a whole number between 1 and 10")
     refused(lambda: c.predict("3 1 4", "bundled:nope", api_name="/decode"), r"Model must be one of")
     assert c.predict("3 1 4", api_name="/decode")[0] == "4 1 3"
 

@@ -11,7 +11,7 @@ from seq2seq.decode import Step, Trace
 from seq2seq.history import History
 from seq2seq.train import EvalEvent, StepEvent
 
-import views
+from playground import views
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENS = ["<eos>", "1", "2", "3"]

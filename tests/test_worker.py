@@ -1,4 +1,4 @@
-"""seq2seq/worker.py: a run in its own process trains exactly as in-process, stops when asked, and is
+"""playground/worker.py: a run in its own process trains exactly as in-process, stops when asked, and is
 killed (its process gone) at its deadline, past its memory limit, or when its caller goes away."""
 import os
 import time
@@ -11,7 +11,7 @@ from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.model import build_model
 from seq2seq.tasks import Task, make_spec
 from seq2seq.train import DoneEvent, EvalEvent, StepEvent, TrainState, train
-from seq2seq.worker import Failed, Finished, Job, Killed, Snapshot, WorkerError, model_from_weights, weights_bytes
+from playground.worker import Failed, Finished, Job, Killed, Snapshot, WorkerError, model_from_weights, weights_bytes
 
 TASK = Task(make_spec("reverse", 3, 5))
 CONFIG = ModelConfig(len(TASK.vocab), len(TASK.vocab), emb_dim=16, hidden_dim=32)

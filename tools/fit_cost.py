@@ -1,10 +1,10 @@
-"""Measure what training costs on this machine and fit the cost model of `seq2seq/cost.py`.
+"""Measure what training costs on this machine and fit the cost model of `playground/cost.py`.
 
     .venv/bin/python tools/fit_cost.py --write    # measure the grid (~17 min on 2 cores), fit, write the
-                                                  # coefficients into seq2seq/cost.py, print the table
+                                                  # coefficients into playground/cost.py, print the table
     .venv/bin/python tools/fit_cost.py --refit    # fit again from tools/cost_measurements.json only
     .venv/bin/python tools/fit_cost.py --resume   # measure only the configs not saved yet, then fit
-    .venv/bin/python tools/fit_cost.py --check    # re-measure a few configs against seq2seq.cost.estimate
+    .venv/bin/python tools/fit_cost.py --check    # re-measure a few configs against playground.cost.estimate
     .venv/bin/python tools/fit_cost.py --one '{"task": "reverse", "length": 10, "hidden_dim": 128}'
 
 Every configuration is measured in a fresh Python process, as the app's training worker runs it: torch
@@ -21,7 +21,7 @@ train() run its closing evaluation while Adam's state is still alive. The parent
   wall time by up to 2x at random, not the work. Wall times are saved too;
 - evaluation time: the median CPU time of the closing evaluation and up to two more `evaluate()` calls.
 
-The fit is a non-negative least-squares fit of each cost to the features of `seq2seq.cost`, weighted by
+The fit is a non-negative least-squares fit of each cost to the features of `playground.cost`, weighted by
 1/measured (relative error, so small settings count as much as big ones). The margin written with it is
 the larger of 1.25 and the largest measured/fitted ratio (after the fixed slack), rounded up to 0.05, so
 that `fit x margin + slack` is above every measurement.
@@ -388,7 +388,7 @@ def report(fits: dict) -> None:
 
 
 def coefficients_source(fits: dict, when: str) -> str:
-    """The FITTED block of seq2seq/cost.py: memory coefficients in bytes per unit of their feature (so
+    """The FITTED block of playground/cost.py: memory coefficients in bytes per unit of their feature (so
     "/ MB"), time coefficients in seconds per unit."""
     lines = [f"# fitted by tools/fit_cost.py on {when}"]
     for which, name in (("memory", "MEMORY_MB"), ("step", "STEP_SECONDS"), ("eval", "EVAL_SECONDS")):
@@ -430,7 +430,7 @@ CHECKS = [
 
 
 def check() -> bool:
-    """Re-measure CHECKS and compare with seq2seq.cost.estimate (which uses the coefficients in cost.py)."""
+    """Re-measure CHECKS and compare with playground.cost.estimate (which uses the coefficients in cost.py)."""
     sys.path.insert(0, str(ROOT))
     from seq2seq import cost
     from seq2seq.config import ModelConfig, TrainConfig
@@ -467,8 +467,8 @@ def main() -> None:
     parser.add_argument("--one", help="measure one JSON config in this process and print the result as JSON")
     parser.add_argument("--refit", action="store_true", help="fit the saved measurements, measure nothing")
     parser.add_argument("--resume", action="store_true", help="keep saved measurements, measure the rest")
-    parser.add_argument("--write", action="store_true", help="write the coefficients into seq2seq/cost.py")
-    parser.add_argument("--check", action="store_true", help="re-measure a few configs against seq2seq.cost")
+    parser.add_argument("--write", action="store_true", help="write the coefficients into playground/cost.py")
+    parser.add_argument("--check", action="store_true", help="re-measure a few configs against playground.cost")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(json.loads(args.one))))
@@ -488,10 +488,10 @@ def main() -> None:
     report(fits)
     source = coefficients_source(fits, time.strftime("%Y-%m-%d") + f", {len(measurements) - len(failed)} "
                                  f"configurations, {os.cpu_count()} CPUs")
-    print("\n# paste into seq2seq/cost.py (or run with --write):\n" + source)
+    print("\n# paste into playground/cost.py (or run with --write):\n" + source)
     if args.write:
         write_coefficients(source)
-        print("written to seq2seq/cost.py")
+        print("written to playground/cost.py")
 
 
 if __name__ == "__main__":

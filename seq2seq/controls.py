@@ -1,9 +1,9 @@
-"""The Train tab's settings, each described once: its label, widget, range, default, seed-preset value and
-help text. The form, the presets, the `/train` API's parameter names and every message about a bad value
-are built from this one table, so a label or a range cannot disagree with itself.
+"""Every control of every tab described once: its label, widget, range, default, seed-preset value and help.
 
-No gradio here (app.py builds the components); `read` turns the form's values into a task and two configs,
-or raises SettingsError with a sentence that uses the field's label and its allowed range.
+The web app's form, its presets, the HTTP API's parameter names, the command line's options and every message
+about a bad value read this one table, so a label or a range cannot disagree with itself. No gradio here.
+`read` turns a form's values into a task and two configs, or raises SettingsError with a sentence that uses
+the field's label and its allowed range.
 """
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from seq2seq.config import ModelConfig, TrainConfig
-from seq2seq.cost import Budget, BudgetError, check as check_budget
-from seq2seq.tasks import TASK_NAMES, Task, make_spec
+from .config import ModelConfig, TrainConfig
+from .tasks import TASK_NAMES, Task, make_spec
 
 MIN_HELD_OUT = 10  # a task must have at least this many held-out sources to measure accuracy on
 EVAL_SECONDS = 0.25  # held-out evaluation about this often while training (and every 100 steps): 30+ points in 10 s
@@ -114,6 +113,21 @@ def table(max_seconds: int = 600) -> dict[str, Setting]:
 
 SETTINGS = table()
 
+# The Decode tab's controls (also /decode's and /what_if's parameters, and `decode`'s options on the command
+# line). `seed` is the seed tutorial's value where it has one, else the default.
+DECODING: dict[str, Setting] = {s.name: s for s in [
+    _numbers("top_k", "Top-k shown", "slider", 3, 3, "decoding", 1, 10, whole=True, step=1),
+    Setting("strategy", "Strategy", "dropdown", "greedy", "greedy", "decoding",
+            choices=(("Greedy", "greedy"), ("Beam search", "beam"), ("Sampling", "sampling"))),
+    _numbers("width", "Beam width", "slider", 5, 5, "decoding", 1, 10, whole=True, step=1),
+    _numbers("temperature", "Temperature", "slider", 1.0, 1.0, "decoding", 0.05, 5, step=0.05,
+             info="Below 1: sharper, above 1: flatter"),
+    _numbers("sample_k", "Sample from top k (0: all)", "slider", 0, 0, "decoding", 0, 20, whole=True, step=1),
+    _numbers("top_p", "Top-p", "slider", 1.0, 1.0, "decoding", 0.01, 1, step=0.01,
+             info="Smallest set of tokens this probable"),
+    _numbers("seed", "Seed", "number", 0, 0, "decoding", 0, 2**31 - 1, whole=True),
+]}
+
 
 def form_order(settings: dict[str, Setting], group: str) -> list[Setting]:
     """A group's settings in the order the form shows them: the architecture before the sizes it gives meaning
@@ -194,8 +208,7 @@ def mode(value: Any) -> str:
     return value
 
 
-def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS,
-         budget: Budget | None = None) -> tuple[Task, ModelConfig, TrainConfig]:
+def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS) -> tuple[Task, ModelConfig, TrainConfig]:
     """The form's values, checked, as (task, model config, train config). Raises SettingsError."""
     v: dict[str, Any] = {}
     for name, s in settings.items():
@@ -238,11 +251,6 @@ def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS,
     if len(held_out) < MIN_HELD_OUT:
         raise SettingsError(f"{task_name} with lengths {spec.min_len}–{spec.max_len} has too few different "
                             f"examples to keep {MIN_HELD_OUT} apart for testing: widen the length range.")
-    if budget is not None:
-        try:
-            check_budget(model_config, train_config, spec, budget)
-        except BudgetError as e:
-            raise SettingsError(str(e), "Too big for this app") from None
     return task, model_config, train_config
 
 
@@ -250,65 +258,3 @@ def changed(old: ModelConfig, new: ModelConfig, settings: dict[str, Setting] = S
     """What differs between two models' shapes, in the form's words ("Hidden size 128 → 64")."""
     return [f"{settings[k].short if k in settings else k} {getattr(old, k)} → {getattr(new, k)}"
             for k in vars(old) if getattr(old, k) != getattr(new, k)]
-
-
-WITH_ATTENTION = {"none": "", "dot": " with dot-product attention", "general": " with general attention",
-                  "additive": " with additive attention"}
-
-
-def _preset_notes() -> dict[str, str]:
-    d, s = PRESETS["Tuned default"], PRESETS["Seed tutorial settings"]
-    f, t = PRESETS["LSTM + attention (fastest)"], PRESETS["Transformer"]
-    floor = Task(make_spec(s["task"], s["min_len"], s["max_len"])).loss_floor()
-    n = s["max_len"]
-    chance = (1 + n / 10) / (n + 1)  # <eos> always right, and one digit in ten by luck
-    return {
-        "Tuned default": f"Learns **{d['task']}** ({d['min_len']}–{d['max_len']} digits) to 99% held-out exact match "
-                         f"in seconds: a {d['n_layers']}-layer {d['cell'].upper()}"
-                         f"{WITH_ATTENTION[d['attention']]}, hidden size {d['hidden_dim']}, batch "
-                         f"{d['batch_size']}, Adam at {d['lr']:g}"
-                         f"{' decaying to a tenth' if d['lr_decay'] else ''} over {d['steps']:,} steps, full "
-                         f"teacher forcing.",
-        "LSTM + attention (fastest)": f"The fastest learner of **reverse**: a {f['cell'].upper()} encoder that reads the "
-                                      f"source both ways, and a decoder with additive (Bahdanau) attention that "
-                                      f"looks back at every source position before each step. Hidden size "
-                                      f"{f['hidden_dim']}, Adam at {f['lr']:g} decaying over {f['steps']:,} steps. "
-                                      f"Then try the Compare tab: attention keeps working on sources longer than "
-                                      f"any it was trained on.",
-        "Transformer": f"A small Transformer encoder–decoder (pre-norm, sinusoidal positions): {t['n_layers']} layers "
-                       f"each side, hidden size {t['hidden_dim']}, {t['heads']} attention heads, Adam warming up over "
-                       f"{t['warmup']} steps to {t['lr']:g}, then decaying over the rest of {t['steps']:,} steps. No recurrence: every position attends to every other, and the "
-                       f"Attention view shows each layer's and head's look at the source.",
-        "Seed tutorial settings": f"The tutorial's own model ({s['n_layers']}-layer LSTM, hidden {s['hidden_dim']}, "
-                                  f"dropout {s['dropout']:g}, batch {s['batch_size']}, lr {s['lr']:g}, teacher "
-                                  f"forcing {s['teacher_forcing']:g}) on its own data: **random** pairs, each target "
-                                  f"digit drawn afresh. The digits cannot be learned, only where `<eos>` goes (the "
-                                  f"target is as long as the source) and that every digit is as likely. So the loss "
-                                  f"falls to the grey line, {n} × ln 10 / {n + 1} ≈ {floor:.2f}, and no lower; token "
-                                  f"accuracy settles near {chance:.0%} (`<eos>` right, and one digit in ten by luck) "
-                                  f"and exact match near 0. Switch the task to reverse to see this model learn.",
-    }
-
-
-PRESET_NOTES = _preset_notes()
-
-
-MAX_WATCH = 6  # sources in the live preview
-
-
-def watch_sources(text: Any, task: Task) -> list[list[str]]:
-    """The live preview's sources, one per line (blank lines skipped), each checked against the task's tokens."""
-    if text is None:
-        return []
-    if not isinstance(text, str) or len(text) > 2000:
-        raise SettingsError("Watch these sources must be a few lines of tokens, one source per line.")
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) > MAX_WATCH:
-        raise SettingsError(f"Watch at most {MAX_WATCH} sources (you gave {len(lines)}): one per line.")
-    sources = []
-    for i, line in enumerate(lines, 1):
-        try:
-            sources.append(task.vocab.parse(line))
-        except ValueError as e:
-            raise SettingsError(f"Watch these sources, line {i}: {e}.") from None
-    return sources

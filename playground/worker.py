@@ -92,7 +92,7 @@ def model_from_weights(model_config, weights: bytes):
     """A model with `model_config`'s shapes and the weights a run sent."""
     from safetensors.torch import load
 
-    from .model import Seq2Seq
+    from seq2seq.model import Seq2Seq
     model = Seq2Seq.from_config(model_config)
     model.load_state_dict(load(weights))
     return model.eval()
@@ -103,10 +103,10 @@ def _run_job(conn: Connection) -> None:
     import torch
     from safetensors.torch import load
 
-    from .config import ModelConfig, TrainConfig
-    from .model import Seq2Seq, build_model, count_parameters
-    from .tasks import Task, TaskSpec
-    from .train import DoneEvent, EvalEvent, TrainState, train
+    from seq2seq.config import ModelConfig, TrainConfig
+    from seq2seq.model import Seq2Seq, build_model, count_parameters
+    from seq2seq.tasks import Task, TaskSpec
+    from seq2seq.train import DoneEvent, EvalEvent, TrainState, train
 
     torch.set_num_threads(1)
     job: Job = conn.recv()
@@ -169,10 +169,10 @@ def _run_job(conn: Connection) -> None:
 def _warm_up() -> None:
     """A few tiny steps of each kind, so lazy initialisation inside torch happens once, here, and every
     forked run starts warm (a cold process spends its first second on it)."""
-    from .config import ModelConfig, TrainConfig
-    from .model import build_model
-    from .tasks import Task, make_spec
-    from .train import train
+    from seq2seq.config import ModelConfig, TrainConfig
+    from seq2seq.model import build_model
+    from seq2seq.tasks import Task, make_spec
+    from seq2seq.train import train
 
     task = Task(make_spec("reverse", 3, 4))
     for cell in ("lstm", "gru"):
@@ -189,7 +189,7 @@ def _zygote(fd: int) -> None:
     """Import torch once, then fork one process per run; exits when the caller closes the socket."""
     import torch  # noqa: F401 - the point: every run starts with torch already imported
 
-    from . import config, model, tasks, train  # noqa: F401
+    from seq2seq import config, model, tasks, train  # noqa: F401
     from safetensors import torch as _st  # noqa: F401
 
     torch.set_num_threads(1)  # before any op: one thread per run, and no thread pool to fork
@@ -257,7 +257,7 @@ class WorkerPool:
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root,
                                                                          os.environ.get("PYTHONPATH")]))}
-        self._zygote = subprocess.Popen([sys.executable, "-m", "seq2seq.worker", str(theirs.fileno())],
+        self._zygote = subprocess.Popen([sys.executable, "-m", "playground.worker", str(theirs.fileno())],
                                         pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
         theirs.close()
         self._control, self._ready = ours, False
@@ -416,6 +416,6 @@ class Run:
 
 
 if __name__ == "__main__":
-    # through the package, so the classes pickled to the caller are seq2seq.worker's, not __main__'s
-    from seq2seq.worker import _zygote as zygote
+    # through the package, so the classes pickled to the caller are playground.worker's, not __main__'s
+    from playground.worker import _zygote as zygote
     zygote(int(sys.argv[1]))

@@ -12,13 +12,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import Checkpoint, save_checkpoint, training_summary, write_checkpoint_zip
-from .config import ModelConfig
-from .history import History
-from .model import Seq2Seq, count_parameters
-from .tasks import Task
-from .train import TrainState
-from .worker import Snapshot, model_from_weights
+from seq2seq.checkpoint import Checkpoint, save_checkpoint, training_summary, write_checkpoint_zip
+from seq2seq.config import ModelConfig
+from seq2seq.history import History
+from seq2seq.model import Seq2Seq, count_parameters
+from seq2seq.tasks import Task
+from seq2seq.train import TrainState
+from playground.worker import Snapshot, model_from_weights
 
 
 @dataclass

@@ -27,13 +27,15 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+HERE = Path(__file__).resolve().parent.parent  # the project
+sys.path.insert(0, str(HERE))
+
 import torch  # noqa: E402
 
-import settings  # noqa: E402
+from playground import settings  # noqa: E402
 from seq2seq import ModelConfig, Task, TrainConfig, build_model, make_spec, train  # noqa: E402
-from seq2seq.cost import Budget, val_size_within  # noqa: E402
+from playground.cost import Budget, val_size_within  # noqa: E402
 
-HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE / "tests"))
 from conftest import free_port, wait_for_http  # noqa: E402
 
@@ -75,7 +77,7 @@ def app_steps_per_s(client, steps: int) -> tuple[float, int]:
 
 def worker_start_ms(runs: int) -> list[float]:
     """Milliseconds for WorkerPool.start(): fork from the zygote, build the default model, say "started"."""
-    from seq2seq.worker import Job, WorkerPool
+    from playground.worker import Job, WorkerPool
     task = Task(make_spec("reverse", 3, 10))
     config = ModelConfig(len(task.vocab), len(task.vocab))
     pool = WorkerPool()

@@ -56,7 +56,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent  # the project
 sys.path.insert(0, str(HERE / "tests"))
 from conftest import free_port, wait_for_http  # noqa: E402
 
@@ -159,7 +159,7 @@ def tree_memory_one(pid: int) -> float | None:
 def _is_zygote(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"seq2seq.worker" in f.read()
+            return b"playground.worker" in f.read()
     except OSError:
         return False
 

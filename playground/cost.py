@@ -94,8 +94,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 if TYPE_CHECKING:  # only for annotations: this module allocates nothing and imports no torch itself
-    from .config import ModelConfig, TrainConfig
-    from .tasks import TaskSpec
+    from seq2seq.config import ModelConfig, TrainConfig
+    from seq2seq.tasks import TaskSpec
 
 MB = 2.0 ** 20
 EVAL_BATCH = 1000  # seq2seq.train.evaluate decodes the held-out set in batches of this many
@@ -218,7 +218,7 @@ def _ff(model: "ModelConfig") -> int:
 
 
 def _max_positions() -> int:
-    from .config import MAX_POSITIONS  # config.py imports no torch
+    from seq2seq.config import MAX_POSITIONS  # config.py imports no torch
     return MAX_POSITIONS
 
 

@@ -1,0 +1,65 @@
+"""The Compare tab: two models decode the same source side by side, and a chart shows how often each is exactly
+right at every source length, including lengths longer than either was trained on. /compare is declared in
+`playground.api` over the same components."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from . import decoding, views
+from .decode_tab import DECODES, PRIVATE
+from .models import COMPARE_CHOICES, COMPARE_COLOURS, COMPARE_DEFAULTS
+from .page import say, scroll_to
+from .webguard import friendly
+
+guarded = friendly(gr.Error, (gr.Error,))
+EMPTY_COMPARE = ('<p class="legend" id="compare-empty">Pick two models for the same task and press <b>Compare</b>: '
+                 "both decode the source side by side, with their attention, and the chart shows how often each is "
+                 "exactly right at every source length, including lengths longer than any it was trained on.</p>")
+
+
+@dataclass
+class CompareTab:
+    """The Compare tab's components the API uses."""
+    source: gr.Textbox
+    model_a: gr.Dropdown
+    model_b: gr.Dropdown
+    a: gr.HTML
+    b: gr.HTML
+    chart: gr.LinePlot
+    note: gr.Markdown
+
+
+def build_compare_tab(session_state: gr.State) -> CompareTab:
+    """The Compare tab's layout and its Compare button."""
+    with gr.Row(equal_height=True):
+        source = gr.Textbox("3 1 4 1 5 9 2 6 5 3 5 8 9 7", label="Source (try one longer than trained)",
+                            elem_id="compare-input", scale=4, min_width=200)
+        model_a = gr.Dropdown(COMPARE_CHOICES, value=COMPARE_DEFAULTS[0], label="Model A", elem_id="compare-model-a",
+                              scale=3, min_width=180)
+        model_b = gr.Dropdown(COMPARE_CHOICES, value=COMPARE_DEFAULTS[1], label="Model B", elem_id="compare-model-b",
+                              scale=3, min_width=180)
+        button = gr.Button("Compare", variant="primary", elem_id="compare-button", scale=1, min_width=90)
+    message = gr.HTML("", elem_id="compare-message", visible=False)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=320):
+            a = gr.HTML(EMPTY_COMPARE, elem_id="compare-a", elem_classes="scroll-x")
+            b = gr.HTML("", elem_id="compare-b", elem_classes="scroll-x")
+        with gr.Column(scale=5, min_width=320, elem_id="compare-chart"):
+            x, y, colour = views.BY_LENGTH_COLUMNS
+            chart = gr.LinePlot(None, x=x, y=y, color=colour, y_lim=[0, 100], title="Exact match by source length",
+                                color_map=COMPARE_COLOURS, elem_id="by-length-plot", height=260)
+            note = gr.Markdown(elem_id="by-length-note", elem_classes="legend")
+
+    @guarded
+    def compare_on_page(source, model_a, model_b, session, request: gr.Request):
+        try:
+            c = decoding.compare(source, model_a, model_b, session, request)
+        except gr.Error as e:
+            return {a: EMPTY_COMPARE, b: "", chart: None, note: "", message: say(e.message)}
+        return {a: c.a, b: c.b, chart: c.by_length, note: c.note, message: say()}
+
+    button.click(compare_on_page, [source, model_a, model_b, session_state], [a, b, chart, note, message],
+                 js=scroll_to("compare-chart", 300, 320), **PRIVATE, **DECODES)
+    return CompareTab(source, model_a, model_b, a, b, chart, note)

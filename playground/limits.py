@@ -1,0 +1,44 @@
+"""The server's limits, each read once from its environment variable (docs/public.md lists them), and the
+fixed cadences of the live page. A bad value stops the server at start with a sentence, not mid-request."""
+from __future__ import annotations
+
+import os
+
+from . import settings
+from .cost import Budget
+
+
+def env_number(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise SystemExit(f"{name}={raw!r} must be between {low:g} and {high:g}")
+    return value
+
+
+try:
+    BUDGET = Budget.from_env()  # memory and time per training
+except ValueError as e:
+    raise SystemExit(str(e)) from None
+MAX_TRAININGS = int(env_number("SEQ2SEQ_MAX_TRAININGS", 2, 1, 64))  # trainings at once; the rest queue
+MAX_SECONDS = int(env_number("SEQ2SEQ_MAX_RUN_SECONDS", 600, 5, 86_400))  # longest single run
+MAX_UPLOAD_MB = env_number("SEQ2SEQ_MAX_UPLOAD_MB", 80, 1, 10_000)  # checkpoint uploads
+MAX_REQUEST_KB = env_number("SEQ2SEQ_MAX_REQUEST_KB", 256, 16, 100_000)  # every other request body
+SESSIONS_MB = env_number("SEQ2SEQ_SESSIONS_MB", 1000, 0.1, 1_000_000)  # models kept for all sessions at once
+SESSION_TTL = env_number("SEQ2SEQ_SESSION_TTL", 3 * 3600, 60, 7 * 86_400)  # a session untouched this long goes
+MAX_UPLOAD_BYTES = int(MAX_UPLOAD_MB * 1e6)
+MAX_GRADIO_SESSIONS = 1000  # sessions whose page state Gradio keeps (its default, 10,000, is ~GBs)
+DECODES_AT_ONCE = 8         # decodes, what-ifs and comparisons running at once (never behind a training)
+UNWATCHED_SECONDS = 5.0     # a run nobody reads for this long stops
+STOP_GRACE = 1.5            # a run still going this long after Stop (or its time) is killed
+UPDATE_EVERY = 0.75         # seconds between live updates of the plots and status
+PLOT_POINTS = 300           # points per plotted series, however long the history
+BY_LENGTH_N = 100           # held-out sources per length in the comparison's chart
+BY_LENGTH_MORE = 4          # lengths past the longest either compared model was trained on
+
+SETTINGS = settings.table(MAX_SECONDS)  # the form, the presets, the messages and /train's parameters

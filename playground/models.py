@@ -1,0 +1,108 @@
+"""Which model a decode uses: the bundled ones (checkpoints/, read-only, shared by every session, loaded on
+first use or by `load_bundled()` in the background once the server listens) or the session's own, and the
+menus that offer them."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from seq2seq import TASK_NAMES, Seq2Seq, Task, count_parameters, load_checkpoint
+from seq2seq.checkpoint import CONFIG_FILE, Checkpoint
+
+from . import views
+from .registry import RUNNING, problem, checked, session_key
+from .sessions import Session
+from .worker import model_from_weights
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+BUNDLED_NAMES = [p.name for p in sorted(CHECKPOINTS.iterdir()) if (p / CONFIG_FILE).exists()] \
+    if CHECKPOINTS.is_dir() else []
+_BUNDLED: dict[str, Checkpoint] = {}
+_LOADING = threading.Lock()
+
+
+def bundled(name: str) -> Checkpoint:
+    """A bundled checkpoint, loaded the first time anyone asks for it."""
+    checkpoint = _BUNDLED.get(name)
+    if checkpoint is None:
+        with _LOADING:
+            checkpoint = _BUNDLED.get(name)
+            if checkpoint is None:
+                checkpoint = _BUNDLED[name] = load_checkpoint(CHECKPOINTS / name)
+    return checkpoint
+
+
+def load_bundled() -> None:
+    """Load every bundled model (in the background, after the server has started listening)."""
+    for name in BUNDLED_NAMES:
+        bundled(name)
+
+
+AUTO = "auto"
+SESSION = "session"
+MODEL_CHOICES = ([("Automatic: a model for the Train tab's task (yours if you trained one)", AUTO),
+                  ("Your model (trained or loaded in this session)", SESSION)]
+                 + [(f"Bundled: {name}", f"bundled:{name}") for name in BUNDLED_NAMES])
+CHOICE_VALUES = {value for _, value in MODEL_CHOICES}
+COMPARE_CHOICES = ([("Your model (this session)", SESSION)]  # two particular models: never "Automatic"
+                   + [(label, value) for label, value in MODEL_CHOICES if value.startswith("bundled:")])
+COMPARE_DEFAULTS = ("bundled:reverse" if "reverse" in BUNDLED_NAMES else SESSION,
+                    "bundled:reverse-attention" if "reverse-attention" in BUNDLED_NAMES else SESSION)
+# every series the comparison's chart can draw, coloured: model A indigo, model B amber, the trained edge grey
+COMPARE_COLOURS = ({f"{side}: {label}": colour for side, colour in zip("AB", views.MODEL_COLOURS)
+                    for label in ["your model", *BUNDLED_NAMES]} | {views.TRAINED_EDGE: views.EDGE_COLOUR})
+
+
+def describe_model(model: Seq2Seq) -> str:
+    return views.describe_config(model.config, count_parameters(model))
+
+
+def model_label(choice: str) -> str:
+    return "your model" if choice == SESSION else choice.removeprefix("bundled:")
+
+
+def pick_model(choice: str, train_task: str, session: Session | None,
+               request: gr.Request | None) -> tuple[Seq2Seq, Task, str]:
+    """(model, task, sentence saying which model) for a model choice. "Automatic" uses a model for the Train
+    tab's task: the session's own when it learns that task, else the bundled one."""
+    if choice not in CHOICE_VALUES:
+        raise problem("Model must be one of the menu's choices.", "Unknown model")
+    if train_task not in TASK_NAMES:
+        raise problem(f"Task must be one of {', '.join(TASK_NAMES)}.", "Unknown task")
+    session = checked(session)
+    training = session is not None and session_key(request) in RUNNING and session.snapshot is not None
+    trained = session is not None and (session.model is not None or training)
+    mine = trained and session.task is not None and session.task.name == train_task
+    if choice == SESSION or (choice == AUTO and mine):
+        if not trained and session is not None and session.released:
+            raise problem(f"Your model is gone: {session.released}. Press Train to train one again, or pick a "
+                          f"bundled model.", "Model released")
+        if not trained:
+            raise problem("You have not trained a model in this session yet: press Train on the Train tab, or pick "
+                          "a bundled model.", "No model yet")
+        if training:  # training is changing it in its own process: decode its latest snapshot
+            snapshot = session.snapshot
+            cached = session.snapshot_model
+            if cached is None or cached[0] != snapshot.step:
+                cached = session.snapshot_model = (snapshot.step,
+                                                   model_from_weights(session.snapshot_config, snapshot.weights))
+            model = cached[1]
+            note = f"a snapshot of your model, still training (step {snapshot.step:,})"
+        else:
+            model = session.model
+            note = f"your model ({session.source}, step {session.history.last_step:,})"
+        return model, session.task, f"Decoding with {note}: {describe_model(model)}; {views.describe_task(session.task)}"
+    name = choice.removeprefix("bundled:") if choice != AUTO else train_task
+    if name not in BUNDLED_NAMES:
+        why = " (it cannot be learned)" if name == "random" else ""
+        raise problem(f"There is no bundled model for {name}{why}. Train one on the Train tab, or pick one of: "
+                      f"{', '.join(BUNDLED_NAMES)}.", "No model for this task")
+    checkpoint = bundled(name)
+    score = checkpoint.training.get("exact_match")
+    scored = f", {score:.1%} held-out exact match" if isinstance(score, float) else ""
+    yours = (f" (your model learns {session.task.name}; pick “Your model” to use it)"
+             if choice == AUTO and trained and session.task is not None else "")
+    return (checkpoint.model, checkpoint.task, f"Decoding with the bundled **{name}** model "
+            f"({describe_model(checkpoint.model)}{scored}){yours}; {views.describe_task(checkpoint.task)}")

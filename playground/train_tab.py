@@ -1,0 +1,267 @@
+"""The Train tab: the settings form (built from the controls table), Train and Stop, the status, the loss and
+accuracy plots, the live preview, and saving or loading a model. Its events are the page's own (private);
+/train, /stop and /load are declared in `playground.api` over the same components."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from seq2seq import Task, make_spec
+
+from . import limits, settings, views
+from .page import download, message_html, say, scroll_to
+from .gradio_internals import unread_updates
+from .registry import RUNNING, session_key
+from .sessions import Session
+from .settings import SettingsError
+from .training import Frame, plots, preview_rows, stop, task_of, training, watch_default
+from .uploads import form_values_of, loaded_sentence, read_upload
+from .webguard import friendly
+
+guarded = friendly(gr.Error, (gr.Error,))  # an unexpected failure is a sentence, never Gradio's generic error
+PRIVATE = dict(api_visibility="private", preprocess=False)  # values arrive as sent: the handler checks them
+GROUPS = {"model": "Model", "training": "Training", "stopping": "When to stop"}
+
+
+@dataclass
+class TrainTab:
+    """The Train tab's components that other tabs and the API use."""
+    form: dict[str, gr.components.Component]
+    mode: gr.Radio
+    status: gr.Textbox
+    loss_plot: gr.LinePlot
+    accuracy_plot: gr.LinePlot
+    checkpoint_file: gr.DownloadButton
+    metrics_file: gr.DownloadButton
+    upload: gr.UploadButton
+    upload_status: gr.HTML
+    train_event: object  # the Train click's event, for what follows a run
+
+
+def form_field(s: settings.Setting, **kw) -> gr.components.Component:
+    """The form's component for a setting, from its row in the table."""
+    common = dict(label=s.label, info=s.info or None, elem_id=f"setting-{s.name.replace('_', '-')}", **kw)
+    value = settings.PRESETS[settings.DEFAULT_PRESET][s.name]
+    if s.widget == "dropdown":
+        return gr.Dropdown(list(s.choices), value=value, **common)
+    if s.widget == "radio":
+        return gr.Radio(list(s.choices), value=value, **common)
+    if s.widget == "checkbox":
+        return gr.Checkbox(value, **common)
+    if s.widget == "slider":
+        return gr.Slider(s.low, s.high, value=value, step=s.step, **common)
+    return gr.Number(value, minimum=s.low, maximum=s.high, precision=0 if s.whole else None, **common)
+
+
+def model_fields_used(arch) -> dict[str, bool]:
+    """Which model fields the architecture uses (the others are hidden)."""
+    unused = settings.RNN_ONLY if arch == "transformer" else settings.TRANSFORMER_ONLY
+    return {name: name not in unused for name in settings.MODEL_FIELDS}
+
+
+def form_updates(form: dict, values: dict) -> dict:
+    """Updates for every form field: the value given (or none), and for the model fields whether the
+    architecture uses them."""
+    used = model_fields_used(values.get("arch", "rnn"))
+    updates = {}
+    for name, component in form.items():
+        if name in used:
+            updates[component] = (gr.update(value=values[name], visible=used[name]) if name in values
+                                  else gr.update(visible=used[name]))
+        elif name in values:
+            updates[component] = values[name]
+    return updates
+
+
+def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
+    """The Train tab's layout and its page events."""
+    d = settings.PRESETS[settings.DEFAULT_PRESET]
+    first_task = Task(make_spec(d["task"], d["min_len"], d["max_len"]))
+    form: dict[str, gr.components.Component] = {}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=320, elem_id="train-settings"):
+            preset = gr.Radio(list(settings.PRESETS), value=settings.DEFAULT_PRESET, label="Preset", elem_id="preset")
+            preset_note = gr.Markdown(settings.PRESET_NOTES[settings.DEFAULT_PRESET], elem_id="preset-note")
+            with gr.Row():
+                for name in ("task", "min_len", "max_len"):
+                    form[name] = form_field(limits.SETTINGS[name], min_width=90)
+            task_note = gr.Markdown(views.describe_task(first_task), elem_id="task-note")
+            for group, title in GROUPS.items():
+                with gr.Accordion(title, open=False, elem_id=f"settings-{group}"):
+                    if group == "model":
+                        diagram = gr.HTML(views.diagram_html(settings.model_config(d, len(first_task.vocab)),
+                                                             len(first_task.vocab)), elem_id="model-diagram-box")
+                    with gr.Row():
+                        for s in settings.form_order(limits.SETTINGS, group):
+                            shown = model_fields_used(d["arch"]).get(s.name, True)
+                            form[s.name] = form_field(s, min_width=140, visible=shown)
+            with gr.Accordion("Watch these sources while it trains", open=False, elem_id="watch-box"):
+                watch = gr.Textbox(watch_default(first_task), lines=4, max_lines=6, show_label=False,
+                                   info=f"One source per line (at most {settings.MAX_WATCH}): their answers are "
+                                        f"shown live.", elem_id="watch-sources")
+            with gr.Accordion("Save or load a model", open=False, elem_id="save-load"):
+                with gr.Row():
+                    checkpoint_file = gr.DownloadButton("Checkpoint (.zip)", visible=False,
+                                                        elem_id="download-checkpoint", size="sm")
+                    metrics_file = gr.DownloadButton("Metrics (.csv)", visible=False, elem_id="download-metrics",
+                                                     size="sm")
+                    upload = gr.UploadButton("Load a checkpoint (.zip)", file_types=[".zip"], size="sm",
+                                             elem_id="upload-checkpoint")
+                upload_status = gr.HTML(message_html("A checkpoint downloaded here loads back as your model: decode "
+                                                     "with it, or train it further.", "info"), elem_id="upload-status")
+        with gr.Column(scale=7, min_width=320, elem_id="train-results"):
+            with gr.Row(equal_height=True):
+                mode = gr.Radio(list(settings.MODES), value="continue", label="When you press Train",
+                                elem_id="train-mode", scale=3, min_width=170)
+                train_button = gr.Button("Train", variant="primary", elem_id="train-button", scale=1, min_width=70)
+                stop_button = gr.Button("Stop", variant="stop", elem_id="stop-button", scale=1, min_width=70)
+            settings_message = gr.HTML("", elem_id="settings-message", visible=False)
+            status = gr.Textbox(label="Status", value="Not trained yet: press Train.", interactive=False,
+                                elem_id="train-status", lines=2, max_lines=3)
+            empty_plots = gr.Markdown("Press **Train** to see the loss fall and the held-out accuracy rise "
+                                      "(held-out: sources never used for training).", elem_id="empty-plots")
+            with gr.Row(visible=False, elem_id="plots") as plot_row:
+                loss_plot = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
+                                        color_map=views.LOSS_COLOURS, elem_id="loss-plot", height=230, min_width=280)
+                accuracy_plot = gr.LinePlot(None, x="step", y="percent", color="series",
+                                            title="Held-out accuracy, %", y_lim=[0, 100],
+                                            color_map=views.ACCURACY_COLOURS, elem_id="accuracy-plot", height=230,
+                                            min_width=280)
+            log_scale = gr.Checkbox(False, label="Loss on a log scale (log₁₀)", elem_id="log-scale", container=False)
+            preview = gr.HTML(views.preview_html(preview_rows(first_task, [s.split() for s in
+                                                                           watch_default(first_task).split("\n")],
+                                                              None)), elem_id="preview", elem_classes="scroll-x")
+
+    # ------------------------------------------------------------ the form's own events
+
+    @guarded
+    def apply_preset(name):
+        """The preset's values in every field (showing the fields its architecture uses), its note, its task's
+        note, its model's diagram and preview sources."""
+        if name not in settings.PRESETS:
+            raise gr.Error(f"Preset must be one of: {', '.join(settings.PRESETS)}.", title="Unknown preset")
+        values = settings.PRESETS[name]
+        task = Task(make_spec(values["task"], values["min_len"], values["max_len"]))
+        return {**form_updates(form, values), preset_note: settings.PRESET_NOTES[name],
+                task_note: views.describe_task(task), watch: watch_default(task),
+                diagram: views.diagram_html(settings.model_config(values, len(task.vocab)), len(task.vocab)),
+                settings_message: say()}
+
+    @guarded
+    def task_changed(task_name):
+        """New task: its default lengths, its description, a few of its held-out sources to watch."""
+        try:
+            task = Task(make_spec(settings.choice(limits.SETTINGS["task"], task_name)))
+        except SettingsError as e:
+            raise gr.Error(str(e), title=e.title) from None
+        return {form["min_len"]: task.spec.min_len, form["max_len"]: task.spec.max_len,
+                task_note: views.describe_task(task), watch: watch_default(task)}
+
+    @guarded
+    def lengths_changed(task, min_len, max_len):
+        """New lengths: the task's note says so (and its best possible loss, for random)."""
+        return views.describe_task(task_of({"task": task, "min_len": min_len, "max_len": max_len}))
+
+    @guarded
+    def model_changed(**values):
+        """The diagram, with the sizes as they now are (a value out of range keeps the last diagram), and only the
+        fields the chosen architecture uses."""
+        shown = {form[name]: gr.update(visible=used) for name, used in model_fields_used(values.get("arch")).items()}
+        try:
+            task = task_of(values)
+            config = settings.model_config(values, len(task.vocab))
+        except (SettingsError, ValueError):
+            return shown
+        return {**shown, diagram: views.diagram_html(config, len(task.vocab))}
+
+    @guarded
+    def preview_changed(text, task, min_len, max_len):
+        task = task_of({"task": task, "min_len": min_len, "max_len": max_len})
+        try:
+            sources = settings.watch_sources(text, task)
+        except SettingsError as e:
+            return {preview: views.preview_html([]), settings_message: say(str(e))}
+        return {preview: views.preview_html(preview_rows(task, sources, None)), settings_message: say()}
+
+    @guarded
+    def redraw(log, session):
+        """Log scale on or off: the loss plot again from the session's history."""
+        if not isinstance(session, Session):
+            return gr.skip()
+        session.log_scale = bool(log)
+        return plots(session)[0] if session.history.losses else gr.skip()
+
+    lengths = [form["task"], form["min_len"], form["max_len"]]
+    preset.change(apply_preset, preset, [*form.values(), preset_note, task_note, watch, diagram, settings_message],
+                  **PRIVATE)
+    form["task"].input(task_changed, form["task"], [form["min_len"], form["max_len"], task_note, watch], **PRIVATE)
+    for name in ("min_len", "max_len"):
+        form[name].change(lengths_changed, lengths, task_note, **PRIVATE)
+    model_inputs = {name: form[name] for name in (*settings.MODEL_FIELDS, "task", "min_len", "max_len")}
+    for name in (*settings.MODEL_FIELDS, "task"):
+        form[name].change(model_changed, inputs_kwargs=model_inputs,
+                          outputs=[diagram, *[form[n] for n in settings.MODEL_FIELDS]], **PRIVATE,
+                          show_progress="hidden")
+    watch.change(preview_changed, [watch, *lengths], [preview, settings_message], **PRIVATE, show_progress="hidden")
+    log_scale.change(redraw, [log_scale, session_state], loss_plot, **PRIVATE)
+
+    # ------------------------------------------------------------ Train, Stop, Load
+
+    def unread(key: str) -> int:
+        return unread_updates(demo, key)
+
+    @guarded
+    def train_on_page(session, mode, watch_text, request: gr.Request, **values):
+        """The Train button: as /train, plus the live preview; a bad setting is one sentence beside the button,
+        and what the page shows stays as it was."""
+        try:
+            for f in training(values, mode, watch_text, session, request, unread):
+                yield {**frame_outputs(f), preview: f.preview, settings_message: say(),
+                       empty_plots: gr.update(visible=False), plot_row: gr.update(visible=True)}
+        except SettingsError as e:
+            yield {settings_message: say(str(e))}
+
+    def frame_outputs(f: Frame) -> dict:
+        return {loss_plot: f.loss, accuracy_plot: f.accuracy, status: f.status,
+                checkpoint_file: download(f.checkpoint), metrics_file: download(f.metrics), session_state: f.session}
+
+    @guarded
+    def stop_on_page(request: gr.Request):
+        """The Stop button: as /stop, but a run that has already ended keeps its result on the page."""
+        if session_key(request) in RUNNING:
+            return stop(request)
+        gr.Info("Nothing is training.")
+        return gr.skip()
+
+    @guarded
+    def load_on_page(file, session, request: gr.Request):
+        """Load a checkpoint from the page: it becomes the session's model everywhere. The form takes its settings
+        (so Train continues it), the plots show its curve, the status its step."""
+        try:
+            session, name = read_upload(file, session, request)
+        except gr.Error as e:
+            return {upload_status: message_html(e.message)}
+        loss, accuracy = plots(session)
+        if not session.history.losses:  # a LinePlot draws only the series of its first data: wait for a loss
+            loss = None
+        sentence = loaded_sentence(session, name)
+        return {session_state: session, upload_status: message_html(sentence, "info"),
+                **form_updates(form, form_values_of(session)), mode: "continue", loss_plot: loss,
+                accuracy_plot: accuracy,
+                status: f"{sentence} Press Train to continue it from step {session.history.last_step:,}.",
+                empty_plots: gr.update(visible=loss is None and accuracy is None),
+                plot_row: gr.update(visible=loss is not None or accuracy is not None)}
+
+    train_event = train_button.click(
+        train_on_page, [session_state, mode, watch], inputs_kwargs=dict(form),
+        outputs=[loss_plot, accuracy_plot, status, checkpoint_file, metrics_file, session_state, preview,
+                 settings_message, empty_plots, plot_row],
+        show_progress_on=[status], js=scroll_to("train-status", 440, 790), concurrency_limit=limits.MAX_TRAININGS,
+        concurrency_id="train", **PRIVATE)
+    stop_button.click(stop_on_page, None, status, queue=False, **PRIVATE)
+    upload.upload(load_on_page, [upload, session_state],
+                  [session_state, upload_status, *form.values(), mode, loss_plot, accuracy_plot, status, empty_plots,
+                   plot_row], **PRIVATE)
+    return TrainTab(form, mode, status, loss_plot, accuracy_plot, checkpoint_file, metrics_file, upload,
+                    upload_status, train_event)

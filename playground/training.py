@@ -1,0 +1,228 @@
+"""A Train click (or a /train call): check the settings, start a worker process, stream what it reports as
+`Frame`s until it ends, and keep its model in the session. The session changes only once the run has started;
+a run nobody reads is stopped, and one that ignores Stop is killed."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+from gradio.utils import get_upload_folder
+
+from seq2seq import TASK_NAMES, DoneEvent, EvalEvent, ModelConfig, Task, TrainConfig, make_spec, validation_set
+from seq2seq.history import History
+
+from . import limits, settings, views
+from .cost import estimate as estimate_cost, val_size_within
+from .registry import RUNNING, STARTING, STARTING_LOCK, Active, keep_sessions_within_memory, session_key, \
+    session_of
+from .sessions import Session
+from .settings import SettingsError
+from .worker import Failed, Finished, Job, Killed, Snapshot, WorkerError, WorkerPool, model_from_weights, \
+    weights_bytes
+
+WORKERS = WorkerPool()  # cheap to make: its zygote starts on the first run, or when the server has started
+
+
+@dataclass
+class Frame:
+    """One update of the Train tab, as the training loop sees it (each event handler picks its outputs)."""
+    loss: object = None
+    accuracy: object = None
+    status: object = None
+    checkpoint: object = None
+    metrics: object = None
+    session: object = None
+    preview: object = None
+
+
+def task_of(values: dict) -> Task:
+    """The task the form describes, or the default one while its lengths are being edited."""
+    try:
+        return Task(make_spec(settings.choice(limits.SETTINGS["task"], values.get("task")), values.get("min_len"),
+                              values.get("max_len")))
+    except (SettingsError, ValueError):
+        return Task(make_spec(values.get("task") if values.get("task") in TASK_NAMES else "reverse"))
+
+
+def watch_default(task: Task, n: int = 4) -> str:
+    """A few held-out sources (never trained on) for the live preview."""
+    return "\n".join(" ".join(ex.source) for ex in validation_set(task, n, seed=11))
+
+
+def preview_rows(task: Task, sources: list[list[str]], outputs: list[str] | None):
+    rows = []
+    for i, source in enumerate(sources):
+        want = task.expected(source)
+        rows.append((" ".join(source), outputs[i] if outputs is not None and i < len(outputs) else None,
+                     None if want is None else " ".join(want)))
+    return rows
+
+
+def plots(session: Session, log_scale: bool | None = None):
+    """The loss and accuracy plots of the session's history (None before there is anything to draw)."""
+    history = session.history
+    log_scale = session.log_scale if log_scale is None else log_scale
+    floor = session.task.loss_floor() if session.task is not None else None
+    return (views.loss_frame(history, limits.PLOT_POINTS, log_scale, floor),
+            views.accuracy_frame(history, limits.PLOT_POINTS))
+
+
+def check_continue(session: Session, task: Task, model_config: ModelConfig) -> None:
+    if session.model.config != model_config:
+        changed = "; ".join(settings.changed(session.model.config, model_config, limits.SETTINGS))
+        raise SettingsError(f"The model settings changed ({changed}), so this model cannot continue. Set them back, "
+                            f"or choose “Start a new model”.", "Cannot continue")
+    if session.task.vocab != task.vocab:
+        raise SettingsError(f"{task.name} uses different tokens from {session.task.name}, so this model cannot "
+                            f"continue on it. Choose “Start a new model”.", "Cannot continue")
+
+
+def training(values: dict, mode, watch_text, session, request: gr.Request, unread: Callable[[str], int]):
+    """Check the settings, start a worker, and stream Frames until the run ends; the model ends up in the
+    session, which changes only once the run has started. Raises SettingsError for a bad setting.
+    `unread(key)` counts the session's streamed updates nobody has read yet."""
+    task, model_config, train_config = settings.read(values, limits.SETTINGS, limits.BUDGET)
+    mode = settings.mode(mode)
+    watch = settings.watch_sources(watch_text, task)
+    session = session_of(session, request)
+    key = session_key(request)
+    with STARTING_LOCK:  # one training per session, even if a script sends two at once
+        if key in RUNNING or key in STARTING:
+            raise SettingsError("This session is already training: stop it first.", "Already training")
+        STARTING.add(key)
+    try:
+        yield from _train(task, model_config, train_config, mode, watch, session, key, unread)
+    finally:
+        STARTING.discard(key)
+
+
+def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mode: str, watch: list[list[str]],
+           session: Session, key: str, unread: Callable[[str], int]):
+    continuing = mode == "continue" and session.model is not None
+    if continuing:
+        check_continue(session, task, model_config)
+    spec = task.spec
+    cost = estimate_cost(model_config, train_config, spec)  # settings.read has checked it against the budget
+    budget = train_config.time_budget  # train() keeps room in it for a step and the final evaluation
+    train_config = replace(train_config, val_size=val_size_within(model_config, spec, limits.BUDGET.eval_seconds),
+                           eval_seconds=settings.EVAL_SECONDS)
+    start = session.history.last_step if continuing else 0
+    job = Job(model_config.to_dict(), spec.to_dict(), train_config.to_dict(),
+              weights=weights_bytes(session.model) if continuing else None, start_step=start,
+              eval_at_start=not (continuing and session.history.evals),
+              state=session.state if continuing else None, watch=watch)
+    try:
+        run = WORKERS.start(job, memory_limit_mb=1.25 * max(limits.BUDGET.memory_mb, cost.memory_mb),
+                            deadline=budget + 1.0)
+    except WorkerError as e:
+        raise SettingsError(f"Training could not start: {e}. Nothing of yours was changed.", "Cannot train") from None
+    # started: only now does the session change
+    active = RUNNING[key] = Active(run)
+    session.released = session.last_status = None
+    if not continuing:
+        session.model, session.history, session.seconds, session.source = None, History(), 0.0, "trained here"
+        session.state = None
+    session.task, session.snapshot, session.snapshot_model, session.snapshot_config = task, None, None, model_config
+    session.train_config = {k: v for k, v in train_config.to_dict().items() if k not in ("val_size", "eval_seconds")}
+    history = session.history
+    how = f"continuing from step {start:,}" if continuing else "new model"
+    eta = views.Eta(start, start + train_config.steps if train_config.steps else None, budget)
+
+    def frame(status, preview=None) -> Frame:
+        loss, accuracy = plots(session)
+        # a LinePlot draws only the colour series present in its first data: wait for a training loss
+        return Frame(loss if history.losses else gr.skip(), accuracy, status, gr.skip(), gr.skip(), session,
+                     preview if preview is not None else gr.skip())
+
+    def preview(event) -> str | None:
+        return views.preview_html(preview_rows(task, watch, event.watch), event.step) if watch else None
+
+    try:
+        yield frame(f"Starting ({how}): {views.describe_task(task, markdown=False)}; "
+                    f"{views.describe_config(model_config, run.started.parameters)}",
+                    views.preview_html(preview_rows(task, watch, None)))
+        last_time, done, ended, final = time.perf_counter(), None, None, None
+        unread_since, shown_points, evals_before, latest_preview = None, False, len(history.evals), None
+        for message in run.messages(stop_grace=limits.STOP_GRACE):
+            now_m = time.monotonic()
+            active.pulled = now_m
+            if isinstance(message, list):
+                for event in message:
+                    history.record(event)
+                    if isinstance(event, (EvalEvent, DoneEvent)):
+                        latest_preview = preview(event) or latest_preview
+                    if isinstance(event, DoneEvent):
+                        done = event
+            elif isinstance(message, Snapshot):
+                session.snapshot = message
+            elif isinstance(message, Finished):
+                final = message
+            elif isinstance(message, (Killed, Failed)):
+                ended = message
+            # nobody reading what this run streams (an API call whose stream is never opened): stop it
+            if unread(key) > 0:
+                unread_since = unread_since or now_m
+                if now_m - unread_since > limits.UNWATCHED_SECONDS and active.why is None:
+                    active.why = "nobody was watching it"
+                    run.stop()
+            else:
+                unread_since = None
+            now = time.perf_counter()
+            first_points = not shown_points and (history.losses or len(history.evals) > evals_before)
+            if done is None and ended is None and (now - last_time >= limits.UPDATE_EVERY or first_points):
+                shown_points = shown_points or bool(first_points)
+                elapsed = history.elapsed[-1] if history.elapsed and history.steps[-1] > start else 0.0
+                last_time = now
+                yield frame(views.progress_line(history.last_step, history, eta, elapsed), latest_preview)
+                latest_preview = None
+        yield finish(session, model_config, start, done, ended, final, active, frame, latest_preview)
+    finally:
+        if RUNNING.get(key) is active:
+            del RUNNING[key]
+        run.close()
+        if session.model is None:  # abandoned mid-run: keep what it sent
+            session.keep_snapshot(model_config)
+        session.snapshot = session.snapshot_model = None
+
+
+def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEvent | None, ended,
+           final: Finished | None, active: Active, frame, preview) -> Frame:
+    """The run is over: keep its model in the session, say how it ended, offer the downloads."""
+    if final is not None:
+        session.model = model_from_weights(model_config, final.weights)
+        session.state = final.state
+    elif session.snapshot is not None:  # killed or failed: the latest weights it sent
+        session.keep_snapshot(model_config)
+    else:  # killed before it sent any: the model is the one it started from
+        session.history.truncate(start)
+    if done is not None:
+        session.seconds += done.elapsed
+        status = views.done_line(done.reason, done.message, done.step - start, done.elapsed, done.step,
+                                 done.exact_match, done.token_accuracy, done.val_loss, active.why)
+    else:
+        what = ended.message if ended is not None else "the training process ended unexpectedly"
+        if isinstance(ended, Killed) and ended.reason == "stop" and active.why:
+            what = active.why
+        status = (f"Stopped: {what}. Kept the model from step {session.history.last_step:,}; press Train to "
+                  f"continue it.")
+    session.last_status = status
+    keep_sessions_within_memory()
+    result = frame(status, preview)
+    if session.model is not None:
+        checkpoint_zip, metrics_csv = session.write_downloads(Path(get_upload_folder()))
+        result.checkpoint, result.metrics = str(checkpoint_zip), str(metrics_csv)
+    else:
+        result.checkpoint = result.metrics = None
+    return result
+
+
+def stop(request: gr.Request | None) -> str:
+    """Ask this session's training to stop; it finishes the current step and keeps the model."""
+    active = RUNNING.get(session_key(request))
+    if active is None:
+        return "Nothing is training."
+    active.run.stop()
+    return "Stopping…"

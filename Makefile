@@ -29,9 +29,9 @@ bench: $(VENV)/.dev
 loadtest: $(VENV)/.dev
 	$(PY) tools/loadtest.py
 
-# Re-fits the cost model's coefficients on this machine (about 20 minutes); paste its output into seq2seq/cost.py
+# Re-fits the cost model's coefficients on this machine (about 20 minutes) and writes them into playground/cost_fitted.py
 fit-cost: $(VENV)/.dev
-	$(PY) tools/fit_cost.py
+	$(PY) tools/fit_cost.py --write
 
 # Regenerates the bundled models in checkpoints/ (deterministic: fixed seeds, one thread, step limits; every
 # setting spelled out, so a change of the CLI's defaults changes none of them); about 20 minutes on 2 cores

@@ -1,7 +1,7 @@
 """What a training run will cost, from its settings alone: estimated before anything is built.
 
 The app (a free Hugging Face Space: 2 vCPU, 16 GB, two trainings at once) refuses settings that would
-exhaust it, and sizes its evaluations:
+exhaust it (playground.budget), and sizes its evaluations:
 
     budget = Budget.from_env()
     val_size = val_size_within(model_config, spec, budget.eval_seconds)    # held-out examples per evaluation
@@ -16,7 +16,7 @@ What is modelled, at the task's LONGEST length (each batch has one length; the l
   good-weights copy) and the evaluations between them;
 - step_seconds: the CPU time of one training step on one torch thread: drawing the batch, forward,
   backward, clipping, Adam;
-- eval_seconds: the CPU time of one `seq2seq.train.evaluate` of n held-out examples (greedy decoding, no
+- eval_seconds: the CPU time of one `seq2seq.training.evaluate` of n held-out examples (greedy decoding, no
   gradients, batches of 1000);
 - parameters: exact, by arithmetic.
 
@@ -28,7 +28,7 @@ sequence: the encoder's S, plus the decoder's T on the teacher-forcing fast path
 the decoder loops over its T steps in Python, one cell call per layer ("loop"). Costs differ by cell:
 nn.LSTM runs a sequence through oneDNN, nn.GRU through ATen's per-timestep loop (so [LSTM | GRU] below).
 
-Fitted formulae (coefficients as of the fit below; the FITTED block holds the exact ones):
+Fitted formulae (coefficients as of the fit below; playground/cost_fitted.py holds the exact ones):
 
     memory_mb = 1.25 x (102 MB + 24.5 B x P                              params, grads, Adam, copies
                         + [6.3 | 13.3] B x BHnG x F + [10.7 | 15.2] B x BHnG x T (loop only)
@@ -88,8 +88,6 @@ measurements; see `transformer_*` below):
 """
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
@@ -97,8 +95,8 @@ if TYPE_CHECKING:  # only for annotations: this module allocates nothing and imp
     from seq2seq.config import ModelConfig, TrainConfig
     from seq2seq.tasks import TaskSpec
 
-MB = 2.0 ** 20
-EVAL_BATCH = 1000  # seq2seq.train.evaluate decodes the held-out set in batches of this many
+from .cost_fitted import MB, EVAL_SECONDS, MARGIN, MEMORY_MB, SLACK, STEP_SECONDS
+EVAL_BATCH = 1000  # seq2seq.training.evaluate decodes the held-out set in batches of this many
 EVAL_FLOOR = 50    # val_size_within never goes below this many held-out examples
 
 
@@ -134,8 +132,7 @@ class Shapes:
 def shapes(model: "ModelConfig", spec: "TaskSpec") -> Shapes:
     """Sizes at the longest length of `spec`: copy-like tasks have max_len source tokens and max_len target
     tokens; addition has 2*max_len+1 source tokens and up to max_len+1 target digits."""
-    n = spec.max_len
-    src, trg = (2 * n + 1, n + 1) if spec.name == "addition" else (n, n)
+    src, trg = spec.max_source_len, spec.max_target_len
     attention = _attention(model)
     if getattr(model, "bidirectional", False):  # the source is read both ways (upper layers read 2H inputs)
         src *= 2 if model.n_layers == 1 else 3
@@ -166,8 +163,7 @@ ADDITIVE = {"train": 12e-9, "eval": 4e-9, "bytes": 40}  # bytes: measured peaks,
 def _additive_elements(model: "ModelConfig", spec: "TaskSpec", batch: int) -> float:
     if _is_transformer(model) or _attention(model) != "additive":
         return 0.0
-    n = spec.max_len
-    src, trg = (2 * n + 1, n + 1) if spec.name == "addition" else (n, n)
+    src, trg = spec.max_source_len, spec.max_target_len
     return batch * (trg + 1) * src * model.hidden_dim
 
 
@@ -177,7 +173,7 @@ def _loops(model: "ModelConfig", teacher_forcing: float) -> bool:
 
 
 def count_parameters(model: "ModelConfig") -> int:
-    """Exactly `seq2seq.model.count_parameters(build_model(model))`, by arithmetic."""
+    """Exactly `seq2seq.count_parameters(build_model(model))`, by arithmetic."""
     if _is_transformer(model):
         return _transformer_parameters(model)
     g = 4 if model.cell == "lstm" else 3
@@ -304,62 +300,6 @@ def eval_features(s: Shapes, n: int) -> dict[str, float]:
     }
 
 
-# ------------------------------------------------------------------------------------------ coefficients
-# Written by `tools/fit_cost.py --write`; see the module docstring for how they were fitted.
-
-# BEGIN FITTED (tools/fit_cost.py --write)
-# fitted by tools/fit_cost.py on 2026-11-27, 108 configurations, 2 CPUs
-MEMORY_MB: dict[str, float] = {
-    "const": 102.1,
-    "params": 24.54 / MB,
-    "rnn_fused_lstm": 6.341 / MB,
-    "rnn_loop_lstm": 10.66 / MB,
-    "rnn_fused_gru": 13.32 / MB,
-    "rnn_loop_gru": 15.17 / MB,
-    "embeddings": 7.477 / MB,
-    "logits": 203.9 / MB,
-    "attention": 27.27 / MB,
-    "eval": 0.8755 / MB,
-    "eval_gates": 1.963 / MB,
-}
-STEP_SECONDS: dict[str, float] = {
-    "const": 0.001527,
-    "tokens": 5.241e-07,
-    "params": 5.379e-09,
-    "fused_macs_lstm": 6.655e-11,
-    "fused_elems_lstm": 6.351e-09,
-    "fused_calls_lstm": 1.348e-05,
-    "fused_weights_lstm": 5.745e-11,
-    "loop_macs_lstm": 7.713e-11,
-    "fused_macs_gru": 6.145e-11,
-    "fused_elems_gru": 6.755e-09,
-    "fused_calls_gru": 0.0002277,
-    "loop_macs_gru": 8.13e-11,
-    "loop_elems": 4.736e-09,
-    "loop_calls": 0.0001276,
-    "loop_weights": 9.313e-10,
-    "head_macs": 9.601e-12,
-    "dropout": 9.856e-09,
-    "attention_fast": 4.05e-08,
-    "attention_loop": 1.054e-07,
-}
-EVAL_SECONDS: dict[str, float] = {
-    "const": 0.0006042,
-    "tokens": 3.509e-07,
-    "enc_macs_lstm": 5.937e-12,
-    "dec_macs_lstm": 3.743e-11,
-    "enc_macs_gru": 3.469e-11,
-    "enc_calls_gru": 4.768e-05,
-    "dec_macs_gru": 1.731e-11,
-    "elems": 1.999e-09,
-    "calls": 3.72e-05,
-    "weights": 1.23e-11,
-    "head_macs": 3.951e-11,
-    "attention": 1.893e-08,
-}
-MARGIN = {"memory": 1.25, "step": 1.30, "eval": 1.40}
-SLACK = {"memory": 32, "step": 0.005, "eval": 0.005}
-# END FITTED
 
 
 def _combine(coefficients: Mapping[str, float], features: Mapping[str, float]) -> float:
@@ -401,7 +341,7 @@ def step_seconds(model: "ModelConfig", batch_size: int, teacher_forcing: float, 
 
 
 def eval_seconds(model: "ModelConfig", spec: "TaskSpec", n: int) -> float:
-    """Upper bound of one `seq2seq.train.evaluate` of n held-out examples at the longest length
+    """Upper bound of one `seq2seq.training.evaluate` of n held-out examples at the longest length
     (it decodes them in batches of 1000)."""
     if n <= 0:
         return 0.0
@@ -462,7 +402,7 @@ _ENC_CALLS, _DEC_CALLS = 30, 45  # operator calls per encoder / decoder layer
 
 def _transformer_sizes(model: "ModelConfig", spec: "TaskSpec") -> tuple[int, int, int, int, int, int, int]:
     s = shapes(model, spec)  # its src_len / trg_steps (never bidirectional: the Transformer ignores it)
-    src = (2 * spec.max_len + 1) if spec.name == "addition" else spec.max_len
+    src = spec.max_source_len
     return model.hidden_dim, _ff(model), model.n_layers, model.heads, model.trg_vocab_size, src, s.trg_steps
 
 
@@ -508,165 +448,3 @@ def _transformer_memory(model: "ModelConfig", batch: int, spec: "TaskSpec", val_
     evaluation = e * n * ((src + t) * d * 4 * 8 + h * src * t * 4) + e * t * v * 8
     return (MEMORY_MB["const"] + MEMORY_MB["params"] * _transformer_parameters(model)
             + (acts + maps + logits + evaluation) / MB)
-
-
-# ------------------------------------------------------------------------------------------ budget
-
-
-@dataclass(frozen=True)
-class Budget:
-    memory_mb: float = 1024.0    # per training
-    step_seconds: float = 0.5    # per training step, so Stop and time budgets act within 1 s
-    eval_seconds: float = 0.5    # per evaluation
-
-    ENV = {"memory_mb": "SEQ2SEQ_TRAIN_MEMORY_MB", "step_seconds": "SEQ2SEQ_STEP_SECONDS",
-           "eval_seconds": "SEQ2SEQ_EVAL_SECONDS"}
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Budget":
-        """The default budget, with any of SEQ2SEQ_TRAIN_MEMORY_MB, SEQ2SEQ_STEP_SECONDS and
-        SEQ2SEQ_EVAL_SECONDS that are set (and not empty) replacing its parts."""
-        values = {}
-        for field, variable in cls.ENV.items():
-            raw = environ.get(variable)
-            if raw is None or not raw.strip():
-                continue
-            try:
-                value = float(raw)
-            except ValueError:
-                value = math.nan
-            if not math.isfinite(value) or value <= 0:
-                unit = "megabytes" if field == "memory_mb" else "seconds"
-                raise ValueError(f"{variable} must be a positive number of {unit}, got {raw!r}")
-            values[field] = value
-        return cls(**values)
-
-
-class BudgetError(ValueError):
-    """Settings whose training would cost more than the budget allows; the message is for the person."""
-
-
-# the form's settings that can be lowered: (label, lowest value)
-_KNOBS = {"batch_size": ("batch size", 1), "hidden_dim": ("hidden size", 1), "max_len": ("max length", 1),
-          "n_layers": ("layers", 1), "emb_dim": ("embedding size", 1)}
-
-
-def _size(mb: float) -> str:
-    return f"{mb / 1024:.1f} GB" if mb >= 1000 else f"{mb:.0f} MB"
-
-
-def _seconds(s: float) -> str:
-    if s >= 10:
-        return f"{s:.0f} s"
-    if s >= 1:
-        return f"{s:.1f} s"
-    return f"{s:.2g} s"
-
-
-def _settings(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec") -> dict:
-    return {"batch_size": train.batch_size, "hidden_dim": model.hidden_dim, "max_len": spec.max_len,
-            "n_layers": model.n_layers, "emb_dim": model.emb_dim, "teacher_forcing": train.teacher_forcing}
-
-
-@dataclass(frozen=True)
-class _Spec:  # a TaskSpec look-alike, so this module needs no torch
-    name: str
-    min_len: int
-    max_len: int
-
-
-def _fits(model: "ModelConfig", spec: "TaskSpec", v: dict, val_size: int, budget: Budget) -> bool:
-    """Whether the settings in v (replacing those of model and spec) pass `check`."""
-    from dataclasses import replace
-    m = replace(model, hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], emb_dim=v["emb_dim"])
-    sp = _Spec(spec.name, min(spec.min_len, v["max_len"]), v["max_len"])
-    return (memory_mb(m, v["batch_size"], v["teacher_forcing"], sp, val_size) <= budget.memory_mb
-            and step_seconds(m, v["batch_size"], v["teacher_forcing"], sp) <= budget.step_seconds
-            and eval_seconds(m, sp, min(val_size, EVAL_FLOOR)) <= budget.eval_seconds)
-
-
-def _largest_within(knob: str, model, spec, v: dict, val_size: int, budget: Budget) -> int | None:
-    """The largest value of one setting (the others unchanged) that fits the budget, or None."""
-    lowest = _KNOBS[knob][1]
-    if not _fits(model, spec, {**v, knob: lowest}, val_size, budget):
-        return None
-    low, high = lowest, v[knob]  # cost grows with every setting: find the last value that fits
-    while high - low > 1:
-        mid = (low + high) // 2
-        if _fits(model, spec, {**v, knob: mid}, val_size, budget):
-            low = mid
-        else:
-            high = mid
-    return low
-
-
-def _advice(model, train, spec, budget: Budget) -> str:
-    """What to change so that the whole budget fits, gentlest change first: 'lower the batch size (to 256 or
-    less), the hidden size (to 192 or less) or the max length (to 20 or less)', and 'raise the
-    teacher-forcing ratio to 1' when the fast path alone fits."""
-    v = _settings(model, train, spec)
-    options = []  # (fraction of the setting kept, label, largest value that fits)
-    for knob, (label, lowest) in _KNOBS.items():
-        if v[knob] > lowest:
-            best = _largest_within(knob, model, spec, v, train.val_size, budget)
-            options.append((0.0 if best is None else best / v[knob], label, best))
-    options.sort(key=lambda o: -o[0])
-    gentle = [f"the {label} (to {best} or less)" for kept, label, best in options if kept >= 0.1]
-    if gentle:
-        text = "lower " + _join(gentle[:3], "or")
-    else:  # no single setting helps without shrinking it more than tenfold
-        text = ("lower several of " + _join([f"the {label}" for _, label, _ in options[:3]], "and")
-                + " together")
-    if train.teacher_forcing < 1.0 and _fits(model, spec, {**v, "teacher_forcing": 1.0}, train.val_size, budget):
-        text += (", or raise the teacher-forcing ratio to 1 (one fast pass over the target instead of a "
-                 "step-by-step loop)")
-    return text
-
-
-def _join(items: list[str], word: str) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + f" {word} " + items[-1]
-
-
-def _what(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec") -> str:
-    """'Hidden size 512 × 4 layers × batch size 1024 at max length 50 with attention': the sizes that cost
-    grows with, by the form's labels."""
-    layers = "layer" if model.n_layers == 1 else "layers"
-    extras = []
-    if _is_transformer(model):
-        extras.append(f"a Transformer ({model.heads} heads)")
-    elif model.attention:
-        extras.append("attention")
-    if train.teacher_forcing < 1.0:
-        extras.append(f"teacher-forcing ratio {train.teacher_forcing:g}")
-    extra = f" with {' and '.join(extras)}" if extras else ""
-    return (f"Hidden size {model.hidden_dim} × {model.n_layers} {layers} × batch size {train.batch_size} "
-            f"at max length {spec.max_len}{extra}")
-
-
-def check(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec", budget: Budget) -> Cost:
-    """The estimate, if it fits the budget; else BudgetError with one sentence saying what to lower.
-
-    Memory and step time are checked as trained (evaluation of train.val_size examples included in the
-    memory); evaluation time only at the smallest evaluation the app falls back to (min(val_size, 50)
-    examples), since the app picks val_size with `val_size_within`."""
-    cost = estimate(model, train, spec)
-    smallest = min(train.val_size, EVAL_FLOOR)
-    eval_floor = eval_seconds(model, spec, smallest)
-    memory = cost.memory_mb > budget.memory_mb
-    slow = cost.step_seconds > budget.step_seconds
-    if memory:
-        also = (f" and {_seconds(cost.step_seconds)} per training step" if slow else "")
-        allows = (f" and {_seconds(budget.step_seconds)} per step" if slow else "")
-        why = (f"{_what(model, train, spec)} needs about {_size(cost.memory_mb)} of memory{also}; this app "
-               f"allows {_size(budget.memory_mb)} per training{allows}")
-    elif slow:
-        why = (f"{_what(model, train, spec)} takes about {_seconds(cost.step_seconds)} per training step; "
-               f"this app allows {_seconds(budget.step_seconds)} (so Stop acts at once)")
-    elif eval_floor > budget.eval_seconds:
-        why = (f"{_what(model, train, spec)} takes about {_seconds(eval_floor)} to evaluate on {smallest} "
-               f"held-out examples; this app allows {_seconds(budget.eval_seconds)}")
-    else:
-        return cost
-    raise BudgetError(f"{why}: {_advice(model, train, spec, budget)}.")

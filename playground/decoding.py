@@ -13,7 +13,7 @@ from seq2seq import strategy as strategies
 from seq2seq.controls import DECODING
 from seq2seq.lengths import accuracy_by_length
 from seq2seq.strategy import KINDS, Strategy
-from seq2seq.tasks import MAX_SOURCE_CHARS
+from seq2seq.tasks import MAX_SOURCE_CHARS, NEVER_CHOSEN
 
 from . import limits, settings, views
 from .models import COMPARE_CHOICES, describe_model, model_label, pick_model
@@ -68,7 +68,7 @@ def parse_source(source: str, task: Task) -> list[str]:
 
 def shown_tokens(task: Task) -> list[str]:
     """The tokens a model can choose, in the order the views show them (no padding, start or unknown)."""
-    return [t for t in task.vocab.itos if t not in ("<pad>", "<sos>", "<unk>")]
+    return [t for t in task.vocab.itos if t not in NEVER_CHOSEN]
 
 
 @dataclass
@@ -162,9 +162,8 @@ def compare(source, choice_a, choice_b, session, request) -> Comparison:
     tokens = parse_source(source, task_a)
     names = {f"A: {model_label(choice_a)}": (choice_a, model_a, task_a),
              f"B: {model_label(choice_b)}": (choice_b, model_b, task_b)}
-    cap = 9 if task_a.name == "addition" else 50
     lengths = range(min(task_a.spec.min_len, task_b.spec.min_len),
-                    min(cap, max(task_a.spec.max_len, task_b.spec.max_len) + limits.BY_LENGTH_MORE) + 1)
+                    min(task_a.spec.max_len_cap, max(task_a.spec.max_len, task_b.spec.max_len) + limits.BY_LENGTH_MORE) + 1)
     panels, results = [], {}
     for which, (name, (choice, model, task)) in zip("ab", names.items()):
         trace = greedy_decode(model, task.vocab, tokens, top_k=3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from . import settings
-from .cost import Budget
+from .budget import Budget
 
 
 def env_number(name: str, default: float, low: float, high: float) -> float:

@@ -15,9 +15,9 @@ from pathlib import Path
 from seq2seq.checkpoint import Checkpoint, save_checkpoint, training_summary, write_checkpoint_zip
 from seq2seq.config import ModelConfig
 from seq2seq.history import History
-from seq2seq.model import Seq2Seq, count_parameters
+from seq2seq import Seq2Seq, count_parameters
 from seq2seq.tasks import Task
-from seq2seq.train import TrainState
+from seq2seq.training import TrainState
 from playground.worker import Snapshot, model_from_weights
 
 

@@ -9,7 +9,7 @@ from seq2seq.controls import *  # noqa: F401,F403 - the table, its readers and S
 from seq2seq.controls import PRESETS, SETTINGS, Setting, SettingsError, read as read_controls
 from seq2seq.tasks import Task, make_spec
 
-from .cost import Budget, BudgetError, check as check_budget
+from .budget import Budget, BudgetError, check as check_budget
 
 
 def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS,

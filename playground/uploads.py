@@ -12,6 +12,7 @@ from seq2seq import CheckpointError, ModelConfig, TrainConfig
 from seq2seq.checkpoint import load_checkpoint_zip
 
 from . import limits, settings, views
+from .budget import size_text
 from .cost import estimate as estimate_cost
 from .models import describe_model
 from .registry import RUNNING, problem, session_key, session_of
@@ -27,8 +28,8 @@ def upload_check(model_config: ModelConfig, spec) -> None:
             raise ValueError(f"its model has {s.short.lower()} {value}; this app allows {s.low:g}–{s.high:g}")
     cost = estimate_cost(model_config, TrainConfig(batch_size=1, teacher_forcing=1.0), spec)
     if cost.memory_mb > limits.BUDGET.memory_mb:
-        raise ValueError(f"its model would need about {cost.memory_mb / 1000:.1f} GB to train; this app allows "
-                         f"{limits.BUDGET.memory_mb / 1000:.1f} GB")
+        raise ValueError(f"its model would need about {size_text(cost.memory_mb)} to train; this app allows "
+                         f"{size_text(limits.BUDGET.memory_mb)}")
 
 
 def delete_upload(path: Path) -> None:

@@ -92,8 +92,8 @@ def model_from_weights(model_config, weights: bytes):
     """A model with `model_config`'s shapes and the weights a run sent."""
     from safetensors.torch import load
 
-    from seq2seq.model import Seq2Seq
-    model = Seq2Seq.from_config(model_config)
+    from seq2seq.builder import from_config
+    model = from_config(model_config)
     model.load_state_dict(load(weights))
     return model.eval()
 
@@ -104,9 +104,10 @@ def _run_job(conn: Connection) -> None:
     from safetensors.torch import load
 
     from seq2seq.config import ModelConfig, TrainConfig
-    from seq2seq.model import Seq2Seq, build_model, count_parameters
+    from seq2seq import build_model, count_parameters
+    from seq2seq.builder import from_config
     from seq2seq.tasks import Task, TaskSpec
-    from seq2seq.train import DoneEvent, EvalEvent, TrainState, train
+    from seq2seq.training import DoneEvent, EvalEvent, TrainState, train
 
     torch.set_num_threads(1)
     job: Job = conn.recv()
@@ -117,7 +118,7 @@ def _run_job(conn: Connection) -> None:
         if job.weights is None:
             model = build_model(model_config, seed=train_config.seed)
         else:
-            model = Seq2Seq.from_config(model_config)
+            model = from_config(model_config)
             model.load_state_dict(load(job.weights))
         state = TrainState.fresh(train_config.seed) if job.state is None else TrainState.from_bytes(job.state, model)
     except Exception as e:  # noqa: BLE001 - reported to the caller, who says it in a sentence
@@ -170,9 +171,9 @@ def _warm_up() -> None:
     """A few tiny steps of each kind, so lazy initialisation inside torch happens once, here, and every
     forked run starts warm (a cold process spends its first second on it)."""
     from seq2seq.config import ModelConfig, TrainConfig
-    from seq2seq.model import build_model
+    from seq2seq.builder import build_model
     from seq2seq.tasks import Task, make_spec
-    from seq2seq.train import train
+    from seq2seq.training import train
 
     task = Task(make_spec("reverse", 3, 4))
     for cell in ("lstm", "gru"):
@@ -189,7 +190,7 @@ def _zygote(fd: int) -> None:
     """Import torch once, then fork one process per run; exits when the caller closes the socket."""
     import torch  # noqa: F401 - the point: every run starts with torch already imported
 
-    from seq2seq import config, model, tasks, train  # noqa: F401
+    from seq2seq import builder, config, model, tasks, training  # noqa: F401
     from safetensors import torch as _st  # noqa: F401
 
     torch.set_num_threads(1)  # before any op: one thread per run, and no thread pool to fork

@@ -3,22 +3,26 @@
     from seq2seq import Task, make_spec, ModelConfig, TrainConfig, build_model, train, greedy_decode
 
 The names below are imported when first used (PEP 562), so importing the package (as `python -m seq2seq
---help` does) does not import torch; `from seq2seq import train` works as before.
+--help` does) does not import torch. `seq2seq.train` is the training function; its module is
+`seq2seq.training`, so importing the module never hides the function.
 """
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 _EXPORTS = {
+    "builder": ("build_model",),
     "checkpoint": ("Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint"),
+    "common": ("count_parameters", "sequence_loss"),
     "config": ("ModelConfig", "TrainConfig"),
-    "decode": ("Step", "Trace", "greedy_decode", "greedy_decode_batch"),
-    "model": ("Decoder", "Encoder", "Seq2Seq", "build_model", "count_parameters", "sequence_loss"),
-    "tasks": ("TASK_NAMES", "Example", "Task", "TaskSpec", "Vocab", "make_batch", "make_spec"),
-    "train": ("DoneEvent", "EvalEvent", "Metrics", "StepEvent", "TrainState", "evaluate", "train", "validation_set"),
+    "decode": ("Step", "Trace", "beam_search", "greedy_decode", "greedy_decode_batch"),
+    "lengths": ("accuracy_by_length",),
+    "model": ("Decoder", "Encoder", "Seq2Seq"),
+    "strategy": ("Strategy", "what_if"),
+    "tasks": ("NEVER_CHOSEN", "TASK_NAMES", "Example", "Task", "TaskSpec", "Vocab", "make_batch", "make_spec"),
+    "training": ("DoneEvent", "EvalEvent", "Metrics", "StepEvent", "TrainState", "evaluate", "train",
+                 "validation_set"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -32,19 +36,6 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
-
-
-class _Package(types.ModuleType):
-    """The package: `seq2seq.train` is the function, as it always was, even though importing the submodule
-    seq2seq.train (which anything may do first) sets the package's attribute to the module."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "train" and isinstance(value, types.ModuleType):
-            value = value.train
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 def __dir__() -> list[str]:

@@ -16,15 +16,16 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .config import ARCHS, ATTENTIONS, CELLS, POSITIONS, SCHEDULES, ModelConfig, TrainConfig
-from .tasks import TASK_NAMES, Task, make_spec
+from .config import MAX_FF, POSITIONS, ModelConfig, TrainConfig, heads_problem
+from .controls import DECODING, SETTINGS, Setting, SettingsError, cli_number, plain, span
+from .tasks import MAX_LENGTH_CAP, NEVER_CHOSEN, TASK_NAMES, Task, length_cap, length_unit, make_spec
 
 # torch (about 2 s of a cold start) and what needs it are imported by the commands that use them, once the
 # arguments are checked: --help and an argument error answer at once
 if TYPE_CHECKING:
     from .decode import Forced
     from .model import Seq2Seq
-    from .train import EvalEvent, StepEvent, TrainState
+    from .training import EvalEvent, StepEvent, TrainState
 
 PROG = "python -m seq2seq"
 STATE_FILE = "train_state.safetensors"  # checkpoint.STATE_FILE (a test checks), named here without importing torch
@@ -50,6 +51,42 @@ class UsageError(Exception):
     """Options that do not go together: one line on stderr, exit code 2, as argparse's own errors."""
 
 
+# train's options that are Train-tab controls (option -> the controls table's setting, seq2seq/controls.py): their
+# choices, the range in --help and the sentence for a value out of range are the table's (over the command
+# line's range, Setting.cli_range)
+TRAIN_CONTROLS = {"task": "task", "min_len": "min_len", "max_len": "max_len", "cell": "cell", "emb": "emb_dim",
+                  "hidden": "hidden_dim", "layers": "n_layers", "dropout": "dropout", "attention": "attention",
+                  "bidirectional": "bidirectional", "arch": "arch", "heads": "heads", "batch_size": "batch_size",
+                  "lr": "lr", "teacher_forcing": "teacher_forcing", "steps": "steps", "seed": "seed",
+                  "lr_decay": "lr_decay", "warmup": "warmup", "schedule": "schedule"}
+# ... of which these keep their own checks and sentences (scripts match on them), over the same ranges: the
+# lengths (their range depends on the task: tasks.make_spec), the learning rate (above 0) and warm-up
+# (TrainConfig.validate, with config.py's limits, which the table's command-line range names) and --heads
+# (_check_architecture_options, with the table's range)
+OWN_CHECKS = ("min_len", "max_len", "lr", "warmup", "heads")
+# decode's options that are Decode-tab controls (option -> setting); --beam keeps its own sentence (see cmd_decode)
+DECODE_CONTROLS = {"top_k": "top_k", "beam": "width", "temperature": "temperature", "top_p": "top_p", "seed": "seed"}
+
+
+def _choices(name: str) -> list[str]:
+    """The values a choice setting of the Train tab allows, for argparse."""
+    return [value for _, value in SETTINGS[name].choices]
+
+
+def _with_range(setting: Setting, text: str) -> str:
+    """An option's help with the setting's command-line range in place of {range}: "hidden size (1–2048)"."""
+    return text.format(range=span(*setting.cli_range))
+
+
+def _length_help(which: str) -> str:
+    """--min-len / --max-len: the range, and where a task's differs (addition counts digits per number)."""
+    low, high = SETTINGS[which].cli_range
+    others = [f"{name}: {span(low, length_cap(name))} {length_unit(name)}" for name in TASK_NAMES
+              if length_cap(name) != MAX_LENGTH_CAP]
+    what = "shortest" if which == "min_len" else "longest"
+    return f"the {what} source, {span(low, high)} tokens ({'; '.join(others)})"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not argparse's usage block
         sys.stderr.write(f"{PROG}: error: {message} (see {self.prog} --help)\n")
@@ -68,45 +105,53 @@ def _parser() -> argparse.ArgumentParser:
                                    f"{STATE_FILE}, and step numbers continue. Only how long to go on "
                                    f"(--steps, default {CLI_STEPS} more; --time-budget; --target-accuracy), when to "
                                    "evaluate (--eval-every, --eval-seconds) and --lr can be set.")
-    t.add_argument("--task", choices=TASK_NAMES, help="required unless --resume")
+    t.add_argument("--task", choices=_choices("task"), help="required unless --resume")
     t.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")
     t.add_argument("--resume", type=Path, metavar="DIR", help="go on training the checkpoint in DIR (see above)")
-    t.add_argument("--seed", type=int, help="seeds the weights, batches, teacher forcing and dropout (default 0)")
-    t.add_argument("--steps", type=int,
-                   help=f"maximum training steps (default {CLI_STEPS}, or none with --time-budget)")
+    t.add_argument("--seed", type=int, help=_with_range(SETTINGS["seed"], "seeds the weights, batches, teacher "
+                                                                          "forcing and dropout ({range}; default 0)"))
+    t.add_argument("--steps", type=int, help=_with_range(SETTINGS["steps"], "maximum training steps ({range}; default "
+                                                                           f"{CLI_STEPS}, or none with --time-budget)"))
     t.add_argument("--time-budget", type=float, metavar="SECONDS")
     t.add_argument("--target-accuracy", type=float, metavar="X", help="stop at this held-out exact match (0-1]")
-    t.add_argument("--min-len", type=int)
-    t.add_argument("--max-len", type=int)
-    t.add_argument("--cell", choices=CELLS)
-    t.add_argument("--emb", type=int)
-    t.add_argument("--hidden", type=int)
-    t.add_argument("--layers", type=int)
-    t.add_argument("--dropout", type=float)
-    t.add_argument("--attention", nargs="?", const="dot", choices=ATTENTIONS, metavar="KIND",
+    t.add_argument("--min-len", type=int, help=_length_help("min_len"))
+    t.add_argument("--max-len", type=int, help=_length_help("max_len"))
+    t.add_argument("--cell", choices=_choices("cell"))
+    t.add_argument("--emb", type=int, help=_with_range(SETTINGS["emb_dim"], "embedding size ({range})"))
+    t.add_argument("--hidden", type=int, help=_with_range(SETTINGS["hidden_dim"], "hidden size, the Transformer's "
+                                                                                 "d_model ({range})"))
+    t.add_argument("--layers", type=int, help=_with_range(SETTINGS["n_layers"], "layers ({range}; the Transformer: "
+                                                                               "of the encoder and of the decoder)"))
+    t.add_argument("--dropout", type=float, help=_with_range(SETTINGS["dropout"], "dropout ({range})"))
+    t.add_argument("--attention", nargs="?", const="dot", choices=_choices("attention"), metavar="KIND",
                    help="let the decoder attend to every encoder output: none (the default, as in the seed), dot "
                         "(what a bare --attention means), general or additive (Bahdanau's, before the RNN step)")
     t.add_argument("--bidirectional", action="store_true", default=None,
                    help="read the source both ways (a bridge maps both final states to the decoder's)")
-    t.add_argument("--arch", choices=ARCHS, help="rnn (the seed's LSTM/GRU, the default) or transformer")
-    t.add_argument("--heads", type=int, metavar="N", help="Transformer: attention heads (default 4; must divide "
-                                                          "--hidden, which is d_model)")
-    t.add_argument("--ff", type=int, metavar="N", help="Transformer: feed-forward width (default 4 x --hidden)")
+    t.add_argument("--arch", choices=_choices("arch"), help="rnn (the seed's LSTM/GRU, the default) or transformer")
+    t.add_argument("--heads", type=int, metavar="N", help=_with_range(SETTINGS["heads"], "Transformer: attention "
+                                                                      "heads ({range}; default 4; must divide "
+                                                                      "--hidden, which is d_model)"))
+    t.add_argument("--ff", type=int, metavar="N", help=f"Transformer: feed-forward width (default 4 x --hidden; "
+                                                       f"1–{MAX_FF})")
     t.add_argument("--positions", choices=POSITIONS,
                    help="Transformer: sinusoidal (the default) or learned (at most 128 tokens) positions")
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--teacher-forcing", type=float, metavar="X", help="ratio 0-1; 1.0 takes the fast path")
+    t.add_argument("--batch-size", type=int, help=_with_range(SETTINGS["batch_size"], "batch size ({range})"))
+    t.add_argument("--lr", type=float, help=_with_range(SETTINGS["lr"], "Adam's learning rate ({range}, above 0; "
+                                                                        f"default {CLI_LR})"))
+    t.add_argument("--teacher-forcing", type=float, metavar="X",
+                   help=_with_range(SETTINGS["teacher_forcing"], "ratio ({range}); 1.0 takes the fast path"))
     t.add_argument("--eval-every", type=int, metavar="N")
     t.add_argument("--eval-seconds", type=float, metavar="SECONDS",
                    help="also evaluate once this much time has passed since the last evaluation")
     t.add_argument("--lr-decay", action=argparse.BooleanOptionalAction, default=None,
                    help="lower the learning rate to a tenth by the last step (the default when there is a number "
                         "of steps, which --time-budget alone does not give)")
-    t.add_argument("--schedule", choices=SCHEDULES, help="how --lr-decay lowers it: linear (the default) or "
-                                                         "cosine (half a cosine)")
-    t.add_argument("--warmup", type=int, metavar="STEPS", help="raise the learning rate linearly over the first "
-                                                               "STEPS steps (default 0)")
+    t.add_argument("--schedule", choices=_choices("schedule"), help="how --lr-decay lowers it: linear (the "
+                                                                    "default) or cosine (half a cosine)")
+    t.add_argument("--warmup", type=int, metavar="STEPS",
+                   help=_with_range(SETTINGS["warmup"], "raise the learning rate linearly over the first STEPS steps "
+                                                        "({range}; default 0)"))
     t.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for small models)")
     t.add_argument("--no-train-state", action="store_true",
                    help=f"save config.json and the weights only, without {STATE_FILE} (twice the weights' size): "
@@ -116,8 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="held-out exact match and token accuracy of a checkpoint")
     e.add_argument("--checkpoint", required=True, type=Path)
     e.add_argument("--n", type=int, default=1000, help="number of held-out examples")
-    e.add_argument("--min-len", type=int)
-    e.add_argument("--max-len", type=int)
+    e.add_argument("--min-len", type=int, help=_length_help("min_len"))
+    e.add_argument("--max-len", type=int, help=_length_help("max_len"))
     e.add_argument("--seed", type=int, default=EVAL_SEED)
     e.add_argument("--by-length", action="store_true",
                    help="exact match and token accuracy for each source length, --n examples each (lengths "
@@ -127,14 +172,23 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("decode", help="decode a source string step by step (greedy, beam, sampling, forced)")
     d.add_argument("--checkpoint", required=True, type=Path)
     d.add_argument("--top-k", type=int, default=3,
-                   help="alternatives shown per step; with --sample, also: draw only from the K most probable")
-    d.add_argument("--max-len", type=int, help="maximum output steps (default 2 x source length + 10)")
-    d.add_argument("--beam", type=int, metavar="K", help="beam search of width K (1-10); --json adds the beams "
-                                                         "and the whole tree")
+                   help=_with_range(DECODING["top_k"], "alternatives shown per step ({range}); with --sample, also: "
+                                                       "draw only from the K most probable"))
+    d.add_argument("--max-len", type=int, help=f"maximum output steps (default 2 x source length + 10; "
+                                               f"1–{MAX_DECODE_STEPS})")
+    d.add_argument("--beam", type=int, metavar="K", help=_with_range(DECODING["width"], "beam search of width K "
+                                                                     "({range}); --json adds the beams and the "
+                                                                     "whole tree"))
     d.add_argument("--sample", action="store_true", help="draw each token instead of taking the most probable")
-    d.add_argument("--temperature", type=float, default=1.0, help="with --sample: below 1 sharper, above flatter")
-    d.add_argument("--top-p", type=float, metavar="P", help="with --sample: draw from the smallest set reaching P")
-    d.add_argument("--seed", type=int, default=0, help="with --sample: the same seed draws the same tokens")
+    d.add_argument("--temperature", type=float, default=1.0,
+                   help=_with_range(DECODING["temperature"], "with --sample ({range}): below 1 sharper, above "
+                                                             "flatter"))
+    d.add_argument("--top-p", type=float, metavar="P",
+                   help=_with_range(DECODING["top_p"], "with --sample ({range}): draw from the smallest set "
+                                                       "reaching P"))
+    d.add_argument("--seed", type=int, default=0,
+                   help=_with_range(DECODING["seed"], "with --sample ({range}): the same seed draws the same "
+                                                      "tokens"))
     d.add_argument("--force", action="append", default=[], metavar="STEP:TOKEN",
                    help='feed TOKEN at output step STEP (from 1), whatever the model prefers: "what if" '
                         "(repeatable)")
@@ -185,7 +239,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from .checkpoint import CheckpointError, check_writable, save_checkpoint, training_summary
-    from .train import DoneEvent, train
+    from .training import DoneEvent, train
     try:
         check_writable(args.out)  # fail before training, not after
     except CheckpointError as e:
@@ -236,6 +290,7 @@ def _new_run(args: argparse.Namespace) -> _Run:
     """A new model and its settings from the command line (raises ValueError for a bad value)."""
     if args.task is None:
         raise UsageError("the following arguments are required: --task (or --resume DIR)")
+    _check_ranges(args, TRAIN_CONTROLS)
     _check_architecture_options(args)
     note = _tuned_defaults(args)
     task = Task(make_spec(args.task, args.min_len, args.max_len))
@@ -255,10 +310,23 @@ def _new_run(args: argparse.Namespace) -> _Run:
     config = TrainConfig(**train_fields)
     config.validate()
     task.examples(random.Random(0), 1, held_out=True)  # too small a task fails here, not mid-run
-    from .model import build_model
-    from .train import TrainState
+    from .builder import build_model
+    from .training import TrainState
     return _Run(build_model(model_config, seed=config.seed), task, config, TrainState.fresh(config.seed),
                 note=note)
+
+
+def _check_ranges(args: argparse.Namespace, options: Sequence[str]) -> None:
+    """Every number option among `options` that the user gave, within its setting's command-line range
+    (Setting.cli_range); else a UsageError (exit code 2) with the controls table's sentence."""
+    for option in options:
+        value, name = getattr(args, option), TRAIN_CONTROLS.get(option)
+        if value is None or name is None or option in OWN_CHECKS or SETTINGS[name].low is None:
+            continue
+        try:
+            cli_number(SETTINGS[name], value)
+        except SettingsError as e:
+            raise UsageError(f"--{option.replace('_', '-')}: {str(e).rstrip('.')}") from None
 
 
 def _eval_on_time(args: argparse.Namespace, fields: dict[str, Any]) -> None:
@@ -296,14 +364,15 @@ def _check_architecture_options(args: argparse.Namespace) -> None:
                          f"--hidden, --layers, --heads, --ff, --positions, --dropout)")
     if wrong:
         raise UsageError(f"{_flags(wrong)} set the Transformer: add --arch transformer")
-    if args.heads is not None and not 1 <= args.heads <= 64:
-        raise UsageError(f"--heads must be between 1 and 64, got {args.heads}")
-    if args.ff is not None and not 1 <= args.ff <= 16384:
-        raise UsageError(f"--ff must be between 1 and 16384, got {args.ff}")
+    low, high = SETTINGS["heads"].cli_range
+    if args.heads is not None and not low <= args.heads <= high:
+        raise UsageError(f"--heads must be between {plain(low)} and {plain(high)}, got {args.heads}")
+    if args.ff is not None and not 1 <= args.ff <= MAX_FF:
+        raise UsageError(f"--ff must be between 1 and {MAX_FF}, got {args.ff}")
     if transformer:
         hidden = args.hidden if args.hidden is not None else ModelConfig.hidden_dim
         heads = args.heads if args.heads is not None else ModelConfig.heads
-        if hidden >= 1 and hidden % heads:
+        if heads_problem(hidden, heads):  # config.py's one rule, said in the options' names
             raise UsageError(f"--hidden (the Transformer's d_model, {hidden}) must be divisible by --heads ({heads})")
 
 
@@ -316,7 +385,8 @@ def _resumed_run(args: argparse.Namespace) -> _Run:
     if fixed:
         raise UsageError(f"{', '.join(fixed)} cannot be used with --resume: a resumed run keeps the task, model "
                          f"and training settings saved in {args.resume}")
-    from .train import TrainState
+    _check_ranges(args, RUN_OPTIONS)
+    from .training import TrainState
     checkpoint = _load(args.resume)
     if checkpoint.state is None:
         raise CliError(f"{args.resume} has no {STATE_FILE} (it was saved without its training state), so "
@@ -350,7 +420,7 @@ def _event_json(event: StepEvent | EvalEvent) -> dict[str, Any]:
 
 def _progress(event: StepEvent | EvalEvent, config: TrainConfig, start: int, last: dict[str, float]) -> None:
     """On a terminal, one line rewritten in place; otherwise a line at every evaluation."""
-    from .train import EvalEvent, StepEvent
+    from .training import EvalEvent, StepEvent
     if isinstance(event, EvalEvent):
         last.update(exact=event.exact_match, tokens=event.token_accuracy)
     tty = sys.stderr.isatty()
@@ -371,7 +441,7 @@ def _progress(event: StepEvent | EvalEvent, config: TrainConfig, start: int, las
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .train import evaluate, validation_set
+    from .training import evaluate, validation_set
     checkpoint = _load(args.checkpoint)
     if not 1 <= args.n <= 100_000:
         raise CliError("--n must be between 1 and 100000")
@@ -420,17 +490,22 @@ def cmd_decode(args: argparse.Namespace) -> int:
     vocab = checkpoint.task.vocab
     if args.max_len is not None and not 1 <= args.max_len <= MAX_DECODE_STEPS:
         raise CliError(f"--max-len must be between 1 and {MAX_DECODE_STEPS}")
-    if args.top_k < 1:
-        raise CliError("--top-k must be at least 1")
     if args.beam is not None and (args.sample or args.force):
         raise CliError("--beam searches on its own: leave out --sample and --force")
     if not args.sample and (args.top_p is not None or args.temperature != 1.0):
         raise CliError("--temperature and --top-p choose how to draw: add --sample")
+    low, high = DECODING["width"].cli_range
+    if args.beam is not None and not low <= args.beam <= high:  # the sentence scripts match, the table's range
+        raise CliError(f"--beam must be between {plain(low)} and {plain(high)}, got {args.beam}")
+    for option, name in DECODE_CONTROLS.items():  # the Decode tab's ranges and sentences
+        if option != "beam" and getattr(args, option) is not None:
+            try:
+                cli_number(DECODING[name], getattr(args, option))
+            except SettingsError as e:
+                raise CliError(f"--{option.replace('_', '-')}: {str(e).rstrip('.')}") from None
     try:
         policy = Sampling(args.temperature, args.top_k, args.top_p, args.seed) if args.sample else None
         policy = _forced(args.force, vocab, policy) if args.force else policy
-        if args.beam is not None and not 1 <= args.beam <= 10:
-            raise ValueError("--beam must be between 1 and 10")
     except ValueError as e:
         raise CliError(str(e)) from None
 
@@ -475,7 +550,7 @@ def _forced(specs: list[str], vocab, then) -> Forced:
         step, sep, token = spec.partition(":")
         if not sep or not step.strip().isdigit() or int(step) < 1:
             raise ValueError(f'--force takes STEP:TOKEN with STEP from 1, e.g. "3:7" (got {spec[:40]!r})')
-        if token not in vocab.stoi or token in ("<pad>", "<sos>", "<unk>"):
+        if token not in vocab.stoi or token in NEVER_CHOSEN:
             raise ValueError(f"--force {spec[:40]}: unknown token {token[:20]!r}: this model knows only "
                              f"{' '.join(vocab.tokens)}")
         tokens[int(step) - 1] = vocab.stoi[token]

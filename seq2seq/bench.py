@@ -40,9 +40,11 @@ import torch
 from .__main__ import CLI_LR, CLI_STEPS, TARGET_EVAL_SECONDS
 from .config import ModelConfig, TrainConfig
 from .decode import Forced, beam_search, evaluating, greedy_decode, greedy_decode_batch
-from .model import Seq2Seq, build_model, sequence_loss
+from .builder import build_model
+from .common import sequence_loss
+from .model import Seq2Seq
 from .tasks import Task, make_batch, make_spec
-from .train import DoneEvent, EvalEvent, train
+from .training import DoneEvent, EvalEvent, train
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_REVERSE = ROOT / "checkpoints" / "reverse"

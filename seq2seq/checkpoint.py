@@ -22,9 +22,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load, load_file, save_file
 
 from .config import ModelConfig
-from .model import Seq2Seq, build_model
+from .builder import build_model
+from .model import Seq2Seq
 from .tasks import Task, TaskSpec
-from .train import TrainState, safetensors_header, state_max_bytes
+from .training import TrainState, safetensors_header, state_max_bytes
 
 FORMAT = "seq2seq-playground"
 VERSION = 2  # 2: the model config may hold attention kinds, bidirectional, arch, heads, ff_dim, positions
@@ -78,7 +79,7 @@ def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, task: Task,
     checkpoint at `path` is replaced; any other existing folder or file is left alone."""
     target = check_writable(path)
     if model.config is None:
-        raise CheckpointError("the model has no config; build it with Seq2Seq.from_config")
+        raise CheckpointError("the model has no config; build it with build_model")
     config = {
         "format": FORMAT,
         "version": VERSION,

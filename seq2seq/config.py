@@ -17,6 +17,17 @@ MAX_POSITIONS = 128  # the longest source, and the most decoder steps, a Transfo
 MAX_LR = 10.0  # Adam moves every weight by about lr per step: far above 0.1 nothing here can learn
 MAX_EVAL_SECONDS = 3600.0  # an evaluation cadence longer than an hour is no cadence
 SCHEDULES = ("linear", "cosine")  # the shape of lr_decay's fall to a tenth
+# The library's own limits: the largest values `validate` accepts (far beyond them nothing trains on a CPU).
+# The web form's ranges are narrower (seq2seq/controls.py: what a shared server trains); the command line,
+# which trains on your own machine, takes these (each Setting's cli_low/cli_high there).
+MAX_EMB = 1024
+MAX_HIDDEN = 2048
+MAX_LAYERS = 8
+MAX_HEADS = 64
+MAX_FF = 16384
+MAX_BATCH = 4096
+MAX_WARMUP = 1_000_000
+MAX_SEED = 2**63 - 1
 
 T = TypeVar("T")
 
@@ -53,6 +64,16 @@ def _check_float(name: str, value: Any, low: float, high: float, *, open_low: bo
     if value != value or value > high or value < low or (open_low and value == low):
         side = ">" if open_low else ">="
         raise ValueError(f"{name} must be {side} {low} and <= {high}, got {value}")
+
+
+def heads_problem(hidden_dim: int, heads: int) -> str | None:
+    """The one rule tying a Transformer's sizes together: its hidden size (d_model) is split evenly between its
+    attention heads. None when they fit, else the sentence that says so (ModelConfig.validate, the web form and
+    the command line all ask here). Heads below 1 are the heads range check's to report."""
+    if heads < 1 or hidden_dim % heads == 0:
+        return None
+    return (f"A Transformer's hidden size must be a multiple of its attention heads (you gave {hidden_dim} and "
+            f"{heads}).")
 
 
 class Attention(str):
@@ -111,22 +132,22 @@ class ModelConfig:
         _check_int("trg_vocab_size", self.trg_vocab_size, 5)
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {self.cell!r}")
-        _check_int("emb_dim", self.emb_dim, 1, 1024)
-        _check_int("hidden_dim", self.hidden_dim, 1, 2048)
-        _check_int("n_layers", self.n_layers, 1, 8)
+        _check_int("emb_dim", self.emb_dim, 1, MAX_EMB)
+        _check_int("hidden_dim", self.hidden_dim, 1, MAX_HIDDEN)
+        _check_int("n_layers", self.n_layers, 1, MAX_LAYERS)
         _check_float("dropout", self.dropout, 0.0, 0.9)
         if not isinstance(self.bidirectional, bool):
             raise ValueError(f"bidirectional must be true or false, got {self.bidirectional!r}")
         if self.arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
-        _check_int("heads", self.heads, 1, 64)
+        _check_int("heads", self.heads, 1, MAX_HEADS)
         if self.ff_dim is not None:
-            _check_int("ff_dim", self.ff_dim, 1, 16384)
+            _check_int("ff_dim", self.ff_dim, 1, MAX_FF)
         if self.positions not in POSITIONS:
             raise ValueError(f"positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
-        if self.arch == "transformer" and self.hidden_dim % self.heads:
-            raise ValueError(f"hidden_dim (the Transformer's d_model) must be divisible by heads, got "
-                             f"{self.hidden_dim} and {self.heads} heads")
+        problem = heads_problem(self.hidden_dim, self.heads) if self.arch == "transformer" else None
+        if problem:  # the sentence, then the rule in this class's field names
+            raise ValueError(f"{problem[:-1]}: hidden_dim (its d_model) must be divisible by heads.")
 
     @property
     def ff_size(self) -> int:
@@ -176,7 +197,7 @@ class TrainConfig:
     schedule: str = "linear"  # with lr_decay: "linear", or "cosine" (half a cosine: slow, fast, then slow again)
 
     def validate(self) -> None:
-        _check_int("batch_size", self.batch_size, 1, 4096)
+        _check_int("batch_size", self.batch_size, 1, MAX_BATCH)
         _check_float("lr", self.lr, 0.0, MAX_LR, open_low=True)
         _check_float("teacher_forcing", self.teacher_forcing, 0.0, 1.0)
         if self.steps is not None:
@@ -194,10 +215,10 @@ class TrainConfig:
         _check_float("clip", self.clip, 0.0, 1e6, open_low=True)
         if self.lr_decay and self.steps is None:
             raise ValueError("lr_decay needs a number of steps to decay over")
-        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_int("seed", self.seed, 0, MAX_SEED)
         if not isinstance(self.keep_best, bool):
             raise ValueError(f"keep_best must be true or false, got {self.keep_best!r}")
-        _check_int("warmup", self.warmup, 0, 1_000_000)
+        _check_int("warmup", self.warmup, 0, MAX_WARMUP)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
 

@@ -1,9 +1,10 @@
 """Every control of every tab described once: its label, widget, range, default, seed-preset value and help.
 
 The web app's form, its presets, the HTTP API's parameter names, the command line's options and every message
-about a bad value read this one table, so a label or a range cannot disagree with itself. No gradio here.
-`read` turns a form's values into a task and two configs, or raises SettingsError with a sentence that uses
-the field's label and its allowed range.
+about a bad value read this one table, so a label or a range cannot disagree with itself. No gradio, no torch
+here. `read` turns a form's values into a task and two configs, or raises SettingsError with a sentence that
+uses the field's label and its allowed range. Where the command line allows more than the form (it trains on
+your own machine, not a shared server), the setting says how much (`cli_low`/`cli_high`, see `cli_range`).
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ModelConfig, TrainConfig
-from .tasks import TASK_NAMES, Task, make_spec
+from .config import (MAX_BATCH, MAX_EMB, MAX_HEADS, MAX_HIDDEN, MAX_LAYERS, MAX_LR, MAX_SEED, MAX_WARMUP,
+                     ModelConfig, TrainConfig, heads_problem)
+from .tasks import MAX_LENGTH_CAP, TASK_NAMES, Task, length_cap, length_unit, make_spec
 
 MIN_HELD_OUT = 10  # a task must have at least this many held-out sources to measure accuracy on
 EVAL_SECONDS = 0.25  # held-out evaluation about this often while training (and every 100 steps): 30+ points in 10 s
@@ -41,14 +43,25 @@ class Setting:
     step: float | None = None                            # sliders
     choices: tuple[tuple[str, str], ...] = ()            # (shown, value)
     info: str = ""                                       # a short explanation under the field
+    cli_low: float | None = None                         # the command line's range, where it differs from
+    cli_high: float | None = None                        # the form's (None: the form's); see cli_range
 
     @property
     def short(self) -> str:
         return self.label.split(" (")[0]
 
+    @property
+    def cli_range(self) -> tuple[float, float]:
+        """(low, high) of the command line's option for this setting: the form's range unless the setting
+        names a wider one (math.inf: no upper bound)."""
+        return (self.low if self.cli_low is None else self.cli_low,
+                self.high if self.cli_high is None else self.cli_high)
 
-def _numbers(name, label, widget, default, seed, group, low, high, *, whole=False, step=None, info=""):
-    return Setting(name, label, widget, default, seed, group, low, high, whole, step, (), info)
+
+def _numbers(name, label, widget, default, seed, group, low, high, *, whole=False, step=None, info="", cli=None):
+    """A number setting; `cli`, (low, high), is the command line's range where it differs from the form's."""
+    cli_low, cli_high = cli if cli is not None else (None, None)
+    return Setting(name, label, widget, default, seed, group, low, high, whole, step, (), info, cli_low, cli_high)
 
 
 ATTENTION_CHOICES = (("None", "none"), ("Dot product (Luong)", "dot"), ("General (Luong)", "general"),
@@ -60,33 +73,39 @@ TRANSFORMER_ONLY = ("heads",)
 
 def table(max_seconds: int = 600) -> dict[str, Setting]:
     """Every setting, in /train's parameter order (scripts may pass them by position, so a new setting goes
-    last); the form shows each group's in this order. `max_seconds` is the longest run this server allows."""
+    last); the form shows each group's in this order. `max_seconds` is the longest run this server allows.
+
+    `cli=(low, high)`: the command line (`python -m seq2seq train`) trains on your own machine, not on a shared
+    server, so its model sizes, batch, warm-up and seed go up to the library's own limits (config.py) and its
+    learning rate up to MAX_LR (high enough to watch a run diverge); its steps start at 1 (the form's 0, "until
+    the time budget", is --time-budget there) with no upper bound. Every other option takes the form's range."""
     rows = [
         Setting("task", "Task", "dropdown", "reverse", "random", "task",
                 choices=tuple((n, n) for n in TASK_NAMES)),
-        _numbers("min_len", "Min length", "number", 3, 5, "task", 1, 50, whole=True),
-        _numbers("max_len", "Max length", "number", 10, 5, "task", 1, 50, whole=True),
+        _numbers("min_len", "Min length", "number", 3, 5, "task", 1, MAX_LENGTH_CAP, whole=True),
+        _numbers("max_len", "Max length", "number", 10, 5, "task", 1, MAX_LENGTH_CAP, whole=True),
         Setting("cell", "Cell", "radio", "lstm", "lstm", "model", choices=(("LSTM", "lstm"), ("GRU", "gru")),
                 info="The recurrent unit in both the encoder and the decoder."),
         _numbers("emb_dim", "Embedding size", "number", 32, 16, "model", 2, 256, whole=True,
-                 info="Each token becomes a vector this long."),
+                 info="Each token becomes a vector this long.", cli=(1, MAX_EMB)),
         _numbers("hidden_dim", "Hidden size", "number", 96, 32, "model", 8, 512, whole=True,
-                 info="The memory the encoder hands to the decoder."),
-        _numbers("n_layers", "Layers", "number", 1, 2, "model", 1, 4, whole=True),
+                 info="The memory the encoder hands to the decoder.", cli=(1, MAX_HIDDEN)),
+        _numbers("n_layers", "Layers", "number", 1, 2, "model", 1, 4, whole=True, cli=(1, MAX_LAYERS)),
         _numbers("dropout", "Dropout", "slider", 0.0, 0.5, "model", 0.0, 0.9, step=0.05,
                  info="Share of values zeroed at random while training (never while decoding)."),
         Setting("attention", "Attention", "dropdown", "dot", "none", "model", choices=ATTENTION_CHOICES,
                 info="At each output step the decoder looks back at every source position, not only at the "
                      "encoder's final state. Dot and general score after the decoder's step (Luong), additive "
                      "before it (Bahdanau)."),
-        _numbers("batch_size", "Batch size", "number", 128, 32, "training", 1, 1024, whole=True),
+        _numbers("batch_size", "Batch size", "number", 128, 32, "training", 1, 1024, whole=True,
+                 cli=(1, MAX_BATCH)),
         _numbers("lr", "Learning rate", "number", 0.0075, 0.001, "training", 1e-6, 0.1,
-                 info="Adam's step size; at most 0.1."),
+                 info="Adam's step size; at most 0.1.", cli=(0, MAX_LR)),  # above 0: TrainConfig.validate says so
         _numbers("teacher_forcing", "Teacher forcing", "slider", 1.0, 0.5, "training", 0.0, 1.0, step=0.05,
                  info="How often the decoder is fed the right previous token while training, instead of "
                       "its own guess. 1 = always (fastest)."),
         _numbers("steps", "Steps (0 = until the time budget)", "number", 500, 1000, "stopping", 0, 1_000_000,
-                 whole=True),
+                 whole=True, cli=(1, math.inf)),
         _numbers("time_budget", f"Time budget, s (at most {max_seconds})", "number", 120, 120, "stopping",
                  1, max_seconds),
         _numbers("target", "Stop early at held-out exact match % (0 = never)", "number", 0, 0, "stopping", 0, 100,
@@ -94,16 +113,17 @@ def table(max_seconds: int = 600) -> dict[str, Setting]:
         Setting("lr_decay", "Decay learning rate", "checkbox", True, False, "training",
                 info="Lower it linearly to a tenth by the last step."),
         _numbers("seed", "Seed", "number", 0, 42, "stopping", 0, 2**31 - 1, whole=True,
-                 info="The same seed and settings train the same model."),
+                 info="The same seed and settings train the same model.", cli=(0, MAX_SEED)),
         Setting("arch", "Architecture", "radio", "rnn", "rnn", "model", choices=ARCH_CHOICES,
                 info="The seed's recurrent encoder–decoder, or a small Transformer (pre-norm, sinusoidal "
                      "positions) whose layers and hidden size are the fields above."),
         Setting("bidirectional", "Bidirectional encoder", "checkbox", False, False, "model",
                 info="The encoder reads the source both ways; a bridge hands both final states to the decoder."),
         _numbers("heads", "Attention heads (Transformer)", "number", 4, 4, "model", 1, 8, whole=True,
-                 info="The hidden size must be a multiple of it."),
+                 info="The hidden size must be a multiple of it.", cli=(1, MAX_HEADS)),
         _numbers("warmup", "Warm-up steps", "number", 0, 0, "training", 0, 10_000, whole=True,
-                 info="Raise the learning rate from zero over this many steps first (Transformers like it)."),
+                 info="Raise the learning rate from zero over this many steps first (Transformers like it).",
+                 cli=(0, MAX_WARMUP)),
         Setting("schedule", "Decay shape", "radio", "linear", "linear", "training",
                 choices=(("Linear", "linear"), ("Cosine", "cosine")),
                 info="How the learning rate falls to a tenth when it decays."),
@@ -168,15 +188,29 @@ def number(setting: Setting, value: Any, title: str = "Check the settings") -> i
     return in_range(setting.short, value, setting.whole, setting.low, setting.high, title)
 
 
+def cli_number(setting: Setting, value: Any) -> int | float:
+    """`value` as a number within the command line's range for the setting (`Setting.cli_range`), or a
+    SettingsError with the same sentence as the form's, over that range."""
+    low, high = setting.cli_range
+    return in_range(setting.short, value, setting.whole, low, high)
+
+
 def plain(x: float) -> str:
     """A bound as people write it: 0.001, 50, 2,147,483,647 (never 2.14748e+09)."""
     return f"{int(x):,}" if float(x).is_integer() and abs(x) >= 10_000 else f"{x:g}"
 
 
+def span(low: float, high: float) -> str:
+    """A range as people write it: "8–512", "0.05–5", "1 or more" (no upper bound)."""
+    return f"{plain(low)}–{plain(high)}" if math.isfinite(high) else f"{plain(low)} or more"
+
+
 def in_range(label: str, value: Any, whole: bool, low: float, high: float,
              title: str = "Check the settings") -> int | float:
-    """`value` as a number (whole, if asked) within [low, high]; otherwise a SettingsError that says so."""
-    what = f"{label} must be {'a whole number' if whole else 'a number'} between {plain(low)} and {plain(high)}"
+    """`value` as a number (whole, if asked) within [low, high] (high may be math.inf: no upper bound);
+    otherwise a SettingsError that says so."""
+    bounds = f"between {plain(low)} and {plain(high)}" if math.isfinite(high) else f"of at least {plain(low)}"
+    what = f"{label} must be {'a whole number' if whole else 'a number'} {bounds}"
     try:
         x = float("nan") if isinstance(value, bool) or value is None else float(value)
     except (TypeError, ValueError, OverflowError):
@@ -221,8 +255,8 @@ def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS) -> tup
         spec = make_spec(task_name, v["min_len"], v["max_len"])
     except ValueError:
         default = make_spec(task_name)
-        cap = 9 if task_name == "addition" else 50
-        unit = " (digits per number)" if task_name == "addition" else ""
+        cap, unit = length_cap(task_name), length_unit(task_name)
+        unit = "" if unit == "tokens" else f" ({unit})"
         raise SettingsError(f"For {task_name}, min length and max length{unit} must satisfy 1 ≤ min ≤ max ≤ {cap} "
                             f"(you gave {v['min_len']} and {v['max_len']}); its default is "
                             f"{default.min_len}–{default.max_len}.") from None
@@ -234,9 +268,9 @@ def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS) -> tup
                                hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], dropout=v["dropout"],
                                attention=v["attention"], bidirectional=v["bidirectional"], arch=v["arch"],
                                heads=v["heads"])
-    if v["arch"] == "transformer" and v["hidden_dim"] % v["heads"]:
-        raise SettingsError(f"A Transformer's hidden size must be a multiple of its attention heads (you gave "
-                            f"{v['hidden_dim']} and {v['heads']}).")
+    problem = heads_problem(v["hidden_dim"], v["heads"]) if v["arch"] == "transformer" else None
+    if problem:
+        raise SettingsError(problem)
     train_config = TrainConfig(batch_size=v["batch_size"], lr=v["lr"], teacher_forcing=v["teacher_forcing"],
                                steps=v["steps"] or None, time_budget=v["time_budget"],
                                target_accuracy=v["target"] / 100 or None, lr_decay=v["lr_decay"], seed=v["seed"],

@@ -13,8 +13,9 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from .controls import DECODING, plain
 from .model import Seq2Seq
-from .tasks import EOS_ID, PAD_ID, SOS_ID, SOS, UNK_ID, Vocab
+from .tasks import EOS_ID, NEVER_CHOSEN_IDS, PAD_ID, SOS_ID, SOS, Vocab
 
 
 @dataclass
@@ -77,9 +78,6 @@ class Greedy:
         return logits.argmax(-1)
 
 
-NEVER_SAMPLED = (PAD_ID, SOS_ID, UNK_ID)
-
-
 @dataclass
 class Sampling:
     """Draw the token from the distribution, sharpened or flattened by `temperature`, kept to the `top_k` most
@@ -91,6 +89,10 @@ class Sampling:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        # Broader on purpose than the Decode tab's sliders (controls.DECODING's temperature, sample_k and top_p,
+        # which the command line takes too): those span what is worth looking at on a page, while a program may
+        # sample at any value that decodes (a top-p of 1e-6 is greedy, a temperature of 50 all but uniform).
+        # These are only the sanity checks.
         if not 0 < self.temperature <= 100:
             raise ValueError(f"temperature must be > 0 and <= 100, got {self.temperature}")
         if self.top_k is not None and self.top_k < 1:
@@ -102,7 +104,7 @@ class Sampling:
     def choose(self, logits: torch.Tensor, t: int) -> torch.Tensor:
         logits = logits / self.temperature                                  # [batch, vocab]
         # never draw padding, the start token or unknown: no output holds them, however flat the distribution
-        logits = logits.index_fill(-1, torch.tensor(NEVER_SAMPLED, device=logits.device), float("-inf"))
+        logits = logits.index_fill(-1, torch.tensor(NEVER_CHOSEN_IDS, device=logits.device), float("-inf"))
         if self.top_k is not None and self.top_k < logits.shape[-1]:
             kth = logits.topk(self.top_k, -1).values[:, -1:]                 # [batch, 1]
             logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -137,7 +139,7 @@ def decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor | Non
     learned positions), fewer when every row has produced <eos> (if stop_at_eos). Call inside
     `evaluating(model)` (or with gradients if you need them)."""
     policy = policy or Greedy()
-    never = torch.tensor(NEVER_SAMPLED, device=src.device)
+    never = torch.tensor(NEVER_CHOSEN_IDS, device=src.device)
     state, memory = model.encode(src, src_lens)
     input = torch.full((src.shape[0],), SOS_ID, dtype=torch.long, device=src.device)  # [batch]
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)            # [batch]
@@ -242,14 +244,22 @@ class BeamSearch:
         return _path(self.nodes, node)
 
 
+def check_width(width: int) -> int:
+    """`width` if it is a beam width the Decode tab's table allows (controls.DECODING["width"]), else a
+    ValueError naming that range."""
+    setting = DECODING["width"]
+    if not setting.low <= width <= setting.high:
+        raise ValueError(f"beam width must be between {plain(setting.low)} and {plain(setting.high)}, got {width}")
+    return width
+
+
 def beam_search(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], width: int = 5, *,
                 max_len: int | None = None, alpha: float = 1.0) -> BeamSearch:
     """Keep the `width` most probable hypotheses at each step; each alive one is expanded into its `width` best
     next tokens (all recorded in the tree, with whether they survived). A hypothesis ending in <eos> is a
     finished beam; the search stops when `width` have finished or at the length limit. Beams are ranked by
     log-probability / length ** alpha (alpha 0: no length normalisation). Width 1 is greedy search."""
-    if not 1 <= width <= 10:
-        raise ValueError(f"beam width must be between 1 and 10, got {width}")
+    check_width(width)
     tokens = vocab.parse(source) if isinstance(source, str) else list(source)
     src = torch.tensor([vocab.encode(tokens)], dtype=torch.long)  # [1, src_len]
     limit = _step_limit(model, max_len or default_max_len(len(tokens)))
@@ -260,7 +270,7 @@ def beam_search(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], width
     def score(logp: float, length: int) -> float:
         return logp / length ** alpha
 
-    never = torch.tensor(NEVER_SAMPLED)
+    never = torch.tensor(NEVER_CHOSEN_IDS)
     with evaluating(model):
         state, memory = model.encode(src, None)
         input = torch.tensor([SOS_ID])
@@ -269,7 +279,7 @@ def beam_search(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], width
             logp = logits.log_softmax(-1)                                  # [alive, vocab]
             # padding, start and unknown are never a hypothesis's next token (no output holds them)
             logp = logp.index_fill(-1, never, float("-inf"))
-            top_lp, top_id = logp.topk(min(width, logp.shape[-1] - len(NEVER_SAMPLED)), -1)  # [alive, width]
+            top_lp, top_id = logp.topk(min(width, logp.shape[-1] - len(NEVER_CHOSEN_IDS)), -1)  # [alive, width]
             candidates = []
             for row, parent in enumerate(alive):
                 for lp, i in zip(top_lp[row].tolist(), top_id[row].tolist()):

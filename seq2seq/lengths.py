@@ -11,7 +11,7 @@ from typing import Any, Iterable
 
 from .model import Seq2Seq
 from .tasks import Task, TaskSpec, make_spec
-from .train import evaluate, validation_set
+from .training import evaluate, validation_set
 
 
 @dataclass

@@ -24,17 +24,19 @@ Changes from the seed, each for a reason:
   for its scores; general and additive attention take 2 x hidden keys in their own W).
 
 A Transformer with the same interface (encode, one decoder step with a key/value cache, reorder, forward)
-is in transformer.py; `build_model` and `Seq2Seq.from_config` build it for config.arch "transformer".
+is in transformer.py, a subclass of `Seq2Seq`; builder.py's `build_model` builds whichever config.arch names.
+This module does not know the Transformer: `Seq2Seq.from_config` builds the LSTM/GRU model only. The dropout
+that draws from a caller's generator and the loss are common.py's, shared with the Transformer.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 import math
 from typing import NamedTuple
 
+from .common import _dropout
 from .config import ModelConfig
 from .tasks import PAD_ID
 
@@ -98,17 +100,6 @@ def _rnn(cell: str, emb_dim: int, hidden_dim: int, n_layers: int, dropout: float
     # PyTorch applies RNN dropout only between layers, and warns if there is just one layer
     return _RNN[cell](emb_dim, hidden_dim, n_layers, dropout=dropout if n_layers > 1 else 0.0,
                       batch_first=True, bidirectional=bidirectional)
-
-
-def _dropout(x: torch.Tensor, p: float, training: bool, generator: torch.Generator | None) -> torch.Tensor:
-    """F.dropout, with the mask drawn from `generator`: torch's global generator is shared by every
-    thread of the process, so a run drawing from it is not repeatable while another one trains."""
-    if not training or p == 0.0:
-        return x
-    if generator is None:
-        raise ValueError("dropout while training needs a torch.Generator (the run's own) to draw its masks from")
-    keep = 1.0 - p
-    return x * torch.empty_like(x).bernoulli_(keep, generator=generator).div_(keep)
 
 
 _WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -325,13 +316,14 @@ class Seq2Seq(nn.Module):
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> "Seq2Seq":
-        """The model `config` describes (its own weights initialised from torch's current generator: use
-        build_model for seeded ones). For config.arch "transformer", a transformer.Transformer (a Seq2Seq
-        with the same interface)."""
+        """The LSTM/GRU model `config` describes (its own weights initialised from torch's current generator:
+        use builder.build_model for seeded ones). A Transformer config is builder.from_config's (or
+        Transformer.from_config's) to build: this module does not import the Transformer."""
         config.validate()
-        if config.arch == "transformer" and cls is Seq2Seq:
-            from .transformer import Transformer
-            return Transformer.from_config(config)
+        if config.arch != "rnn":
+            raise ValueError(f"Seq2Seq.from_config builds the LSTM/GRU model (arch 'rnn'), not arch "
+                             f"{config.arch!r}: build any model with seq2seq.build_model or "
+                             f"seq2seq.builder.from_config")
         c = config
         encoder = Encoder(c.src_vocab_size, c.emb_dim, c.hidden_dim, c.n_layers, c.dropout, c.cell, c.bidirectional)
         decoder = Decoder(c.trg_vocab_size, c.emb_dim, c.hidden_dim, c.n_layers, c.dropout, c.cell, c.attention,
@@ -395,19 +387,3 @@ class Seq2Seq(nn.Module):
                 teacher_force = torch.rand((), generator=generator).item() < teacher_forcing_ratio
                 input = trg[:, t] if teacher_force else logits.argmax(1)
         return torch.stack(steps, dim=1)  # [batch, trg_len-1, vocab]
-
-
-def sequence_loss(logits: torch.Tensor, trg: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of logits [batch, trg_len-1, vocab] against trg[:, 1:], PAD positions left out."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), trg[:, 1:].reshape(-1), ignore_index=PAD_ID)
-
-
-def build_model(config: ModelConfig, seed: int = 0) -> Seq2Seq:
-    """A freshly initialised model; the same seed gives the same weights, without touching global RNGs."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return Seq2Seq.from_config(config)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .decode import BeamSearch, Forced, Greedy, Sampling, Trace, beam_search, greedy_decode
+from .controls import DECODING
+from .decode import BeamSearch, Forced, Greedy, Sampling, Trace, beam_search, check_width, greedy_decode
 from .model import Seq2Seq
-from .tasks import EOS, PAD, SOS, UNK, Vocab
+from .tasks import EOS, NEVER_CHOSEN, Vocab
 
-KINDS = ("greedy", "beam", "sampling")
+KINDS = tuple(value for _, value in DECODING["strategy"].choices)  # greedy, beam, sampling: the Decode tab's
 
 
 @dataclass
@@ -28,8 +29,8 @@ class Strategy:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"strategy must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if self.kind == "beam" and not 1 <= self.width <= 10:
-            raise ValueError(f"beam width must be between 1 and 10, got {self.width}")
+        if self.kind == "beam":
+            check_width(self.width)  # the Decode tab's range (controls.DECODING), as beam_search checks it
         if self.kind == "sampling":
             Sampling(self.temperature, self.top_k, self.top_p, self.seed)  # checks the values
 
@@ -70,7 +71,7 @@ def what_if(model: Seq2Seq, vocab: Vocab, trace: Trace, step: int, token: str, t
     then greedy from the forced token on. Raises ValueError for a step or token that is not there."""
     if not 1 <= step <= len(trace.steps):
         raise ValueError(f"step must be between 1 and {len(trace.steps)}, got {step}")
-    if token not in vocab.stoi or token in (PAD, SOS, UNK):
+    if token not in vocab.stoi or token in NEVER_CHOSEN:
         raise ValueError(f"unknown token {token[:20]!r}: this model knows only {' '.join(vocab.tokens)}")
     forced = {t: vocab.stoi[s.token] for t, s in enumerate(trace.steps[:step - 1])}
     forced[step - 1] = vocab.stoi[token]

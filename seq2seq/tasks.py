@@ -18,6 +18,10 @@ if TYPE_CHECKING:  # torch only where batches are made: `python -m seq2seq --hel
 PAD, SOS, EOS, UNK = "<pad>", "<sos>", "<eos>", "<unk>"
 SPECIALS = (PAD, SOS, EOS, UNK)
 PAD_ID, SOS_ID, EOS_ID, UNK_ID = range(4)
+# the tokens no output holds, so no decoding ever chooses them (greedy, sampling, beam search, a forced
+# "what if"), however probable the model makes them: padding, the start token and unknown
+NEVER_CHOSEN = (PAD, SOS, UNK)
+NEVER_CHOSEN_IDS = (PAD_ID, SOS_ID, UNK_ID)
 
 DIGITS = tuple("0123456789")
 HELD_OUT_PER_MILLE = 100  # 10% of all possible sources are held out for validation
@@ -95,6 +99,26 @@ class TaskSpec:
     min_len: int
     max_len: int
 
+    @property
+    def max_len_cap(self) -> int:
+        """The largest max length this task allows (see length_cap)."""
+        return length_cap(self.name)
+
+    @property
+    def unit(self) -> str:
+        """What a length counts (see length_unit)."""
+        return length_unit(self.name)
+
+    @property
+    def max_source_len(self) -> int:
+        """Tokens in the longest source (see source_length)."""
+        return source_length(self.name, self.max_len)
+
+    @property
+    def max_target_len(self) -> int:
+        """Tokens in the longest target, without <sos> and <eos> (see target_length)."""
+        return target_length(self.name, self.max_len)
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "min_len": self.min_len, "max_len": self.max_len}
 
@@ -120,6 +144,30 @@ _TASKS: dict[str, tuple[tuple[str, ...], int, int, int, str]] = {
     "random": (DIGITS, 5, 5, 50, "a random target unrelated to the source: it cannot be learned"),
 }
 TASK_NAMES = tuple(_TASKS)
+MAX_LENGTH_CAP = max(task[3] for task in _TASKS.values())  # the largest max length of any task (50)
+
+
+def length_cap(name: str) -> int:
+    """The largest max length task `name` allows (for addition: digits per operand; its sums' sources are
+    2n + 1 tokens long)."""
+    return _TASKS[name][3]
+
+
+def length_unit(name: str) -> str:
+    """What a length of task `name` counts: "digits per number" for addition (a length of n is two
+    n-digit operands), "tokens" otherwise."""
+    return "digits per number" if name == "addition" else "tokens"
+
+
+def source_length(name: str, n: int) -> int:
+    """Tokens in a source of length n: 2n + 1 for addition (n digits, "+", n digits), n otherwise."""
+    return 2 * n + 1 if name == "addition" else n
+
+
+def target_length(name: str, n: int) -> int:
+    """Tokens in the longest target for a source of length n (without <sos> and <eos>): n + 1 for addition
+    (a carry can add a digit), n otherwise."""
+    return n + 1 if name == "addition" else n
 
 
 def make_spec(name: str, min_len: int | None = None, max_len: int | None = None) -> TaskSpec:

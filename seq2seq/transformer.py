@@ -1,5 +1,5 @@
 """A small Transformer encoder-decoder (Vaswani et al. 2017, pre-norm) with exactly the interface decode.py and
-train.py use on the RNN `Seq2Seq`:
+training.py use on the RNN `Seq2Seq`:
 
 - `model.encode(src, src_lens, generator) -> (state, memory)`: the state is the decoder's key/value cache
   (empty), the memory the encoder's outputs, the PAD mask and every decoder layer's cross-attention keys and
@@ -18,7 +18,10 @@ layers and of decoder layers, config.ff_size the feed-forward width, config.drop
 embeddings, attention weights and every sublayer's output. config.emb_dim and config.cell are not used.
 Positions are sinusoidal (any length) or learned (at most MAX_POSITIONS tokens: a longer source or target
 is a ValueError). Multi-head attention is written out here, not torch's, so every dropout mask is drawn
-from the caller's generator (model._dropout), never torch's global one.
+from the caller's generator (common._dropout), never torch's global one.
+
+This module imports model.py (the Transformer is a Seq2Seq), never the reverse: builder.py picks one of them
+for a config.
 """
 from __future__ import annotations
 
@@ -29,8 +32,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .common import _dropout
 from .config import MAX_POSITIONS, ModelConfig
-from .model import Seq2Seq, _dropout
+from .model import Seq2Seq
 from .tasks import PAD_ID
 
 

@@ -9,9 +9,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from seq2seq.config import ModelConfig, TrainConfig  # noqa: E402
-from seq2seq.model import build_model  # noqa: E402
+from seq2seq.builder import build_model  # noqa: E402
 from seq2seq.tasks import Task, make_spec  # noqa: E402
-from seq2seq.train import train  # noqa: E402
+from seq2seq.training import train  # noqa: E402
 
 torch.set_num_threads(1)  # small models train fastest on one thread, and results stay repeatable
 

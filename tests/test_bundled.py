@@ -121,7 +121,7 @@ def test_reverse_attention_generalises_past_its_lengths_better_than_reverse():
 
 def rows_and_sources(name: str, n: int = 30):
     """(source, target, attention rows but the <eos> step's) for n held-out examples of a bundled model."""
-    from seq2seq.train import validation_set
+    from seq2seq.training import validation_set
     checkpoint = load_checkpoint(ROOT / "checkpoints" / name)
     for example in validation_set(checkpoint.task, n, seed=3):
         trace = greedy_decode(checkpoint.model, checkpoint.task.vocab, example.source)

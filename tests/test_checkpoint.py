@@ -3,7 +3,6 @@ checkpoint can be broken failing with a one-line CheckpointError that names the 
 import json
 import pickle
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,9 @@ import seq2seq.checkpoint as checkpoint_module
 from seq2seq.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint, training_summary
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.decode import greedy_decode
-from seq2seq.model import build_model
+from seq2seq.builder import build_model
 from seq2seq.tasks import Task, make_spec
-from seq2seq.train import DoneEvent, TrainState, train
+from seq2seq.training import DoneEvent, TrainState, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = Task(make_spec("reverse", 3, 5))
@@ -483,7 +482,7 @@ def test_a_zips_training_state_is_capped_and_its_header_checked_before_loading(w
     list(train(other_model, TASK, TrainConfig(steps=1, batch_size=4, val_size=5), state=other))
     swapped = rezip(archive, tmp_path / "swapped.zip",
                     lambda name, data: other.to_bytes() if name == "train_state.safetensors" else data)
-    train_module = sys.modules["seq2seq.train"]
+    from seq2seq import training as train_module
     monkeypatch.setattr(train_module, "load_safetensors", lambda data: pytest.fail("state loaded before the check"))
     with pytest.raises(CheckpointError, match="train_state.safetensors: the training state does not fit the model"):
         load_checkpoint_zip(swapped, max_weights_bytes=10_000_000)

@@ -26,8 +26,8 @@ import pytest
 from seq2seq.__main__ import main
 from seq2seq import checkpoint
 from seq2seq.checkpoint import load_checkpoint
-from seq2seq.model import build_model
-from seq2seq.train import VALIDATION_SEED
+from seq2seq.builder import build_model
+from seq2seq.training import VALIDATION_SEED
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN_STEPS = 400

@@ -11,8 +11,9 @@ from playground import settings
 
 from playground import cost
 from seq2seq.config import ModelConfig, TrainConfig
-from playground.cost import Budget, BudgetError, check, estimate, eval_seconds, val_size_within
-from seq2seq.model import build_model, count_parameters
+from playground.budget import Budget, BudgetError, check
+from playground.cost import estimate, eval_seconds, val_size_within
+from seq2seq import build_model, count_parameters
 from seq2seq.tasks import Task, make_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +142,7 @@ GROW = {
     "layers": lambda m, t, s, k: (replace(m, n_layers=min(4, m.n_layers + k)), t, s),
     "batch": lambda m, t, s, k: (m, replace(t, batch_size=t.batch_size * k), s),
     "length": lambda m, t, s, k: (m, t, make_spec(s.name, s.min_len,
-                                                  min(s.max_len + 3 * k, 9 if s.name == "addition" else 50))),
+                                                  min(s.max_len + 3 * k, s.max_len_cap))),
     "val": lambda m, t, s, k: (m, replace(t, val_size=t.val_size * k), s),
     "attention": lambda m, t, s, k: (replace(m, attention=True), t, s),
     "dropout": lambda m, t, s, k: (replace(m, dropout=0.5), t, s),
@@ -208,17 +209,20 @@ def test_val_size_within_respects_floor_and_cap_and_shrinks_for_big_models():
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]
 
 
-def test_cost_module_is_pure_arithmetic():
-    """It imports nothing heavy (no torch, no gradio) and builds nothing: only the standard library."""
+@pytest.mark.parametrize("module", ["cost", "cost_fitted", "budget"])
+def test_cost_module_is_pure_arithmetic(module):
+    """It imports nothing heavy (no torch, no gradio) and builds nothing: only the standard library and the
+    library's torch-free config and tasks."""
     import ast
-    tree = ast.parse((ROOT / "seq2seq" / "cost.py").read_text())
+    tree = ast.parse((ROOT / "playground" / f"{module}.py").read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             imported.add("." * node.level + (node.module or ""))
-    assert imported <= {"__future__", "math", "os", "dataclasses", "typing", ".config", ".tasks"}, imported
+    assert imported <= {"__future__", "math", "os", "dataclasses", "typing", "seq2seq.config", "seq2seq.tasks",
+                        ".cost", ".cost_fitted"}, imported
 
 
 def test_estimate_bounds_a_real_training_worker():

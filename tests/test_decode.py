@@ -9,7 +9,7 @@ from seq2seq import load_checkpoint, validation_set
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.decode import Forced, Sampling, beam_search, exact_and_token_hits, evaluating, greedy_decode, \
     greedy_decode_batch
-from seq2seq.model import build_model
+from seq2seq.builder import build_model
 from seq2seq.tasks import EOS_ID, PAD_ID, SOS_ID, Example, make_batch
 
 
@@ -213,7 +213,7 @@ VARIANTS = {"general": dict(attention="general"), "additive-bi": dict(attention=
 def additive():
     """A bidirectional additive-attention model trained a little on reverse 3-6 (about 0.7 exact match)."""
     from seq2seq.tasks import Task, make_spec
-    from seq2seq.train import train
+    from seq2seq.training import train
     task = Task(make_spec("reverse", 3, 6))
     model = build_model(ModelConfig(len(task.vocab), len(task.vocab), emb_dim=16, hidden_dim=64,
                                     attention="additive", bidirectional=True), seed=0)

@@ -4,7 +4,7 @@ import io
 import pytest
 
 from seq2seq.history import History
-from seq2seq.train import DoneEvent, EvalEvent, StepEvent
+from seq2seq.training import DoneEvent, EvalEvent, StepEvent
 
 
 def run(history: History, start: int, n: int, eval_every: int = 10) -> None:

@@ -6,7 +6,8 @@ import torch
 import torch.nn as nn
 
 from seq2seq.config import ModelConfig, TrainConfig
-from seq2seq.model import Seq2Seq, _rnn_step, _run_rnn, attention, build_model, sequence_loss
+from seq2seq import build_model, sequence_loss
+from seq2seq.model import Seq2Seq, _rnn_step, _run_rnn, attention
 from seq2seq.tasks import PAD_ID, Task, make_batch, make_spec
 
 TASK = Task(make_spec("reverse", 2, 7))
@@ -290,7 +291,7 @@ def test_additive_bidirectional_attention_learns_reverse():
     task = Task(make_spec("reverse", 3, 6))
     model = build_model(ModelConfig(len(task.vocab), len(task.vocab), emb_dim=16, hidden_dim=64, attention="additive",
                                     bidirectional=True), seed=0)
-    from seq2seq.train import evaluate, train, validation_set
+    from seq2seq.training import evaluate, train, validation_set
     examples = validation_set(task, 200)
     before = evaluate(model, task, examples)
     for _ in train(model, task, TrainConfig(steps=120, batch_size=64, eval_every=120, val_size=50)):

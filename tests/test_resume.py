@@ -4,7 +4,6 @@ and every way they can be wrong failing with one sentence before anything is loa
 import json
 import math
 import random
-import sys
 import threading
 
 import pytest
@@ -14,12 +13,12 @@ from safetensors.torch import load, save
 from seq2seq.__main__ import main
 from seq2seq.checkpoint import load_checkpoint, save_checkpoint
 from seq2seq.config import ModelConfig, TrainConfig
-from seq2seq.model import build_model
+from seq2seq.builder import build_model
 from seq2seq.tasks import Task, make_spec
-from seq2seq.train import EvalEvent, StepEvent, TrainState, train
+from seq2seq.training import EvalEvent, StepEvent, TrainState, train
 from playground.worker import Finished, Job, model_from_weights, weights_bytes
 
-train_module = sys.modules["seq2seq.train"]  # the package's `train` is the function
+from seq2seq import training as train_module  # the package's `train` is the function
 
 TASK = Task(make_spec("reverse", 3, 4))
 # everything that draws random numbers: batches, dropout (on embeddings and between the 2 layers), the

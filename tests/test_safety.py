@@ -24,7 +24,7 @@ from gradio_client.exceptions import AppError
 
 from conftest import AppServer
 from seq2seq import ModelConfig, TrainConfig, load_checkpoint, make_spec
-from playground.cost import Budget, BudgetError, check
+from playground.budget import Budget, BudgetError, check
 
 HERE = Path(__file__).parent.parent
 STATUS, CHECKPOINT = 2, 3

@@ -1,6 +1,5 @@
 import itertools
 import math
-import sys
 import threading
 
 import pytest
@@ -9,11 +8,11 @@ import torch
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.decode import greedy_decode
 from seq2seq.history import History
-from seq2seq.model import build_model
+from seq2seq.builder import build_model
 from seq2seq.tasks import Task, make_spec
-from seq2seq.train import DoneEvent, EvalEvent, StepEvent, TrainState, evaluate, train, validation_set
+from seq2seq.training import DoneEvent, EvalEvent, StepEvent, TrainState, evaluate, train, validation_set
 
-train_module = sys.modules["seq2seq.train"]  # the package's `train` is the function
+from seq2seq import training as train_module  # the package's `train` is the function
 
 
 def setup(name="reverse", lo=3, hi=4, hidden=32, **model_kw):

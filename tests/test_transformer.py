@@ -9,9 +9,9 @@ import torch
 
 from seq2seq.config import MAX_POSITIONS, ModelConfig, TrainConfig
 from seq2seq.decode import beam_search, decode_batch, evaluating, greedy_decode
-from seq2seq.model import build_model, sequence_loss
+from seq2seq import build_model, sequence_loss
 from seq2seq.tasks import PAD_ID, Task, make_batch, make_spec
-from seq2seq.train import evaluate, train, validation_set
+from seq2seq.training import evaluate, train, validation_set
 from seq2seq.transformer import Transformer
 
 TASK = Task(make_spec("reverse", 2, 7))

@@ -9,7 +9,7 @@ import pytest
 from seq2seq import greedy_decode, load_checkpoint
 from seq2seq.decode import Step, Trace
 from seq2seq.history import History
-from seq2seq.train import EvalEvent, StepEvent
+from seq2seq.training import EvalEvent, StepEvent
 
 from playground import views
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from seq2seq.config import ModelConfig, TrainConfig
-from seq2seq.model import build_model
+from seq2seq.builder import build_model
 from seq2seq.tasks import Task, make_spec
-from seq2seq.train import DoneEvent, EvalEvent, StepEvent, TrainState, train
+from seq2seq.training import DoneEvent, EvalEvent, StepEvent, TrainState, train
 from playground.worker import Failed, Finished, Job, Killed, Snapshot, WorkerError, model_from_weights, weights_bytes
 
 TASK = Task(make_spec("reverse", 3, 5))

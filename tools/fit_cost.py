@@ -1,7 +1,7 @@
 """Measure what training costs on this machine and fit the cost model of `playground/cost.py`.
 
     .venv/bin/python tools/fit_cost.py --write    # measure the grid (~17 min on 2 cores), fit, write the
-                                                  # coefficients into playground/cost.py, print the table
+                                                  # coefficients into playground/cost_fitted.py, print the table
     .venv/bin/python tools/fit_cost.py --refit    # fit again from tools/cost_measurements.json only
     .venv/bin/python tools/fit_cost.py --resume   # measure only the configs not saved yet, then fit
     .venv/bin/python tools/fit_cost.py --check    # re-measure a few configs against playground.cost.estimate
@@ -9,7 +9,7 @@
 
 Every configuration is measured in a fresh Python process, as the app's training worker runs it: torch
 and seq2seq imported, one torch thread; its resident memory then is the baseline. The child builds the
-model, evaluates it once on `val_size` held-out examples, then trains through `seq2seq.train.train` at the
+model, evaluates it once on `val_size` held-out examples, then trains through `seq2seq.training.train` at the
 LONGEST length (min length = max length), stops itself after 2 warm-up steps and at least 5 timed ones
 (1 s of them; fewer when a step is slow: one step slower than 10 s, or 8 s in all, ends it), and lets
 train() run its closing evaluation while Adam's state is still alive. The parent kills a child after
@@ -38,6 +38,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from seq2seq.tasks import length_cap, source_length  # noqa: E402 - torch-free
+
 MEASUREMENTS = Path(__file__).resolve().parent / "cost_measurements.json"
 
 # ------------------------------------------------------------------------------------------ child
@@ -65,9 +68,9 @@ def measure(cfg: dict) -> dict:
 
     sys.path.insert(0, str(ROOT))
     from seq2seq.config import ModelConfig, TrainConfig
-    from seq2seq.model import build_model, count_parameters
+    from seq2seq import build_model, count_parameters
     from seq2seq.tasks import Task, make_spec
-    from seq2seq.train import DoneEvent, StepEvent, evaluate, train, validation_set
+    from seq2seq.training import DoneEvent, StepEvent, evaluate, train, validation_set
 
     torch.set_num_threads(1)
     import gc
@@ -205,7 +208,7 @@ def grid() -> list[dict]:
     sample = []
     while len(sample) < 30:
         task = rng.choice(["reverse", "copy", "sort", "random", "addition"])
-        c = dict(BASE, task=task, length=rng.randint(1, 9 if task == "addition" else 50),
+        c = dict(BASE, task=task, length=rng.randint(1, length_cap(task)),
                  cell=rng.choice(["lstm", "gru"]), emb_dim=rng.choice([4, 16, 32, 64, 128, 256]),
                  hidden_dim=rng.choice([16, 32, 64, 128, 192, 256, 384, 512]), n_layers=rng.randint(1, 4),
                  dropout=rng.choice([0.0, 0.0, 0.2, 0.5]), attention=rng.random() < 0.5,
@@ -219,7 +222,7 @@ def grid() -> list[dict]:
 def _rough_step_seconds(c: dict) -> float:
     """A crude pre-fit guess (30 GFLOP/s, 3x forward for backward) to keep the random sample affordable."""
     g = 4 if c["cell"] == "lstm" else 3
-    src = 2 * c["length"] + 1 if c["task"] == "addition" else c["length"]
+    src = source_length(c["task"], c["length"])
     h, n = c["hidden_dim"], c["n_layers"]
     macs = c["batch_size"] * g * h * (c["emb_dim"] + h * (2 * n - 1)) * (src + c["length"] + 2)
     return 6 * macs / 30e9 * (1.5 if c["teacher_forcing"] < 1 else 1.0) + 0.01
@@ -317,7 +320,7 @@ def nnls(a, b, iterations: int = 500):
 def _rows(measurements: list[dict], which: str):
     """(feature dicts, measured values, measurements) for memory, step or eval."""
     sys.path.insert(0, str(ROOT))
-    from seq2seq import cost
+    from playground import cost
     from seq2seq.config import ModelConfig
     from seq2seq.tasks import make_spec
 
@@ -388,7 +391,7 @@ def report(fits: dict) -> None:
 
 
 def coefficients_source(fits: dict, when: str) -> str:
-    """The FITTED block of playground/cost.py: memory coefficients in bytes per unit of their feature (so
+    """The FITTED block of playground/cost_fitted.py: memory coefficients in bytes per unit of their feature (so
     "/ MB"), time coefficients in seconds per unit."""
     lines = [f"# fitted by tools/fit_cost.py on {when}"]
     for which, name in (("memory", "MEMORY_MB"), ("step", "STEP_SECONDS"), ("eval", "EVAL_SECONDS")):
@@ -410,7 +413,7 @@ BEGIN, END = "# BEGIN FITTED (tools/fit_cost.py --write)", "# END FITTED"
 
 
 def write_coefficients(source: str) -> None:
-    path = ROOT / "seq2seq" / "cost.py"
+    path = ROOT / "playground" / "cost_fitted.py"
     text = path.read_text()
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
@@ -432,7 +435,7 @@ CHECKS = [
 def check() -> bool:
     """Re-measure CHECKS and compare with playground.cost.estimate (which uses the coefficients in cost.py)."""
     sys.path.insert(0, str(ROOT))
-    from seq2seq import cost
+    from playground import cost
     from seq2seq.config import ModelConfig, TrainConfig
     from seq2seq.tasks import make_spec
 
@@ -467,7 +470,7 @@ def main() -> None:
     parser.add_argument("--one", help="measure one JSON config in this process and print the result as JSON")
     parser.add_argument("--refit", action="store_true", help="fit the saved measurements, measure nothing")
     parser.add_argument("--resume", action="store_true", help="keep saved measurements, measure the rest")
-    parser.add_argument("--write", action="store_true", help="write the coefficients into playground/cost.py")
+    parser.add_argument("--write", action="store_true", help="write the coefficients into playground/cost_fitted.py")
     parser.add_argument("--check", action="store_true", help="re-measure a few configs against playground.cost")
     args = parser.parse_args()
     if args.one:
@@ -488,10 +491,10 @@ def main() -> None:
     report(fits)
     source = coefficients_source(fits, time.strftime("%Y-%m-%d") + f", {len(measurements) - len(failed)} "
                                  f"configurations, {os.cpu_count()} CPUs")
-    print("\n# paste into playground/cost.py (or run with --write):\n" + source)
+    print("\n# paste into playground/cost_fitted.py (or run with --write):\n" + source)
     if args.write:
         write_coefficients(source)
-        print("written to playground/cost.py")
+        print("written to playground/cost_fitted.py")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def describe_config(c, parameters: int) -> str:
 
 def describe_task(task: Task, markdown: bool = True) -> str:
     s = task.spec
-    unit = "digits per number" if s.name == "addition" else "tokens"
+    unit = s.unit
     name = f"**{s.name}**" if markdown else s.name
     text = f"{name} ({s.min_len}–{s.max_len} {unit}): {describe(s.name)}"
     floor = task.loss_floor()

@@ -30,7 +30,8 @@ from safetensors.torch import load as load_safetensors, save as save_safetensors
 
 from .config import TrainConfig
 from .decode import default_max_len, evaluating, exact_and_token_hits, greedy_decode_batch
-from .model import Seq2Seq, sequence_loss
+from .common import sequence_loss
+from .model import Seq2Seq
 from .tasks import MAX_SOURCE_TOKENS, Batch, Example, Task, make_batch
 
 VALIDATION_SEED = 20_240_601  # the held-out validation set is the same for every training run

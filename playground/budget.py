@@ -1,0 +1,172 @@
+"""The budget a training must fit (memory, seconds per step, seconds per evaluation; set by environment
+variables) and the check that refuses settings over it with one sentence naming what to lower and to what.
+
+    budget = Budget.from_env()
+    check(model_config, train_config, spec, budget)   # the estimate (playground.cost), or BudgetError
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
+
+from seq2seq.tasks import TaskSpec
+
+from .cost import EVAL_FLOOR, Cost, _is_transformer, estimate, eval_seconds, memory_mb, step_seconds
+
+if TYPE_CHECKING:
+    from seq2seq.config import ModelConfig, TrainConfig
+
+
+@dataclass(frozen=True)
+class Budget:
+    memory_mb: float = 1024.0    # per training
+    step_seconds: float = 0.5    # per training step, so Stop and time budgets act within 1 s
+    eval_seconds: float = 0.5    # per evaluation
+
+    ENV = {"memory_mb": "SEQ2SEQ_TRAIN_MEMORY_MB", "step_seconds": "SEQ2SEQ_STEP_SECONDS",
+           "eval_seconds": "SEQ2SEQ_EVAL_SECONDS"}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Budget":
+        """The default budget, with any of SEQ2SEQ_TRAIN_MEMORY_MB, SEQ2SEQ_STEP_SECONDS and
+        SEQ2SEQ_EVAL_SECONDS that are set (and not empty) replacing its parts."""
+        values = {}
+        for field, variable in cls.ENV.items():
+            raw = environ.get(variable)
+            if raw is None or not raw.strip():
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value) or value <= 0:
+                unit = "megabytes" if field == "memory_mb" else "seconds"
+                raise ValueError(f"{variable} must be a positive number of {unit}, got {raw!r}")
+            values[field] = value
+        return cls(**values)
+
+
+class BudgetError(ValueError):
+    """Settings whose training would cost more than the budget allows; the message is for the person."""
+
+
+# the form's settings that can be lowered: (label, lowest value)
+_KNOBS = {"batch_size": ("batch size", 1), "hidden_dim": ("hidden size", 1), "max_len": ("max length", 1),
+          "n_layers": ("layers", 1), "emb_dim": ("embedding size", 1)}
+
+
+def size_text(mb: float) -> str:
+    """Megabytes (of 2**20 bytes, as every figure here) as people read them: 750 MB, 12.0 GB."""
+    return f"{mb / 1024:.1f} GB" if mb >= 1000 else f"{mb:.0f} MB"
+
+
+def _seconds(s: float) -> str:
+    if s >= 10:
+        return f"{s:.0f} s"
+    if s >= 1:
+        return f"{s:.1f} s"
+    return f"{s:.2g} s"
+
+
+def _settings(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec") -> dict:
+    return {"batch_size": train.batch_size, "hidden_dim": model.hidden_dim, "max_len": spec.max_len,
+            "n_layers": model.n_layers, "emb_dim": model.emb_dim, "teacher_forcing": train.teacher_forcing}
+
+
+def _fits(model: "ModelConfig", spec: "TaskSpec", v: dict, val_size: int, budget: Budget) -> bool:
+    """Whether the settings in v (replacing those of model and spec) pass `check`."""
+    from dataclasses import replace
+    m = replace(model, hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], emb_dim=v["emb_dim"])
+    sp = TaskSpec(spec.name, min(spec.min_len, v["max_len"]), v["max_len"])
+    return (memory_mb(m, v["batch_size"], v["teacher_forcing"], sp, val_size) <= budget.memory_mb
+            and step_seconds(m, v["batch_size"], v["teacher_forcing"], sp) <= budget.step_seconds
+            and eval_seconds(m, sp, min(val_size, EVAL_FLOOR)) <= budget.eval_seconds)
+
+
+def _largest_within(knob: str, model, spec, v: dict, val_size: int, budget: Budget) -> int | None:
+    """The largest value of one setting (the others unchanged) that fits the budget, or None."""
+    lowest = _KNOBS[knob][1]
+    if not _fits(model, spec, {**v, knob: lowest}, val_size, budget):
+        return None
+    low, high = lowest, v[knob]  # cost grows with every setting: find the last value that fits
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _fits(model, spec, {**v, knob: mid}, val_size, budget):
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def _advice(model, train, spec, budget: Budget) -> str:
+    """What to change so that the whole budget fits, gentlest change first: 'lower the batch size (to 256 or
+    less), the hidden size (to 192 or less) or the max length (to 20 or less)', and 'raise the
+    teacher-forcing ratio to 1' when the fast path alone fits."""
+    v = _settings(model, train, spec)
+    options = []  # (fraction of the setting kept, label, largest value that fits)
+    for knob, (label, lowest) in _KNOBS.items():
+        if v[knob] > lowest:
+            best = _largest_within(knob, model, spec, v, train.val_size, budget)
+            options.append((0.0 if best is None else best / v[knob], label, best))
+    options.sort(key=lambda o: -o[0])
+    gentle = [f"the {label} (to {best} or less)" for kept, label, best in options if kept >= 0.1]
+    if gentle:
+        text = "lower " + _join(gentle[:3], "or")
+    else:  # no single setting helps without shrinking it more than tenfold
+        text = ("lower several of " + _join([f"the {label}" for _, label, _ in options[:3]], "and")
+                + " together")
+    if train.teacher_forcing < 1.0 and _fits(model, spec, {**v, "teacher_forcing": 1.0}, train.val_size, budget):
+        text += (", or raise the teacher-forcing ratio to 1 (one fast pass over the target instead of a "
+                 "step-by-step loop)")
+    return text
+
+
+def _join(items: list[str], word: str) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + f" {word} " + items[-1]
+
+
+def _what(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec") -> str:
+    """'Hidden size 512 × 4 layers × batch size 1024 at max length 50 with attention': the sizes that cost
+    grows with, by the form's labels."""
+    layers = "layer" if model.n_layers == 1 else "layers"
+    extras = []
+    if _is_transformer(model):
+        extras.append(f"a Transformer ({model.heads} heads)")
+    elif model.attention:
+        extras.append("attention")
+    if train.teacher_forcing < 1.0:
+        extras.append(f"teacher-forcing ratio {train.teacher_forcing:g}")
+    extra = f" with {' and '.join(extras)}" if extras else ""
+    return (f"Hidden size {model.hidden_dim} × {model.n_layers} {layers} × batch size {train.batch_size} "
+            f"at max length {spec.max_len}{extra}")
+
+
+def check(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec", budget: Budget) -> Cost:
+    """The estimate, if it fits the budget; else BudgetError with one sentence saying what to lower.
+
+    Memory and step time are checked as trained (evaluation of train.val_size examples included in the
+    memory); evaluation time only at the smallest evaluation the app falls back to (min(val_size, 50)
+    examples), since the app picks val_size with `val_size_within`."""
+    cost = estimate(model, train, spec)
+    smallest = min(train.val_size, EVAL_FLOOR)
+    eval_floor = eval_seconds(model, spec, smallest)
+    memory = cost.memory_mb > budget.memory_mb
+    slow = cost.step_seconds > budget.step_seconds
+    if memory:
+        also = (f" and {_seconds(cost.step_seconds)} per training step" if slow else "")
+        allows = (f" and {_seconds(budget.step_seconds)} per step" if slow else "")
+        why = (f"{_what(model, train, spec)} needs about {size_text(cost.memory_mb)} of memory{also}; this app "
+               f"allows {size_text(budget.memory_mb)} per training{allows}")
+    elif slow:
+        why = (f"{_what(model, train, spec)} takes about {_seconds(cost.step_seconds)} per training step; "
+               f"this app allows {_seconds(budget.step_seconds)} (so Stop acts at once)")
+    elif eval_floor > budget.eval_seconds:
+        why = (f"{_what(model, train, spec)} takes about {_seconds(eval_floor)} to evaluate on {smallest} "
+               f"held-out examples; this app allows {_seconds(budget.eval_seconds)}")
+    else:
+        return cost
+    raise BudgetError(f"{why}: {_advice(model, train, spec, budget)}.")

@@ -21,8 +21,9 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
+# Measures, and writes every figure into docs/benchmarks.md (about 30 minutes on 2 cores)
 bench: $(VENV)/.dev
-	$(PY) -m seq2seq.bench
+	$(PY) tools/benchdoc.py library -- $(PY) -m seq2seq.bench
 	$(PY) tools/bench_app.py
 
 # The bounded load test (loopback only, a few minutes): prints errors, decode p50/p95, peak memory, temp files

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from seq2seq import Seq2Seq, Task, greedy_decode
-from seq2seq import strategy as strategies
+from typing import TYPE_CHECKING
+
+import seq2seq
+from seq2seq import Task
 from seq2seq.controls import DECODING
-from seq2seq.lengths import accuracy_by_length
-from seq2seq.strategy import KINDS, Strategy
 from seq2seq.tasks import MAX_SOURCE_CHARS, NEVER_CHOSEN
 
 from . import limits, settings, views
@@ -20,6 +20,11 @@ from .models import COMPARE_CHOICES, describe_model, model_label, pick_model
 from .registry import problem
 from .sessions import Session
 from .settings import SettingsError
+
+if TYPE_CHECKING:
+    from seq2seq import Seq2Seq, Strategy
+
+KINDS = [value for _, value in DECODING["strategy"].choices]
 
 INPUT = "Check the input"
 
@@ -41,12 +46,12 @@ def read_strategy(kind, width=5, temperature=1.0, sample_k=0, top_p=1.0, seed=0)
     if kind not in KINDS:
         raise problem(f"Strategy must be one of {', '.join(KINDS)} (you gave {str(kind)[:20]!r}).", "Unknown strategy")
     if kind == "beam":
-        return Strategy("beam", width=control("width", width))
+        return seq2seq.Strategy("beam", width=control("width", width))
     if kind == "sampling":
-        return Strategy("sampling", temperature=control("temperature", temperature),
+        return seq2seq.Strategy("sampling", temperature=control("temperature", temperature),
                         top_k=control("sample_k", sample_k) or None, top_p=control("top_p", top_p),
                         seed=control("seed", seed))
-    return Strategy("greedy")
+    return seq2seq.Strategy("greedy")
 
 
 def check_source(source) -> None:
@@ -97,7 +102,8 @@ def decode(source, model_choice, top_k, train_task, session: Session | None, req
     k = control("top_k", top_k)
     model, task, info = pick_model(model_choice, train_task, session, request)
     tokens = parse_source(source, task)
-    trace, search = strategies.run(model, task.vocab, tokens, strategy, top_k=int(DECODING["top_k"].high))
+    from seq2seq.strategy import run  # torch: on the first decode, not when the page is built
+    trace, search = run(model, task.vocab, tokens, strategy, top_k=int(DECODING["top_k"].high))
     decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos)
     tree = views.beam_tree_html(search, decoded.expected) if search is not None else EMPTY_TREE
     return Decoding(trace.output, views.verdict_html(decoded), views.steps_frame(decoded, min(k, len(decoded.tokens))),
@@ -114,7 +120,7 @@ def what_if(decoded, step, token, model_choice, train_task, session, request) ->
         raise problem("The model changed since this decoding: press Decode again.", "Decode again")
     try:
         step = int(step)
-        changed = strategies.what_if(model, task.vocab, decoded.trace, step, str(token))
+        changed = seq2seq.what_if(model, task.vocab, decoded.trace, step, str(token))
     except (TypeError, ValueError) as e:
         raise problem(f"Cannot force that: {e}.", "Cannot force") from None
     forced = views.Decoded(changed, decoded.expected, decoded.tokens, forced=step, itos=task.vocab.itos)
@@ -130,7 +136,7 @@ def by_length(choice: str, model: Seq2Seq, task: Task, lengths: range) -> list:
     key = (choice, task.name, lengths.start, lengths.stop)
     if choice.startswith("bundled:") and key in _BY_LENGTH:
         return _BY_LENGTH[key]
-    rows = accuracy_by_length(model, task.name, lengths, task.spec, limits.BY_LENGTH_N)
+    rows = seq2seq.accuracy_by_length(model, task.name, lengths, task.spec, limits.BY_LENGTH_N)
     if choice.startswith("bundled:"):
         _BY_LENGTH[key] = rows
     return rows
@@ -166,7 +172,7 @@ def compare(source, choice_a, choice_b, session, request) -> Comparison:
                     min(task_a.spec.max_len_cap, max(task_a.spec.max_len, task_b.spec.max_len) + limits.BY_LENGTH_MORE) + 1)
     panels, results = [], {}
     for which, (name, (choice, model, task)) in zip("ab", names.items()):
-        trace = greedy_decode(model, task.vocab, tokens, top_k=3)
+        trace = seq2seq.greedy_decode(model, task.vocab, tokens, top_k=3)
         decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos)
         panels.append(views.compare_html(f"{name} — {describe_model(model)}", decoded, which))
         results[name] = (task.spec, by_length(choice, model, task, lengths))

@@ -53,13 +53,14 @@ def build_demo() -> gr.Blocks:
 
 
 def start_background() -> None:
-    """What the server needs soon but not to answer its first page: the training zygote (it imports torch
-    and warms up), the bundled models, the meta-device shapes an upload check uses, the watchdog."""
+    """What the server needs soon but not to answer its first page: torch, the training zygote (it imports
+    torch and warms up), the bundled models, the meta-device shapes an upload check uses, the watchdog."""
     WORKERS.warm_up(wait=False)
     threading.Thread(target=registry.watchdog, daemon=True, name="watchdog").start()
 
     def load() -> None:
         import torch
+        torch.set_num_threads(1)  # the server decodes on one thread; trainings run in their own processes
 
         from seq2seq import ModelConfig, build_model
         with torch.device("meta"):  # what checking an upload's shapes initialises (~75 MB, once): now, not then
@@ -70,8 +71,6 @@ def start_background() -> None:
 
 def launch(demo: gr.Blocks) -> None:
     """Serve the page (127.0.0.1:7860 locally, 0.0.0.0 on a Space; GRADIO_SERVER_NAME/PORT override)."""
-    import torch
-    torch.set_num_threads(1)  # the server decodes on one thread; trainings run in their own processes
     on_space = bool(os.environ.get("SPACE_ID"))
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     demo.queue(default_concurrency_limit=4)

@@ -1,6 +1,7 @@
 """Which model a decode uses: the bundled ones (checkpoints/, read-only, shared by every session, loaded on
 first use or by `load_bundled()` in the background once the server listens) or the session's own, and the
-menus that offer them."""
+menus that offer them. The library's torch-using parts are reached through `seq2seq.<name>` when called, so
+building the page imports no torch."""
 from __future__ import annotations
 
 import threading
@@ -8,13 +9,20 @@ from pathlib import Path
 
 import gradio as gr
 
-from seq2seq import TASK_NAMES, Seq2Seq, Task, count_parameters, load_checkpoint
-from seq2seq.checkpoint import CONFIG_FILE, Checkpoint
+from typing import TYPE_CHECKING
+
+import seq2seq
+from seq2seq import TASK_NAMES, Task
+from seq2seq.config import CONFIG_FILE
 
 from . import views
 from .registry import RUNNING, problem, checked, session_key
 from .sessions import Session
 from .worker import model_from_weights
+
+if TYPE_CHECKING:
+    from seq2seq import Seq2Seq
+    from seq2seq.checkpoint import Checkpoint
 
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 BUNDLED_NAMES = [p.name for p in sorted(CHECKPOINTS.iterdir()) if (p / CONFIG_FILE).exists()] \
@@ -30,7 +38,7 @@ def bundled(name: str) -> Checkpoint:
         with _LOADING:
             checkpoint = _BUNDLED.get(name)
             if checkpoint is None:
-                checkpoint = _BUNDLED[name] = load_checkpoint(CHECKPOINTS / name)
+                checkpoint = _BUNDLED[name] = seq2seq.load_checkpoint(CHECKPOINTS / name)
     return checkpoint
 
 
@@ -56,7 +64,7 @@ COMPARE_COLOURS = ({f"{side}: {label}": colour for side, colour in zip("AB", vie
 
 
 def describe_model(model: Seq2Seq) -> str:
-    return views.describe_config(model.config, count_parameters(model))
+    return views.describe_config(model.config, seq2seq.count_parameters(model))
 
 
 def model_label(choice: str) -> str:

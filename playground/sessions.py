@@ -12,13 +12,23 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seq2seq.checkpoint import Checkpoint, save_checkpoint, training_summary, write_checkpoint_zip
+from typing import TYPE_CHECKING
+
 from seq2seq.config import ModelConfig
 from seq2seq.history import History
-from seq2seq import Seq2Seq, count_parameters
 from seq2seq.tasks import Task
-from seq2seq.training import TrainState
-from playground.worker import Snapshot, model_from_weights
+
+from .worker import Snapshot, model_from_weights
+
+if TYPE_CHECKING:
+    from seq2seq import Seq2Seq
+    from seq2seq.checkpoint import Checkpoint
+    from seq2seq.training import TrainState
+
+
+def count_parameters(model) -> int:
+    from seq2seq import count_parameters  # torch: only once a session has a model, not to build the page
+    return count_parameters(model)
 
 
 @dataclass
@@ -96,6 +106,8 @@ class Session:
         step = self.history.last_step
         name = f"seq2seq-{self.task.name}-step{step}"
         folder = self.folder / name
+        from seq2seq.checkpoint import save_checkpoint, training_summary, write_checkpoint_zip
+        from seq2seq.training import TrainState
         state = TrainState.from_bytes(self.state, self.model) if self.state is not None else None
         exact, tokens, extra = self.kept_figures(state)
         save_checkpoint(folder, self.model, self.task, training_summary(

@@ -8,8 +8,7 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from seq2seq import CheckpointError, ModelConfig, TrainConfig
-from seq2seq.checkpoint import load_checkpoint_zip
+from seq2seq import ModelConfig, TrainConfig
 
 from . import limits, settings, views
 from .budget import size_text
@@ -60,6 +59,7 @@ def uploaded_path(payload: Any) -> Path:
 
 def read_upload(payload: Any, session, request: gr.Request) -> tuple[Session, str]:
     """A checkpoint zip, checked and loaded into the session; the file is deleted either way."""
+    from seq2seq.checkpoint import CheckpointError, load_checkpoint_zip  # torch: on the first upload
     path = uploaded_path(payload)
     try:
         name = path.name if len(path.name) <= 60 else path.name[:57] + "…"

@@ -20,9 +20,10 @@ _EXPORTS = {
     "lengths": ("accuracy_by_length",),
     "model": ("Decoder", "Encoder", "Seq2Seq"),
     "strategy": ("Strategy", "what_if"),
-    "tasks": ("NEVER_CHOSEN", "TASK_NAMES", "Example", "Task", "TaskSpec", "Vocab", "make_batch", "make_spec"),
-    "training": ("DoneEvent", "EvalEvent", "Metrics", "StepEvent", "TrainState", "evaluate", "train",
-                 "validation_set"),
+    "events": ("DoneEvent", "EvalEvent", "Metrics", "StepEvent"),
+    "tasks": ("NEVER_CHOSEN", "TASK_NAMES", "Example", "Task", "TaskSpec", "Vocab", "make_batch", "make_spec",
+              "validation_set"),
+    "training": ("TrainState", "evaluate", "train"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -21,7 +21,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, load_file, save_file
 
-from .config import ModelConfig
+from .config import CONFIG_FILE, ModelConfig
 from .builder import build_model
 from .model import Seq2Seq
 from .tasks import Task, TaskSpec
@@ -32,7 +32,6 @@ VERSION = 2  # 2: the model config may hold attention kinds, bidirectional, arch
 # the model fields a version-1 config.json has (attention a bool); anything else in one is damage, not data
 V1_MODEL_FIELDS = ("src_vocab_size", "trg_vocab_size", "cell", "emb_dim", "hidden_dim", "n_layers", "dropout",
                    "attention")
-CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "train_state.safetensors"
 MAX_CONFIG_BYTES = 64_000       # a real config.json is about 1 KB

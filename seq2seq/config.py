@@ -9,6 +9,8 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
+CONFIG_FILE = "config.json"  # a checkpoint folder's settings (seq2seq.checkpoint); here, so finding one needs no torch
+
 CELLS = ("lstm", "gru")
 ATTENTIONS = ("none", "dot", "general", "additive")
 ARCHS = ("rnn", "transformer")

@@ -16,7 +16,7 @@ import io
 import math
 from dataclasses import dataclass, field
 
-from .training import DoneEvent, EvalEvent, StepEvent, TrainEvent
+from .events import DoneEvent, EvalEvent, StepEvent, TrainEvent
 
 CSV_COLUMNS = ("step", "elapsed_s", "train_loss", "val_loss", "exact_match", "token_accuracy")
 SMOOTHING = 0.97      # the smoothed loss is an exponential moving average over about 1 / (1 - this) steps

@@ -313,3 +313,11 @@ def _pad(rows: list[list[int]]) -> torch.Tensor:
     import torch
     width = max(len(r) for r in rows)
     return torch.tensor([r + [PAD_ID] * (width - len(r)) for r in rows], dtype=torch.long)
+
+
+VALIDATION_SEED = 20_240_601  # the held-out validation set is the same for every training run
+
+
+def validation_set(task: Task, n: int, seed: int = VALIDATION_SEED) -> list[Example]:
+    """Up to n distinct held-out examples (fewer only if the held-out part of the space is smaller)."""
+    return task.examples(random.Random(seed), n, held_out=True, distinct=True)

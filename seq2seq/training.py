@@ -32,9 +32,10 @@ from .config import TrainConfig
 from .decode import default_max_len, evaluating, exact_and_token_hits, greedy_decode_batch
 from .common import sequence_loss
 from .model import Seq2Seq
-from .tasks import MAX_SOURCE_TOKENS, Batch, Example, Task, make_batch
+from .events import DoneEvent, EvalEvent, Metrics, StepEvent, TrainEvent  # noqa: F401 - also exported here
+from .tasks import MAX_SOURCE_TOKENS, VALIDATION_SEED, Batch, Example, Task, make_batch, \
+    validation_set  # noqa: F401 - also exported here
 
-VALIDATION_SEED = 20_240_601  # the held-out validation set is the same for every training run
 LR_FLOOR = 0.1                # lr_decay lowers the learning rate linearly to this factor of config.lr
 MAX_WATCH = 100               # sources a run may decode at each evaluation for a live preview
 STATE_FORMAT = "seq2seq-train-state"
@@ -288,63 +289,6 @@ def _check_moments(name: str, moments: dict[str, torch.Tensor]) -> None:
         raise ValueError(f"the training state's Adam moments for {name} contain NaN or infinite values")
     if bool((moments["exp_avg_sq"] < 0).any()):
         raise ValueError(f"the training state's Adam second moments for {name} are negative")
-
-
-@dataclass
-class Metrics:
-    exact_match: float
-    token_accuracy: float
-    loss: float
-    n: int
-
-
-class _Event:
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class StepEvent(_Event):
-    step: int
-    loss: float
-    elapsed: float
-    event: str = "step"
-
-
-@dataclass
-class EvalEvent(_Event):
-    step: int
-    elapsed: float
-    exact_match: float
-    token_accuracy: float
-    val_loss: float
-    watch: list[str] = field(default_factory=list)  # the greedy output for each watched source, in order
-    event: str = "eval"
-
-
-@dataclass
-class DoneEvent(_Event):
-    """How a run ended. `step` is where training got to (the next run goes on from there); the figures and
-    `watch` describe the model the caller ends with: the weights of step `kept_step`, earlier than `step`
-    when keep_best went back to a better evaluation (the message then says so)."""
-    step: int
-    elapsed: float
-    reason: str            # "steps" | "time_budget" | "target_accuracy" | "stopped" | "diverged"
-    message: str
-    exact_match: float
-    token_accuracy: float
-    val_loss: float
-    watch: list[str] = field(default_factory=list)
-    kept_step: int | None = None  # the step of the weights kept (None: `step`)
-    event: str = "done"
-
-
-TrainEvent = StepEvent | EvalEvent | DoneEvent
-
-
-def validation_set(task: Task, n: int, seed: int = VALIDATION_SEED) -> list[Example]:
-    """Up to n distinct held-out examples (fewer only if the held-out part of the space is smaller)."""
-    return task.examples(random.Random(seed), n, held_out=True, distinct=True)
 
 
 def evaluate(model: Seq2Seq, task: Task, examples: Sequence[Example], batch_size: int = 1000) -> Metrics:

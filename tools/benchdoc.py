@@ -31,3 +31,32 @@ def table(header: tuple[str, ...], rows: list[tuple]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """`python tools/benchdoc.py NAME -- COMMAND...`: run COMMAND (its output shown as it comes), and if it
+    succeeds, write what it printed into section NAME as a dated text block."""
+    import os
+    import subprocess
+    import time
+    if len(argv) < 3 or argv[1] != "--":
+        print(__doc__)
+        return 2
+    name, command = argv[0], argv[2:]
+    when = f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the start"
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=PAGE.parent.parent)
+    lines = []
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        lines.append(line.rstrip("\n"))
+    if process.wait() != 0:
+        print(f"benchdoc: {' '.join(command)} failed (exit {process.returncode}); docs/benchmarks.md unchanged")
+        return process.returncode
+    write_section(name, f"Measured {when}, by `{'python ' + ' '.join(command[1:]) if command[0].endswith('python') else ' '.join(command)}`:"
+                        "\n\n```text\n" + "\n".join(lines) + "\n```")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main(sys.argv[1:]))

@@ -5,6 +5,6 @@ so they are easy to test and the tabs stay wiring. One module per kind of view; 
 """
 from .beams import *  # noqa: F401,F403
 from .common import *  # noqa: F401,F403
+from .common import _mark, _shade  # noqa: F401
 from .decoding import *  # noqa: F401,F403
 from .training import *  # noqa: F401,F403
-from .common import _mark, _shade  # noqa: F401

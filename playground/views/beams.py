@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from seq2seq.decode import BeamSearch
 from seq2seq.tasks import EOS
 
 from .common import ACCENT, RIGHT, WRONG, _mark, esc
-from .decoding import attention_html, Decoded, verdict_html
+from .decoding import Decoded, attention_html, verdict_html
+
+if TYPE_CHECKING:  # types only: the page is built without torch
+    from seq2seq.decode import BeamSearch
 
 
 BEST = "#f59e0b"  # amber: the best beam, as the current step elsewhere

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from seq2seq.decode import Trace
 from seq2seq.tasks import EOS
 
 from .common import ACCENT, RIGHT, WRONG, _mark, _shade, esc
+
+if TYPE_CHECKING:  # types only: the page is built without torch
+    from seq2seq.decode import Trace
 
 
 @dataclass

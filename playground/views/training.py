@@ -3,13 +3,16 @@ preview and the model's diagram."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from seq2seq.history import History
 from seq2seq.tasks import Task, describe
 
 from .common import RIGHT, WRONG, _mark, esc
+
+if TYPE_CHECKING:  # types only: the page is built without torch
+    from seq2seq.history import History
 
 LOSS_SERIES = ("each step", "smoothed", "held-out", "best possible")
 ACCURACY_SERIES = ("exact match", "token accuracy")

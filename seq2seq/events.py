@@ -1,0 +1,59 @@
+"""What a training run reports, as it goes: a step's loss, an evaluation's held-out figures, how it ended.
+Plain data (no torch), so a record of a training (`seq2seq.history`) and the web app can read them without
+loading a model."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Metrics:
+    exact_match: float
+    token_accuracy: float
+    loss: float
+    n: int
+
+
+class _Event:
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class StepEvent(_Event):
+    step: int
+    loss: float
+    elapsed: float
+    event: str = "step"
+
+
+@dataclass
+class EvalEvent(_Event):
+    step: int
+    elapsed: float
+    exact_match: float
+    token_accuracy: float
+    val_loss: float
+    watch: list[str] = field(default_factory=list)  # the greedy output for each watched source, in order
+    event: str = "eval"
+
+
+@dataclass
+class DoneEvent(_Event):
+    """How a run ended. `step` is where training got to (the next run goes on from there); the figures and
+    `watch` describe the model the caller ends with: the weights of step `kept_step`, earlier than `step`
+    when keep_best went back to a better evaluation (the message then says so)."""
+    step: int
+    elapsed: float
+    reason: str            # "steps" | "time_budget" | "target_accuracy" | "stopped" | "diverged"
+    message: str
+    exact_match: float
+    token_accuracy: float
+    val_loss: float
+    watch: list[str] = field(default_factory=list)
+    kept_step: int | None = None  # the step of the weights kept (None: `step`)
+    event: str = "done"
+
+
+TrainEvent = StepEvent | EvalEvent | DoneEvent

@@ -53,7 +53,7 @@ def slider(name: str, **kw) -> gr.components.Component:
     s = DECODING[name]
     common = dict(label=s.label, info=s.info or None, elem_id=f"decode-{name.replace('_', '-')}") | kw
     if s.widget == "number":
-        return gr.Number(s.default, precision=0 if s.whole else None, minimum=s.low, **common)
+        return gr.Number(s.default, precision=0 if s.whole else None, minimum=s.low, maximum=s.high, **common)
     return gr.Slider(s.low, s.high, value=s.default, step=s.step, **common)
 
 

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .config import MAX_FF, POSITIONS, ModelConfig, TrainConfig, heads_problem
+from .config import MAX_FF, POSITIONS, RNN_FIELDS, TRANSFORMER_FIELDS, ModelConfig, TrainConfig, heads_problem
 from .controls import DECODING, SETTINGS, Setting, SettingsError, cli_number, plain, span
 from .tasks import MAX_LENGTH_CAP, NEVER_CHOSEN, TASK_NAMES, Task, length_cap, length_unit, make_spec
 
@@ -207,8 +207,9 @@ def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
 MODEL_OPTIONS = {"cell": "cell", "emb": "emb_dim", "hidden": "hidden_dim", "layers": "n_layers", "dropout": "dropout",
                  "attention": "attention", "bidirectional": "bidirectional", "arch": "arch", "heads": "heads",
                  "ff": "ff_dim", "positions": "positions"}
-RNN_ONLY = ("cell", "emb", "attention", "bidirectional")  # options the Transformer has no use for
-TRANSFORMER_ONLY = ("heads", "ff", "positions")
+OPTION_OF = {field: option for option, field in MODEL_OPTIONS.items()}
+RNN_ONLY = tuple(OPTION_OF[f] for f in RNN_FIELDS)  # options the Transformer has no use for
+TRANSFORMER_ONLY = tuple(OPTION_OF[f] for f in TRANSFORMER_FIELDS)
 SETTING_OPTIONS = {"seed": "seed", "batch_size": "batch_size", "teacher_forcing": "teacher_forcing",
                    "lr_decay": "lr_decay", "warmup": "warmup", "schedule": "schedule"}
 # ... and these a resumed run may set

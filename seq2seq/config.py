@@ -14,6 +14,9 @@ CONFIG_FILE = "config.json"  # a checkpoint folder's settings (seq2seq.checkpoin
 CELLS = ("lstm", "gru")
 ATTENTIONS = ("none", "dot", "general", "additive")
 ARCHS = ("rnn", "transformer")
+# the ModelConfig fields only one architecture reads (the form hides, and the CLI refuses, the other's)
+RNN_FIELDS = ("cell", "emb_dim", "attention", "bidirectional")
+TRANSFORMER_FIELDS = ("heads", "ff_dim", "positions")
 POSITIONS = ("sinusoidal", "learned")
 MAX_POSITIONS = 128  # the longest source, and the most decoder steps, a Transformer with learned positions takes
 MAX_LR = 10.0  # Adam moves every weight by about lr per step: far above 0.1 nothing here can learn

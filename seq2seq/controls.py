@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import (MAX_BATCH, MAX_EMB, MAX_HEADS, MAX_HIDDEN, MAX_LAYERS, MAX_LR, MAX_SEED, MAX_WARMUP,
-                     ModelConfig, TrainConfig, heads_problem)
+                     RNN_FIELDS, ModelConfig, TrainConfig, heads_problem)
 from .tasks import MAX_LENGTH_CAP, TASK_NAMES, Task, length_cap, length_unit, make_spec
 
 MIN_HELD_OUT = 10  # a task must have at least this many held-out sources to measure accuracy on
@@ -67,8 +67,8 @@ def _numbers(name, label, widget, default, seed, group, low, high, *, whole=Fals
 ATTENTION_CHOICES = (("None", "none"), ("Dot product (Luong)", "dot"), ("General (Luong)", "general"),
                      ("Additive (Bahdanau)", "additive"))
 ARCH_CHOICES = (("LSTM/GRU", "rnn"), ("Transformer", "transformer"))
-RNN_ONLY = ("cell", "emb_dim", "attention", "bidirectional")  # fields a Transformer does not use
-TRANSFORMER_ONLY = ("heads",)
+RNN_ONLY = RNN_FIELDS  # fields a Transformer does not use
+TRANSFORMER_ONLY = ("heads",)  # the Transformer's fields that are on the form (TRANSFORMER_FIELDS)
 
 
 def table(max_seconds: int = 600) -> dict[str, Setting]:

@@ -118,8 +118,11 @@ def what_if(decoded, step, token, model_choice, train_task, session, request) ->
     model, task, _ = pick_model(model_choice, train_task, session, request)
     if shown_tokens(task) != decoded.tokens:
         raise problem("The model changed since this decoding: press Decode again.", "Decode again")
+    try:  # the step as people write it: a whole number within the decoding (never Python's own words)
+        step = settings.in_range("Step", step, True, 1, len(decoded.trace.steps), "Cannot force")
+    except SettingsError as e:
+        raise as_error(e) from None
     try:
-        step = int(step)
         changed = seq2seq.what_if(model, task.vocab, decoded.trace, step, str(token))
     except (TypeError, ValueError) as e:
         raise problem(f"Cannot force that: {e}.", "Cannot force") from None

@@ -52,6 +52,7 @@ def main(argv: list[str]) -> int:
     if process.wait() != 0:
         print(f"benchdoc: {' '.join(command)} failed (exit {process.returncode}); docs/benchmarks.md unchanged")
         return process.returncode
+    when += f", {os.getloadavg()[0]:.1f} at the end (other work on the machine slows every figure alike)"
     write_section(name, f"Measured {when}, by `{'python ' + ' '.join(command[1:]) if command[0].endswith('python') else ' '.join(command)}`:"
                         "\n\n```text\n" + "\n".join(lines) + "\n```")
     return 0

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q
 
-.PHONY: run test bench loadtest fit-cost checkpoints clean
+.PHONY: run test test-fast bench loadtest fit-cost checkpoints clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	$(PY) app.py
 
+# every tier: unit, app (one shared python app.py) and browser (Chromium)
 test: $(VENV)/.dev
 	$(PY) -m pytest -q
+
+# the unit tier alone: no server, no browser, under a minute
+test-fast: $(VENV)/.dev
+	$(PY) -m pytest -q tests/unit
 
 # Measures, and writes every figure into docs/benchmarks.md (about 30 minutes on 2 cores)
 bench: $(VENV)/.dev

@@ -58,7 +58,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 HERE = Path(__file__).resolve().parent.parent  # the project
 sys.path.insert(0, str(HERE / "tests"))
-from conftest import free_port, wait_for_http  # noqa: E402
+from helpers import free_port, wait_for_http  # noqa: E402
 
 import httpx  # noqa: E402
 from gradio_client import Client, __version__ as CLIENT_VERSION, handle_file  # noqa: E402

@@ -2,7 +2,6 @@
 length (seq2seq.lengths), on the bundled checkpoints: no server, deterministic."""
 import math
 from functools import cache
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,8 @@ from seq2seq import strategy as strategies
 from seq2seq.lengths import LengthRow, accuracy_by_length
 from seq2seq.strategy import Strategy
 from seq2seq.tasks import PAD, SOS, UNK
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SPECIALS = {PAD, SOS, UNK}  # tokens a model must never write
 
 

@@ -5,13 +5,13 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq.builder import build_model
 from seq2seq.tasks import Task, make_spec
 from seq2seq.training import DoneEvent, EvalEvent, StepEvent, TrainState, train
 from playground.worker import Failed, Finished, Job, Killed, Snapshot, WorkerError, model_from_weights, weights_bytes
+from tests.helpers import same_weights, wait_until
 
 TASK = Task(make_spec("reverse", 3, 5))
 CONFIG = ModelConfig(len(TASK.vocab), len(TASK.vocab), emb_dim=16, hidden_dim=32)
@@ -30,6 +30,11 @@ def alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def gone(pid: int) -> None:
+    """The process ends (a busy machine may take a moment to let it exit): fails if it is still there after 10 s."""
+    wait_until(lambda: not alive(pid), f"process {pid} gone", 10, every=0.05)
 
 
 def collect(run):
@@ -58,9 +63,9 @@ def test_a_run_in_a_worker_is_the_same_run_as_in_process(pool):
     watched = [e.watch for e in here if isinstance(e, (EvalEvent, DoneEvent))]
     assert [e.watch for e in events if isinstance(e, (EvalEvent, DoneEvent))] == watched and len(watched[0]) == 2
     trained = model_from_weights(CONFIG, others[-1].weights)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), trained.state_dict().values()))
+    assert same_weights(model, trained)
     assert others[-1].state == state.to_bytes()  # where the run left off, for the next one to go on from
-    assert not alive(run.pid)
+    gone(run.pid)
 
 
 def test_a_run_continues_from_the_weights_it_is_given(pool):
@@ -93,8 +98,7 @@ def test_a_run_past_its_deadline_is_killed_and_its_process_is_gone(pool):
     _, others = collect(run)
     assert isinstance(others[-1], Killed) and others[-1].reason == "deadline"
     assert time.perf_counter() - started < 2.0
-    time.sleep(0.2)
-    assert not alive(run.pid)
+    gone(run.pid)
 
 
 def test_a_run_that_grows_past_its_memory_limit_is_killed(pool):
@@ -104,18 +108,14 @@ def test_a_run_that_grows_past_its_memory_limit_is_killed(pool):
                      memory_limit_mb=5)
     _, others = collect(run)
     assert isinstance(others[-1], Killed) and others[-1].reason == "memory" and "5 MB" in others[-1].message
-    time.sleep(0.2)
-    assert not alive(run.pid)
+    gone(run.pid)
 
 
 def test_a_run_whose_caller_goes_away_ends(pool):
     run = pool.start(job(steps=None, time_budget=60))
     pid = run.pid
     run.conn.close()  # the caller vanishes without a word
-    deadline = time.perf_counter() + 5
-    while alive(pid) and time.perf_counter() < deadline:
-        time.sleep(0.1)
-    assert not alive(pid)
+    gone(pid)
 
 
 def test_a_job_that_cannot_build_its_model_fails_to_start(pool):
@@ -153,10 +153,9 @@ def test_a_run_that_got_worse_sends_the_weights_of_its_best_evaluation_and_goes_
         if isinstance(event, StepEvent) and event.step in (80, 100):
             weights_at[event.step] = {name: t.clone() for name, t in model.state_dict().items()}
     kept = model_from_weights(CONFIG, finished.weights)
-    assert all(torch.equal(kept.state_dict()[name], t) for name, t in weights_at[80].items())
+    assert same_weights(kept, weights_at[80])
     carried = TrainState.from_bytes(finished.state, kept)
-    assert carried.kept.step == 80 and all(torch.equal(carried.last_weights[name], t)
-                                           for name, t in weights_at[100].items())
+    assert carried.kept.step == 80 and same_weights(carried.last_weights, weights_at[100])
 
     more = Job(CONFIG.to_dict(), TASK.spec.to_dict(),
                TrainConfig(batch_size=32, val_size=50, eval_every=20, steps=20, lr=0.02).to_dict(),
@@ -165,4 +164,4 @@ def test_a_run_that_got_worse_sends_the_weights_of_its_best_evaluation_and_goes_
     assert [e.step for e in events if isinstance(e, StepEvent)] == list(range(101, 121))
     went_on = TrainState.from_bytes(others[-1].state, kept)
     trained = went_on.trained_weights(model_from_weights(CONFIG, others[-1].weights))
-    assert all(torch.equal(trained[name], t) for name, t in model.state_dict().items())  # step 120, bit for bit
+    assert same_weights(trained, model)  # step 120, bit for bit

@@ -13,6 +13,7 @@ from seq2seq import build_model, sequence_loss
 from seq2seq.tasks import PAD_ID, Task, make_batch, make_spec
 from seq2seq.training import evaluate, train, validation_set
 from seq2seq.transformer import Transformer
+from tests.helpers import same_weights
 
 TASK = Task(make_spec("reverse", 2, 7))
 V = len(TASK.vocab)
@@ -35,9 +36,8 @@ def test_build_model_builds_a_transformer_with_its_config():
     assert len(model.encoder.layers) == 2 and len(model.decoder.layers) == 2
     assert model.decoder.layers[0].ff.inner.out_features == 64
     # the same seed, the same weights; another seed, others
-    assert all(torch.equal(a, b) for a, b in zip(tiny().parameters(), model.parameters()))
-    other = build_model(model.config, seed=4)
-    assert not all(torch.equal(a, b) for a, b in zip(other.parameters(), model.parameters()))
+    assert same_weights(tiny(), model)
+    assert not same_weights(build_model(model.config, seed=4), model)
 
 
 @pytest.mark.parametrize("positions", ["sinusoidal", "learned"])

@@ -6,29 +6,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from seq2seq import __main__ as cli
+from seq2seq import __main__ as cli_module
 from seq2seq import controls
 from seq2seq.config import ModelConfig, heads_problem
 from seq2seq.controls import DECODING, SETTINGS, SettingsError, plain, span
 from seq2seq.tasks import NEVER_CHOSEN, NEVER_CHOSEN_IDS, TASK_NAMES, Vocab, length_cap, make_spec
+from tests.helpers import ROOT, cli
 
-ROOT = Path(__file__).resolve().parents[1]
 REVERSE = ROOT / "checkpoints" / "reverse"
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    """`python -m seq2seq ...` in this process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def squeeze(text: str) -> str:
@@ -51,18 +39,18 @@ def beyond(setting) -> float:
     return high + 1 if setting.whole else high * 2 + 1
 
 
-NUMBER_OPTIONS = [option for option, name in cli.TRAIN_CONTROLS.items()
-                  if SETTINGS[name].low is not None and option not in cli.OWN_CHECKS]
+NUMBER_OPTIONS = [option for option, name in cli_module.TRAIN_CONTROLS.items()
+                  if SETTINGS[name].low is not None and option not in cli_module.OWN_CHECKS]
 
 
 # ---------------------------------------------------------------- --help
 
 
 def test_train_help_gives_each_controls_range_and_choices_from_the_table(capsys):
-    code, out, _ = run(capsys, "train", "--help")
+    code, out, _ = cli(capsys, "train", "--help")
     assert code == 0
     text = squeeze(out)
-    for option, name in cli.TRAIN_CONTROLS.items():
+    for option, name in cli_module.TRAIN_CONTROLS.items():
         setting = SETTINGS[name]
         if setting.choices:
             assert squeeze("{" + ",".join(v for _, v in setting.choices) + "}") in text or \
@@ -74,9 +62,9 @@ def test_train_help_gives_each_controls_range_and_choices_from_the_table(capsys)
 
 
 def test_decode_help_gives_each_decode_controls_range_from_the_table(capsys):
-    code, out, _ = run(capsys, "decode", "--help")
+    code, out, _ = cli(capsys, "decode", "--help")
     assert code == 0
-    for option, name in cli.DECODE_CONTROLS.items():
+    for option, name in cli_module.DECODE_CONTROLS.items():
         assert squeeze(span(*DECODING[name].cli_range)) in squeeze(out), option
 
 
@@ -97,7 +85,7 @@ def test_the_command_lines_range_is_the_forms_unless_the_table_names_a_wider_one
 def test_an_out_of_range_hidden_size_is_the_tables_sentence_and_an_argument_error(capsys, tmp_path):
     setting = SETTINGS["hidden_dim"]
     for value in (setting.cli_range[1] + 1, setting.cli_range[0] - 1):
-        code, out, err = run(capsys, "train", "--task", "reverse", "--hidden", value, "--out", tmp_path / "never")
+        code, out, err = cli(capsys, "train", "--task", "reverse", "--hidden", value, "--out", tmp_path / "never")
         assert code == 2 and out == "" and len(err.splitlines()) == 1, err
         assert table_sentence(setting, value).rstrip(".") in err and "--hidden" in err
     assert not (tmp_path / "never").exists()
@@ -105,9 +93,9 @@ def test_an_out_of_range_hidden_size_is_the_tables_sentence_and_an_argument_erro
 
 @pytest.mark.parametrize("option", NUMBER_OPTIONS)
 def test_every_train_control_out_of_range_gets_the_tables_sentence(capsys, tmp_path, option):
-    setting = SETTINGS[cli.TRAIN_CONTROLS[option]]
+    setting = SETTINGS[cli_module.TRAIN_CONTROLS[option]]
     value = beyond(setting)
-    code, _, err = run(capsys, "train", "--task", "reverse", f"--{option.replace('_', '-')}", value,
+    code, _, err = cli(capsys, "train", "--task", "reverse", f"--{option.replace('_', '-')}", value,
                        "--out", tmp_path / "never")
     assert code == 2 and table_sentence(setting, value).rstrip(".") in err, err
 
@@ -123,9 +111,9 @@ def test_a_range_error_answers_without_importing_torch():
 
 @pytest.mark.parametrize("option", ["top_k", "temperature", "top_p", "seed"])
 def test_decode_controls_out_of_range_get_the_tables_sentence(capsys, option):
-    setting = DECODING[cli.DECODE_CONTROLS[option]]
+    setting = DECODING[cli_module.DECODE_CONTROLS[option]]
     value = beyond(setting) if setting.whole else float(beyond(setting))  # as argparse reads it
-    code, out, err = run(capsys, "decode", "--checkpoint", REVERSE, "--sample", f"--{option.replace('_', '-')}",
+    code, out, err = cli(capsys, "decode", "--checkpoint", REVERSE, "--sample", f"--{option.replace('_', '-')}",
                          value, "3 1 4")
     assert code == 1 and out == "" and table_sentence(setting, value).rstrip(".") in err, err
 
@@ -134,7 +122,7 @@ def test_the_beam_width_range_is_the_tables_in_the_command_line_beam_search_and_
     from seq2seq import Strategy, beam_search, load_checkpoint
     low, high = DECODING["width"].low, DECODING["width"].high
     words = f"between {plain(low)} and {plain(high)}"
-    code, _, err = run(capsys, "decode", "--checkpoint", REVERSE, "--beam", int(high) + 1, "3 1 4")
+    code, _, err = cli(capsys, "decode", "--checkpoint", REVERSE, "--beam", int(high) + 1, "3 1 4")
     assert code == 1 and words in err
     checkpoint = load_checkpoint(REVERSE)
     for width in (int(low) - 1, int(high) + 1):
@@ -160,7 +148,7 @@ def test_the_heads_rule_is_one_sentence_from_config_validate_the_form_and_the_co
     with pytest.raises(SettingsError) as info:
         controls.read({**controls.PRESETS["Transformer"], "hidden_dim": 30, "heads": 4})
     assert str(info.value) == sentence
-    code, _, err = run(capsys, "train", "--task", "reverse", "--arch", "transformer", "--hidden", 30, "--heads", 4,
+    code, _, err = cli(capsys, "train", "--task", "reverse", "--arch", "transformer", "--hidden", 30, "--heads", 4,
                        "--out", tmp_path / "never")
     assert code == 2 and "must be divisible by --heads (4)" in err
 

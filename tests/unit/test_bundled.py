@@ -1,16 +1,14 @@
 """The models shipped in checkpoints/ do what README promises, driven through the CLI's main() as a user would
-(in-process: tests/test_cli.py checks that `python -m seq2seq` is this same main())."""
+(in-process: tests/unit/test_cli.py checks that `python -m seq2seq` is this same main())."""
 import json
-from pathlib import Path
 
 import pytest
 
-from seq2seq.__main__ import main
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.decode import greedy_decode
 from seq2seq.lengths import accuracy_by_length
+from tests.helpers import ROOT, cli
 
-ROOT = Path(__file__).resolve().parents[1]
 
 # every bundled model: its task, a held-out source and what it must decode it to, and its architecture
 BUNDLED = {
@@ -30,21 +28,12 @@ def in_the_repository(monkeypatch):
     monkeypatch.chdir(ROOT)  # where README's commands are run
 
 
-def cli(capsys, *args: str) -> str:
-    """stdout of `python -m seq2seq ARGS`, which must succeed."""
-    capsys.readouterr()
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    assert code == 0 and err == "", err
-    return out
-
-
 def test_every_bundled_folder_is_one_of_these():
     assert sorted(p.name for p in (ROOT / "checkpoints").iterdir() if p.is_dir()) == sorted(BUNDLED)
 
 
 def test_bundled_reverse_decodes_the_readme_example(capsys):
-    assert cli(capsys, "decode", "--checkpoint", "checkpoints/reverse", "3 1 4 1 5 9") == "9 5 1 4 1 3\n"
+    assert cli(capsys, "decode", "--checkpoint", "checkpoints/reverse", "3 1 4 1 5 9").ok() == "9 5 1 4 1 3\n"
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -57,13 +46,13 @@ def test_bundled_models_load_and_decode_a_held_out_source(capsys, name):
     assert checkpoint.task.is_held_out(checkpoint.task.vocab.parse(source))
     if described:
         assert checkpoint.model.config.describe().startswith(described)
-    trace = json.loads(cli(capsys, "decode", "--checkpoint", f"checkpoints/{name}", "--json", source))
+    trace = json.loads(cli(capsys, "decode", "--checkpoint", f"checkpoints/{name}", "--json", source).ok())
     assert trace["output"] == output and trace["finished"]
 
 
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_models_reach_99_percent_on_held_out_examples(capsys, name):
-    metrics = json.loads(cli(capsys, "eval", "--checkpoint", f"checkpoints/{name}", "--json"))
+    metrics = json.loads(cli(capsys, "eval", "--checkpoint", f"checkpoints/{name}", "--json").ok())
     assert metrics["n"] == 1000
     assert metrics["exact_match"] >= 0.99 and metrics["token_accuracy"] >= 0.99
 
@@ -95,7 +84,7 @@ def test_attention_rows_sum_to_one(name):
 
 
 def test_bundled_addition_adds(capsys):
-    trace = json.loads(cli(capsys, "decode", "--checkpoint", "checkpoints/addition", "--json", "1 2 3 + 4 5"))
+    trace = json.loads(cli(capsys, "decode", "--checkpoint", "checkpoints/addition", "--json", "1 2 3 + 4 5").ok())
     assert trace["output"] == "1 6 8" and trace["finished"]  # 123 + 45 = 168
 
 

@@ -12,13 +12,12 @@ import ast
 import inspect
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import seq2seq
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "seq2seq"
 HEAVY = ("torch", "gradio", "playground")
 
@@ -154,14 +153,19 @@ def test_every_exported_name_resolves():
         seq2seq.no_such_name  # noqa: B018
 
 
-@pytest.mark.parametrize("first", ["import seq2seq.training", "from seq2seq import train",
-                                   "import seq2seq; seq2seq.train", "from seq2seq.training import train"])
-def test_seq2seq_train_is_the_function_whatever_was_imported_first(first):
-    out = fresh(f"{first}\nimport inspect, types, seq2seq, seq2seq.training\n"
-                "from seq2seq import train\n"
-                "print(inspect.isfunction(seq2seq.train), train is seq2seq.training.train is seq2seq.train,\n"
-                "      type(seq2seq) is types.ModuleType, inspect.ismodule(seq2seq.training))")
-    assert out.split() == ["True"] * 4
+def test_seq2seq_train_is_the_function_whatever_was_imported_first():
+    firsts = ["import seq2seq.training", "from seq2seq import train", "import seq2seq; seq2seq.train",
+              "from seq2seq.training import train"]
+    check = ("\nimport inspect, types, seq2seq, seq2seq.training\nfrom seq2seq import train\n"
+             "print(inspect.isfunction(seq2seq.train), train is seq2seq.training.train is seq2seq.train,\n"
+             "      type(seq2seq) is types.ModuleType, inspect.ismodule(seq2seq.training))")
+    # a fresh interpreter each (the order of the imports is the point), all at once: each imports torch
+    processes = {first: subprocess.Popen([sys.executable, "-c", first + check], cwd=ROOT, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True) for first in firsts}
+    for first, process in processes.items():
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, (first, err)
+        assert out.split() == ["True"] * 4, (first, out)
 
 
 def test_the_package_module_is_a_plain_module_here_too():

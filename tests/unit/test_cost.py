@@ -3,7 +3,6 @@ import re
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ from playground.budget import Budget, BudgetError, check
 from playground.cost import estimate, eval_seconds, val_size_within
 from seq2seq import build_model, count_parameters
 from seq2seq.tasks import Task, make_spec
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 DIGITS = len(Task(make_spec("reverse")).vocab)   # 14
 ADDITION = len(Task(make_spec("addition")).vocab)  # 15
 

@@ -3,7 +3,6 @@ checkpoint can be broken failing with a one-line CheckpointError that names the 
 import json
 import pickle
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,8 +15,9 @@ from seq2seq.decode import greedy_decode
 from seq2seq.builder import build_model
 from seq2seq.tasks import Task, make_spec
 from seq2seq.training import DoneEvent, TrainState, train
+from tests.helpers import ROOT, same_weights
 
-ROOT = Path(__file__).resolve().parents[1]
+
 TASK = Task(make_spec("reverse", 3, 5))
 SOURCES = ["3 1 4 1", "3 1 4", "9 2 6 5 3", "0 0 7", "5 8 9 7"]
 STEPS = 30
@@ -40,19 +40,6 @@ def summary(done: DoneEvent) -> dict:
     return training_summary(done.step, done.elapsed, done.exact_match, done.token_accuracy)
 
 
-def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
-    sa, sb = a.state_dict(), b.state_dict()
-    assert sa.keys() == sb.keys()
-    for name in sa:
-        assert sa[name].dtype == sb[name].dtype, name
-        assert torch.equal(sa[name], sb[name]), name
-
-
-def weights_differ(a: torch.nn.Module, b: torch.nn.Module) -> bool:
-    sb = b.state_dict()
-    return any(not torch.equal(t, sb[name]) for name, t in a.state_dict().items())
-
-
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """(model, done, folder): the trained one-layer LSTM, saved once for the read-only tests."""
@@ -71,7 +58,7 @@ def saved(tmp_path_factory):
                               "additive-bidirectional", "transformer"])
 def test_round_trip_gives_identical_weights_and_decodes(tmp_path, kw):
     model, done = trained_model(**kw)
-    assert weights_differ(model, build_model(model.config, seed=0))  # really trained, not the init weights
+    assert not same_weights(model, build_model(model.config, seed=0))  # really trained, not the init weights
 
     folder = save_checkpoint(tmp_path / "ck", model, TASK, summary(done))
     assert folder == tmp_path / "ck"
@@ -80,7 +67,7 @@ def test_round_trip_gives_identical_weights_and_decodes(tmp_path, kw):
     assert isinstance(loaded, Checkpoint)
     assert loaded.model.config == model.config
     assert loaded.task.spec == TASK.spec and loaded.task.vocab == TASK.vocab
-    assert_same_weights(loaded.model, model)
+    assert same_weights(loaded.model, model)
     for source in SOURCES:
         expected = greedy_decode(model, TASK.vocab, source).to_dict()
         assert expected["steps"], source
@@ -97,7 +84,7 @@ def test_round_trip_keeps_a_non_default_task_spec(tmp_path):
     loaded = load_checkpoint(tmp_path / "ck")
     assert loaded.task.spec == make_spec("sort", 2, 7)
     assert loaded.task.spec != TASK.spec
-    assert_same_weights(loaded.model, model)
+    assert same_weights(loaded.model, model)
 
 
 def test_loading_never_unpickles(saved, monkeypatch):
@@ -107,7 +94,7 @@ def test_loading_never_unpickles(saved, monkeypatch):
     for target, name in ((torch, "load"), (pickle, "load"), (pickle, "loads")):
         monkeypatch.setattr(target, name, refuse)
     model, _, folder = saved
-    assert_same_weights(load_checkpoint(folder).model, model)
+    assert same_weights(load_checkpoint(folder).model, model)
 
 
 # --- the files on disk -----------------------------------------------------------------------------------
@@ -161,13 +148,13 @@ def test_weights_are_safetensors_and_there_is_no_pickle_file(saved):
 def test_saving_twice_replaces_the_checkpoint_and_leaves_no_temporary_folders(tmp_path):
     first, done = trained_model()
     second = build_model(first.config, seed=9)
-    assert weights_differ(first, second)
+    assert not same_weights(first, second)
     save_checkpoint(tmp_path / "ck", first, TASK, summary(done))
-    assert_same_weights(load_checkpoint(tmp_path / "ck").model, first)
+    assert same_weights(load_checkpoint(tmp_path / "ck").model, first)
 
     save_checkpoint(tmp_path / "ck", second, TASK, {"steps": 0})
     loaded = load_checkpoint(tmp_path / "ck")
-    assert_same_weights(loaded.model, second)
+    assert same_weights(loaded.model, second)
     assert loaded.training["steps"] == 0
     assert [p.name for p in tmp_path.iterdir()] == ["ck"]
     assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["config.json", "model.safetensors"]
@@ -184,17 +171,17 @@ def test_a_failed_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save_checkpoint(tmp_path / "ck", build_model(first.config, seed=9), TASK)
     monkeypatch.undo()
-    assert_same_weights(load_checkpoint(tmp_path / "ck").model, first)
+    assert same_weights(load_checkpoint(tmp_path / "ck").model, first)
     assert [p.name for p in tmp_path.iterdir()] == ["ck"]  # the temporary folder was removed
 
 
 def test_saving_into_a_new_nested_or_an_empty_folder_works(tmp_path):
     model = build_model(model_config(), seed=1)
     save_checkpoint(tmp_path / "a" / "b" / "ck", model, TASK)
-    assert_same_weights(load_checkpoint(tmp_path / "a" / "b" / "ck").model, model)
+    assert same_weights(load_checkpoint(tmp_path / "a" / "b" / "ck").model, model)
     (tmp_path / "empty").mkdir()
     save_checkpoint(tmp_path / "empty", model, TASK)
-    assert_same_weights(load_checkpoint(tmp_path / "empty").model, model)
+    assert same_weights(load_checkpoint(tmp_path / "empty").model, model)
 
 
 def test_saving_into_a_folder_with_other_files_refuses_and_touches_nothing(tmp_path):
@@ -332,7 +319,7 @@ def test_a_checkpoint_zip_round_trips(saved, tmp_path):
     from seq2seq.checkpoint import load_checkpoint_zip
     model, _, _ = saved
     loaded = load_checkpoint_zip(zipped(saved, tmp_path), max_weights_bytes=10_000_000)
-    assert_same_weights(model, loaded.model)
+    assert same_weights(model, loaded.model)
     assert loaded.task.spec == TASK.spec
 
 
@@ -413,6 +400,35 @@ def test_broken_or_hostile_zips_are_refused_with_a_sentence(tmp_path, what, memb
     with pytest.raises(CheckpointError, match=message) as info:
         load_checkpoint_zip(archive, max_weights_bytes=10_000_000)
     assert str(tmp_path) not in str(info.value)
+
+
+def with_extra_entries(archive, target, total: int):
+    """A copy of a checkpoint zip padded with small notes to `total` entries: a plain zip, not zip64."""
+    import zipfile
+    with zipfile.ZipFile(archive) as zin, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
+        infos = zin.infolist()
+        for info in infos:
+            zout.writestr(info.filename, zin.read(info))
+        for i in range(total - len(infos)):
+            zout.writestr(f"notes/{i}.txt", b"")
+    with open(target, "rb") as f:
+        assert b"PK\x06\x06" not in f.read()  # no zip64 directory: the entry count is what is checked
+    with zipfile.ZipFile(target) as z:
+        assert len(z.infolist()) == total
+    return target
+
+
+def test_a_zip_with_more_entries_than_the_cap_is_refused_by_its_directory(saved, tmp_path, monkeypatch):
+    from seq2seq.checkpoint import load_checkpoint_zip
+    archive = zipped(saved, tmp_path)
+    at_cap = with_extra_entries(archive, tmp_path / "100.zip", checkpoint_module.MAX_ZIP_ENTRIES)
+    assert checkpoint_module.MAX_ZIP_ENTRIES == 100
+    assert same_weights(load_checkpoint_zip(at_cap, max_weights_bytes=10_000_000).model, saved[0])  # 100: loads
+    over = with_extra_entries(archive, tmp_path / "101.zip", 101)
+    monkeypatch.setattr(checkpoint_module.zipfile, "ZipFile", lambda *a: pytest.fail("the directory was read"))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint_zip(over, max_weights_bytes=10_000_000)
+    assert str(info.value) == "the zip holds 101 entries; a checkpoint has 2 or 3"
 
 
 # --- the training state -----------------------------------------------------------------------------------

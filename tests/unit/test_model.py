@@ -9,6 +9,7 @@ from seq2seq.config import ModelConfig, TrainConfig
 from seq2seq import build_model, sequence_loss
 from seq2seq.model import Seq2Seq, _rnn_step, _run_rnn, attention
 from seq2seq.tasks import PAD_ID, Task, make_batch, make_spec
+from tests.helpers import same_weights
 
 TASK = Task(make_spec("reverse", 2, 7))
 
@@ -92,8 +93,7 @@ def test_build_model_is_seeded_and_leaves_global_rng_alone():
     torch.manual_seed(0)
     a, b = tiny(), tiny()
     assert torch.equal(torch.rand(1), expected_next)
-    for pa, pb in zip(a.parameters(), b.parameters()):
-        assert torch.equal(pa, pb)
+    assert same_weights(a, b)
 
 
 def test_configs_round_trip_through_json_and_reject_bad_values():

@@ -13,6 +13,7 @@ from seq2seq.tasks import Task, make_spec
 from seq2seq.training import DoneEvent, EvalEvent, StepEvent, TrainState, evaluate, train, validation_set
 
 from seq2seq import training as train_module  # the package's `train` is the function
+from tests.helpers import same_weights
 
 
 def setup(name="reverse", lo=3, hi=4, hidden=32, **model_kw):
@@ -23,10 +24,6 @@ def setup(name="reverse", lo=3, hi=4, hidden=32, **model_kw):
 
 def weights(model):
     return [p.detach().clone() for p in model.parameters()]
-
-
-def same(a, b):
-    return all(torch.equal(x, y) for x, y in zip(a, b))
 
 
 def small(**kw):
@@ -84,7 +81,7 @@ def test_stop_signal_ends_training_and_keeps_the_model():
     done = events[-1]
     assert (done.reason, done.step) == ("stopped", 7)
     assert events[-2].step == 7  # checked before the very next step
-    assert same(weights(model), kept)
+    assert same_weights(weights(model), kept)
 
 
 def test_nan_loss_stops_with_a_reason_and_goes_back_to_the_last_evaluated_weights():
@@ -101,7 +98,7 @@ def test_nan_loss_stops_with_a_reason_and_goes_back_to_the_last_evaluated_weight
     done = events[-1]
     assert done.reason == "diverged" and "loss became nan" in done.message and "learning rate" in done.message
     assert done.step == 10                    # the last evaluation before it broke
-    assert same(weights(model), history[10])  # ... and its weights
+    assert same_weights(weights(model), history[10])  # ... and its weights
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
     assert math.isfinite(done.val_loss)
 
@@ -113,7 +110,7 @@ def test_an_exploding_loss_is_divergence_even_when_it_stays_finite():
     events = list(train(model, task, small(steps=100, lr=5.0), start_step=200))
     done = events[-1]
     assert done.reason == "diverged" and "exploded" in done.message and "Lower the learning rate" in done.message
-    assert done.step == 200 and same(weights(model), good)  # back to the model it started from
+    assert done.step == 200 and same_weights(weights(model), good)  # back to the model it started from
     assert done.exact_match == first.exact_match
     assert max(e.loss for e in events if isinstance(e, StepEvent)) < 10  # the first loss was the good model's
 
@@ -130,7 +127,7 @@ def test_the_largest_learning_rate_is_caught_as_an_exploding_loss_at_once():
     done = list(train(model, task, small(steps=30, lr=10, clip=1e6)))[-1]
     # one step at lr 10 moves every weight by about 10: the next loss is far past twice the first
     assert done.reason == "diverged" and "diverged at step 2 (the loss exploded" in done.message
-    assert done.step == 0 and same(weights(model), start)
+    assert done.step == 0 and same_weights(weights(model), start)
 
 
 def test_non_finite_gradients_stop_training_before_the_optimizer_uses_them():
@@ -146,7 +143,7 @@ def test_non_finite_gradients_stop_training_before_the_optimizer_uses_them():
     done = events[-1]
     assert done.reason == "diverged" and "diverged at step 14 (the gradients became" in done.message
     assert max(e.step for e in events if isinstance(e, StepEvent)) == 13  # step 14 never reached Adam
-    assert done.step == 10 and same(weights(model), history[10])
+    assert done.step == 10 and same_weights(weights(model), history[10])
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
@@ -245,7 +242,7 @@ def test_when_evaluations_happen_never_changes_the_training():
                      sum(isinstance(e, EvalEvent) for e in events)))
     (losses, final, n_evals), (timed_losses, timed_final, timed_evals) = runs
     assert n_evals == 4 and timed_evals > 4  # many more evaluations ...
-    assert timed_losses == losses and same(timed_final, final)  # ... and not a bit of difference
+    assert timed_losses == losses and same_weights(timed_final, final)  # ... and not a bit of difference
 
 
 def test_evaluations_carry_the_greedy_outputs_of_the_watched_sources():
@@ -311,8 +308,8 @@ def test_the_model_ends_with_the_weights_of_its_best_evaluation(monkeypatch):
     events, at = run_recording(model, task, small(steps=30), state=state, watch=watch)
     done = events[-1]
     assert (done.reason, done.step, done.kept_step) == ("steps", 30, 20)
-    assert same(weights(model), at[20])  # the model is step 20's ...
-    assert same(list(state.last_weights.values()), at[30])  # ... and training stands at step 30
+    assert same_weights(weights(model), at[20])  # the model is step 20's ...
+    assert same_weights(list(state.last_weights.values()), at[30])  # ... and training stands at step 30
     assert (state.kept.step, state.kept.exact_match) == (20, 0.9)
     assert done.exact_match == 0.9 and done.token_accuracy == 0.9  # the kept model's figures
     assert done.message == "finished 30 steps; kept the weights of step 20 (90.0% held-out exact match, against " \
@@ -326,7 +323,7 @@ def test_ties_in_exact_match_go_to_the_lower_held_out_loss_and_then_to_the_earli
     scripted(monkeypatch, [0.9, 0.9, 0.9, 0.9], [0.5, 0.3, 0.3, 0.4])
     model, task = setup()
     events, at = run_recording(model, task, small(steps=40))
-    assert events[-1].kept_step == 20 and events[-1].val_loss == 0.3 and same(weights(model), at[20])
+    assert events[-1].kept_step == 20 and events[-1].val_loss == 0.3 and same_weights(weights(model), at[20])
 
 
 def test_a_final_evaluation_off_the_cadence_is_a_point_of_the_curve_when_the_model_goes_back(monkeypatch):
@@ -348,7 +345,7 @@ def test_without_keep_best_the_model_ends_with_its_last_weights(monkeypatch):
     state = TrainState.fresh(0)
     events, at = run_recording(model, task, small(steps=30, keep_best=False), state=state)
     assert events[-1].kept_step == 30 and events[-1].exact_match == 0.7 and "kept" not in events[-1].message
-    assert same(weights(model), at[30]) and state.kept is None and state.last_weights is None
+    assert same_weights(weights(model), at[30]) and state.kept is None and state.last_weights is None
 
 
 def test_a_diverged_run_keeps_its_best_evaluation_and_goes_on_from_its_last_good_one(monkeypatch):
@@ -365,7 +362,7 @@ def test_a_diverged_run_keeps_its_best_evaluation_and_goes_on_from_its_last_good
                     model.decoder.fc_out.bias.fill_(float("nan"))
     done = events[-1]
     assert (done.reason, done.step, done.kept_step, done.exact_match) == ("diverged", 20, 10, 0.9)
-    assert same(weights(model), at[10]) and same(list(state.last_weights.values()), at[20])
+    assert same_weights(weights(model), at[10]) and same_weights(list(state.last_weights.values()), at[20])
 
 
 @pytest.mark.parametrize("exacts, kept", [([0.5, 0.9, 0.7, 0.8], 20), ([0.5, 0.9, 0.7, 0.95], 40)],
@@ -377,7 +374,7 @@ def test_continuing_from_kept_weights_is_the_run_that_never_stopped(monkeypatch,
     model, task = setup(n_layers=2, dropout=0.5)
     straight, at = run_recording(model, task, small(steps=40, teacher_forcing=0.5), state=TrainState.fresh(0))
     straight_kept = weights(model)
-    assert straight[-1].kept_step == kept and same(straight_kept, at[kept])
+    assert straight[-1].kept_step == kept and same_weights(straight_kept, at[kept])
 
     scripted(monkeypatch, exacts)
     model, task = setup(n_layers=2, dropout=0.5)
@@ -389,5 +386,5 @@ def test_continuing_from_kept_weights_is_the_run_that_never_stopped(monkeypatch,
     losses = [e.loss for e in first + then if isinstance(e, StepEvent)]
     assert losses == [e.loss for e in straight if isinstance(e, StepEvent)]  # bit for bit
     assert then[-1].kept_step == kept and then[-1].exact_match == straight[-1].exact_match
-    assert same(weights(model), straight_kept)
+    assert same_weights(weights(model), straight_kept)
     assert (state.last_weights is None) == (kept == 40)

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,39 +27,11 @@ from seq2seq import checkpoint
 from seq2seq.checkpoint import load_checkpoint
 from seq2seq.builder import build_model
 from seq2seq.training import VALIDATION_SEED
+from tests.helpers import ROOT, cli, run_main, same_weights
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAIN_STEPS = 400
 # the real process, without the debug switch that turns one-line errors into tracebacks
 ENV = {k: v for k, v in os.environ.items() if k != "SEQ2SEQ_DEBUG"}
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def _main(args, stdin: str | None) -> int:
-    """main() as `python -m seq2seq` runs it: argparse's errors exit (code 2) rather than return."""
-    old_stdin = sys.stdin
-    if stdin is not None:
-        sys.stdin = io.StringIO(stdin)
-    try:
-        return main([str(a) for a in args])
-    except SystemExit as e:
-        return e.code
-    finally:
-        sys.stdin = old_stdin
-
-
-def cli(capsys, *args, stdin: str | None = None) -> Result:
-    """Run the CLI in this process; capsys holds what it printed."""
-    capsys.readouterr()
-    code = _main(args, stdin)
-    captured = capsys.readouterr()
-    return Result(code, captured.out, captured.err)
 
 
 def process(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -102,8 +73,8 @@ def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "reverse"
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = _main(["train", "--task", "reverse", "--min-len", 3, "--max-len", 5, "--steps", TRAIN_STEPS,
-                      "--hidden", 64, "--emb", 16, "--eval-every", 100, "--seed", 0, "--json", "--out", out], None)
+        code = run_main(["train", "--task", "reverse", "--min-len", 3, "--max-len", 5, "--steps", TRAIN_STEPS,
+                         "--hidden", 64, "--emb", 16, "--eval-every", 100, "--seed", 0, "--json", "--out", out])
     assert code == 0, stderr.getvalue()
     assert stderr.getvalue() == ""
     return out, json_lines(stdout.getvalue())
@@ -544,14 +515,9 @@ def test_a_transformer_trained_in_two_runs_is_the_one_trained_in_one(capsys, tmp
     resumed = cli(capsys, "train", "--resume", tmp_path / "first", "--steps", 8, "--out", tmp_path / "second")
     assert resumed.returncode == 0, resumed.stderr
     whole, second = load_checkpoint(tmp_path / "whole").model, load_checkpoint(tmp_path / "second").model
-    assert all(torch_equal(t, second.state_dict()[name]) for name, t in whole.state_dict().items())
+    assert same_weights(whole, second)
     refused = cli(capsys, "train", "--resume", tmp_path / "first", "--heads", 4, "--out", tmp_path / "third")
     assert "--heads cannot be used with --resume" in assert_one_line_error(refused, code=2)
-
-
-def torch_equal(a, b) -> bool:
-    import torch
-    return torch.equal(a, b)
 
 
 @pytest.mark.parametrize("flags, expected", [

@@ -19,6 +19,7 @@ from seq2seq.training import EvalEvent, StepEvent, TrainState, train
 from playground.worker import Finished, Job, model_from_weights, weights_bytes
 
 from seq2seq import training as train_module  # the package's `train` is the function
+from tests.helpers import cli, same_weights
 
 TASK = Task(make_spec("reverse", 3, 4))
 # everything that draws random numbers: batches, dropout (on embeddings and between the 2 layers), the
@@ -34,12 +35,6 @@ def settings(steps, **kw) -> TrainConfig:
 
 def losses(events) -> list[float]:
     return [e.loss for e in events if isinstance(e, StepEvent)]
-
-
-def assert_same_weights(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +56,7 @@ def test_200_steps_then_300_more_with_the_state_are_the_500_steps_of_one_run(str
     first = losses(train(model, TASK, settings(200), state=state))
     then = losses(train(model, TASK, settings(300), state=state, start_step=200))
     assert first + then == straight[0]  # bit for bit: Adam, the generators and the batches went on
-    assert_same_weights(model.state_dict(), straight[1])
+    assert same_weights(model.state_dict(), straight[1])
 
 
 def test_without_the_state_a_continuation_is_a_different_run(straight):
@@ -90,7 +85,7 @@ def test_a_worker_resumes_from_the_state_another_worker_ended_with(pool, straigh
                                        weights=end.weights, state=end.state, start_step=30, snapshot_seconds=0))
     assert [e.step for e in then if isinstance(e, StepEvent)] == list(range(31, 51))
     assert losses(first) + losses(then) == straight[0][:50]  # the first 50 steps of the long run
-    assert_same_weights(model_from_weights(CONFIG, finished.weights).state_dict(), straight[2])
+    assert same_weights(model_from_weights(CONFIG, finished.weights).state_dict(), straight[2])
 
 
 # --- every run owns its generators ------------------------------------------------------------------------
@@ -118,9 +113,10 @@ def test_two_runs_in_parallel_threads_are_the_runs_done_alone():
         t.start()
     for t in threads:
         t.join()
+    assert len(alone) == 2 and None not in together  # both threads finished their run
     for (a_losses, a_weights), (b_losses, b_weights) in zip(alone, together):
         assert a_losses == b_losses
-        assert_same_weights(a_weights, b_weights)
+        assert same_weights(a_weights, b_weights)
     assert alone[0][0] != alone[1][0]
 
 
@@ -228,7 +224,7 @@ def test_a_run_stopped_in_its_warmup_and_resumed_through_bytes_is_the_run_that_n
     list(train(model, TASK, settings(7, lr=0.01, warmup=10), state=state))
     again = TrainState.from_bytes(state.to_bytes(), model)  # as a checkpoint carries it
     list(train(model, TASK, settings(5, lr=0.01, warmup=10), state=again, start_step=7))
-    assert_same_weights(model.state_dict(), whole.state_dict())
+    assert same_weights(model.state_dict(), whole.state_dict())
 
 
 def test_the_cli_resumes_with_the_saved_warmup_and_schedule(tmp_path, capsys):
@@ -285,9 +281,9 @@ def test_a_state_with_kept_weights_round_trips_within_its_size_cap(trained_state
     assert len(state.to_bytes()) < len(data) <= train_module.state_max_bytes(model)
     back = TrainState.from_bytes(data, model)
     assert back.kept == with_last.kept and back.to_bytes() == data
-    assert_same_weights(back.last_weights, with_last.last_weights)
-    assert_same_weights(back.trained_weights(model), with_last.last_weights)
-    assert_same_weights(TrainState.from_bytes(state.to_bytes(), model).trained_weights(model),
+    assert same_weights(back.last_weights, with_last.last_weights)
+    assert same_weights(back.trained_weights(model), with_last.last_weights)
+    assert same_weights(TrainState.from_bytes(state.to_bytes(), model).trained_weights(model),
                         dict(model.named_parameters()))
 
 
@@ -403,16 +399,6 @@ CLI_MODEL = ["--task", "reverse", "--min-len", 3, "--max-len", 4, "--emb", 8, "-
              "--no-lr-decay"]  # a decaying run decays over the steps it is given: 200 + 300 is not 500
 
 
-def cli(capsys, *args) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:  # argparse's own errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_resume_gives_the_model_of_one_uninterrupted_run(capsys, tmp_path):
     assert cli(capsys, "train", *CLI_MODEL, "--steps", 500, "--out", tmp_path / "straight")[0] == 0
     assert cli(capsys, "train", *CLI_MODEL, "--steps", 200, "--out", tmp_path / "first")[0] == 0
@@ -425,8 +411,8 @@ def test_resume_gives_the_model_of_one_uninterrupted_run(capsys, tmp_path):
     # the same training (where it stands, in the state) and the same model kept (the best of the evaluations at
     # steps 100-500: 200 is one of them, so the first run's final evaluation is one the straight run made too)
     trained = [TrainState.from_bytes(c.state, c.model).trained_weights(c.model) for c in (straight, then)]
-    assert_same_weights(*trained)
-    assert_same_weights(then.model.state_dict(), straight.model.state_dict())
+    assert same_weights(*trained)
+    assert same_weights(then.model.state_dict(), straight.model.state_dict())
     assert then.training["exact_match"] == straight.training["exact_match"] == events[-1]["exact_match"]
     assert then.training["steps"] == straight.training["steps"] == 500 == events[-1]["steps"]
     assert then.training["train_config"] == {**straight.training["train_config"], "steps": 300}

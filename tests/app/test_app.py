@@ -1,4 +1,4 @@
-"""The app through its API, as a gradio_client user sees it: `python app.py` runs in a subprocess.
+"""The app through its API, as a gradio_client user sees it: the tier's shared `python app.py` (tests/conftest.py).
 
 The server allows one training at a time (SEQ2SEQ_MAX_TRAININGS=1), so the queue can be observed.
 """
@@ -6,40 +6,18 @@ import csv
 import io
 import math
 import re
-import time
 import zipfile
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from seq2seq import load_checkpoint
+from tests.helpers import (ACCURACY_PLOT, CHECKPOINT, HEATMAP, LOSS_PLOT, METRICS, MODEL_INFO, NUMBER, OUTPUT,
+                           STATUS, STEPS, TREE, VERDICT, AppServer, client, last_status, number, outputs, reported,
+                           series, train, wait_for_status, wait_until)
 
-OUTPUT, VERDICT, STEPS, TREE, MODEL_INFO = 0, 1, 2, 6, -1    # /decode returns the output string first, which model last
-LOSS_PLOT, ACCURACY_PLOT, STATUS, CHECKPOINT, METRICS = range(5)  # /train yields these
 RAW, SMOOTH, HELD_OUT, FLOOR = ("each step", "smoothed", "held-out", "best possible")
-
-
-def client(url: str) -> Client:
-    return Client(url, analytics_enabled=False, verbose=False)  # a new client is a new browser session
-
-
-def series(plot: dict, name: str) -> list[tuple[float, float]]:
-    """(step, value) points of one colour series of a LinePlot value."""
-    return [(row[0], row[1]) for row in plot["data"] if row[2] == name]
-
-
-def wait_for_status(job, prefix: str, timeout: float = 30.0) -> str:
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        outputs = job.outputs()
-        if outputs and outputs[-1][STATUS].startswith(prefix):
-            return outputs[-1][STATUS]
-        if job.done():
-            job.result()  # raises the app's error, if that is why it ended
-            break
-        time.sleep(0.1)
-    raise AssertionError(f"no status starting {prefix!r} within {timeout} s; got {job.outputs()[-1:]}")
 
 
 def test_decode_with_only_a_source_uses_the_bundled_reverse_model(app_url):
@@ -82,59 +60,59 @@ def test_bad_input_gives_a_message_and_the_server_still_answers(app_url):
 
 def test_train_streams_a_falling_loss_and_offers_downloads(app_url, tmp_path):
     c = client(app_url)
-    job = c.submit(steps=300, api_name="/train")
-    outputs = list(job)
-    statuses = [o[STATUS] for o in outputs]
+    job = c.submit(steps=200, api_name="/train")
+    updates = outputs(job)
+    statuses = [o[STATUS] for o in updates]
     assert statuses[0].startswith("Starting (new model)")
     assert any(s.startswith("Training: step") and "steps/s" in s for s in statuses)
-    assert statuses[-1].startswith("Done: finished 300 steps")
-    loss = series(outputs[-1][LOSS_PLOT], RAW)
-    smooth = series(outputs[-1][LOSS_PLOT], SMOOTH)
-    val = series(outputs[-1][LOSS_PLOT], HELD_OUT)
-    assert loss[-1][0] == 300 and val[0][0] == 0 and val[-1][0] == 300
+    assert statuses[-1].startswith("Done: finished 200 steps")
+    loss = series(updates[-1][LOSS_PLOT], RAW)
+    smooth = series(updates[-1][LOSS_PLOT], SMOOTH)
+    val = series(updates[-1][LOSS_PLOT], HELD_OUT)
+    assert loss[-1][0] == 200 and val[0][0] == 0 and val[-1][0] == 200
     assert loss[-1][1] < loss[0][1] / 3 and val[-1][1] < val[0][1] / 3  # the loss falls
     assert smooth[0][1] == loss[0][1] and smooth[-1][1] < smooth[0][1] / 3  # and so does its moving average
-    assert not series(outputs[-1][LOSS_PLOT], FLOOR)  # reverse can be learned to zero: no floor line
-    exact = series(outputs[-1][ACCURACY_PLOT], "exact match")
+    assert not series(updates[-1][LOSS_PLOT], FLOOR)  # reverse can be learned to zero: no floor line
+    exact = series(updates[-1][ACCURACY_PLOT], "exact match")
     assert exact[0] == (0, 0.0) and exact[-1][1] > 20  # held-out exact match rises from zero
     assert len(exact) >= 5  # evaluated on a time cadence, not only at the end
 
-    with zipfile.ZipFile(outputs[-1][CHECKPOINT]) as z:
+    with zipfile.ZipFile(updates[-1][CHECKPOINT]) as z:
         names = sorted(z.namelist())
-        assert names == ["seq2seq-reverse-step300/config.json", "seq2seq-reverse-step300/model.safetensors",
-                         "seq2seq-reverse-step300/train_state.safetensors"]
+        assert names == ["seq2seq-reverse-step200/config.json", "seq2seq-reverse-step200/model.safetensors",
+                         "seq2seq-reverse-step200/train_state.safetensors"]
         z.extractall(tmp_path)
-    checkpoint = load_checkpoint(tmp_path / "seq2seq-reverse-step300")
-    assert checkpoint.task.name == "reverse" and checkpoint.training["steps"] == 300
+    checkpoint = load_checkpoint(tmp_path / "seq2seq-reverse-step200")
+    assert checkpoint.task.name == "reverse" and checkpoint.training["steps"] == 200
     assert checkpoint.state is not None  # what continuing exactly needs travels with the model
     curve = checkpoint.training["curve"]  # and so does its training curve
-    assert curve["step"][-1] == 300 and curve["eval_step"][0] == 0
+    assert curve["step"][-1] == 200 and curve["eval_step"][0] == 0
     assert curve["exact_match"][-1] == pytest.approx(exact[-1][1] / 100, abs=1e-4)
-    with open(outputs[-1][METRICS]) as f:
+    with open(updates[-1][METRICS]) as f:
         rows = list(csv.DictReader(f))
-    assert [r["step"] for r in rows] == [str(i) for i in range(301)]
-    assert rows[0]["exact_match"] == "0" and rows[300]["train_loss"] and rows[300]["exact_match"]
+    assert [r["step"] for r in rows] == [str(i) for i in range(201)]
+    assert rows[0]["exact_match"] == "0" and rows[200]["train_loss"] and rows[200]["exact_match"]
 
     # the session's model decodes now, and says so
     result = c.predict("1 2 3", api_name="/decode")
-    assert "your model (trained here, step 300)" in result[MODEL_INFO]
+    assert "your model (trained here, step 200)" in result[MODEL_INFO]
 
 
 def test_stop_keeps_the_model_and_training_continues_from_it(app_url):
     c = client(app_url)
     job = c.submit(steps=0, lr_decay=False, time_budget=60, api_name="/train")
-    wait_for_status(job, "Training: step")
-    stopped_at = time.perf_counter()
+    training = wait_for_status(job, r"Training: step [1-9]")  # it has trained: Stop has steps to keep
+    before = number(re.match(rf"Training: step ({NUMBER})", training)[1])
     assert c.predict(api_name="/stop") == "Stopping…"
-    final = list(job)[-1]
-    assert time.perf_counter() - stopped_at < 3
-    assert final[STATUS].startswith("Stopped: stopped by request after")
-    step = int(final[STATUS].split("step ")[1].split(" in all")[0].replace(",", ""))
-    assert step > 0
+    final = outputs(job)[-1]
+    assert final[STATUS].startswith("Stopped: stopped by request after"), final[STATUS]
+    ran, seconds, step = reported(final[STATUS])
+    assert step == ran >= before > 0  # what it had when Stop was pressed, and the step it was on
+    assert seconds < 60 / 2  # stopped by its own account, not run out of its 60 s
     assert series(final[LOSS_PLOT], RAW)[-1][0] == step   # the curve is kept up to the stop
-    assert "your model (trained here, step" in c.predict("3 1 4", api_name="/decode")[MODEL_INFO]
+    assert f"your model (trained here, step {step:,})" in c.predict("3 1 4", api_name="/decode")[MODEL_INFO]
 
-    again = list(c.submit(steps=50, lr_decay=False, api_name="/train"))
+    again = train(c, steps=50, lr_decay=False)
     assert again[0][STATUS].startswith(f"Starting (continuing from step {step:,})")
     assert again[-1][STATUS].startswith("Done: finished 50 steps")
     assert series(again[-1][LOSS_PLOT], RAW)[-1][0] == step + 50
@@ -142,7 +120,7 @@ def test_stop_keeps_the_model_and_training_continues_from_it(app_url):
 
     with pytest.raises(AppError, match=r"model settings changed \(Hidden size 96 → 64\)"):
         c.predict(hidden_dim=64, steps=10, api_name="/train")
-    fresh = list(c.submit(hidden_dim=64, steps=10, mode="new", api_name="/train"))
+    fresh = train(c, hidden_dim=64, steps=10, mode="new")
     assert fresh[0][STATUS].startswith("Starting (new model)")
     assert series(fresh[-1][LOSS_PLOT], RAW)[-1][0] == 10
 
@@ -153,10 +131,10 @@ def test_stop_with_nothing_training_says_so(app_url):
 
 def test_two_sessions_never_see_each_others_model_or_curve(app_url):
     a, b = client(app_url), client(app_url)
-    list(a.submit(steps=30, api_name="/train"))
+    train(a, steps=30)
     with pytest.raises(AppError, match="not trained a model in this session"):
         b.predict("1 2 3", "session", api_name="/decode")
-    b_final = list(b.submit(steps=20, task="sort", seed=3, api_name="/train"))[-1]
+    b_final = train(b, steps=20, task="sort", seed=3)[-1]
     assert b_final[STATUS].startswith("Done: finished 20 steps")
     assert series(b_final[LOSS_PLOT], RAW)[-1][0] == 20                    # B's own curve, from zero
     assert "sort" in b.predict("3 1 2", "auto", 3, "sort", api_name="/decode")[MODEL_INFO]
@@ -169,17 +147,17 @@ def test_a_second_training_waits_in_the_queue(app_url):
     first = a.submit(steps=0, lr_decay=False, time_budget=60, api_name="/train")
     wait_for_status(first, "Training: step")
     second = b.submit(steps=20, api_name="/train")
-    time.sleep(1.5)
-    status = second.status()
-    assert status.code.name == "IN_QUEUE" and status.rank == 0  # first in line, waiting for the slot
+    status = wait_until(lambda: (s := second.status()).code.name == "IN_QUEUE" and s, "the second run queued", 30)
+    assert status.rank == 0  # first in line, waiting for the slot ...
+    assert last_status(first).startswith("Training") and not first.done()  # ... which the first run holds
     a.predict(api_name="/stop")
-    assert list(first)[-1][STATUS].startswith("Stopped")
-    assert list(second)[-1][STATUS].startswith("Done: finished 20 steps")
+    assert outputs(first)[-1][STATUS].startswith("Stopped")
+    assert outputs(second)[-1][STATUS].startswith("Done: finished 20 steps")
 
 
 def test_a_downloaded_checkpoint_loads_back_as_the_sessions_model(app_url, tmp_path):
     trainer = client(app_url)
-    zip_path = list(trainer.submit(steps=40, task="copy", seed=1, api_name="/train"))[-1][CHECKPOINT]
+    zip_path = train(trainer, steps=40, task="copy", seed=1)[-1][CHECKPOINT]
     c = client(app_url)
     message = c.predict(handle_file(zip_path), api_name="/load")
     assert message.startswith("Loaded seq2seq-copy-step40.zip") and "copy" in message
@@ -202,67 +180,75 @@ def losses(metrics_csv: str) -> dict[int, float]:
 
 def test_automatic_decodes_with_a_model_for_the_train_tabs_task(app_url):
     c = client(app_url)
-    list(c.submit(steps=20, api_name="/train"))  # this session now has a (barely trained) reverse model
+    train(c, steps=20)  # this session now has a (barely trained) reverse model
     result = c.predict("12+7", "auto", 3, "addition", api_name="/decode")
     assert result[OUTPUT] == "1 9"  # not "unknown token '+'": the bundled addition model answers
     assert "bundled **addition**" in result[-1] and "your model learns reverse" in result[MODEL_INFO]
     assert "your model (trained here, step 20)" in c.predict("1 2 3", "auto", 3, "reverse", api_name="/decode")[MODEL_INFO]
 
 
+# every source of randomness a run has (the batches, dropout between 2 layers, the teacher-forcing coin), in a
+# model small enough to take a few seconds: exactness does not depend on size
+RANDOM_EVERYWHERE = dict(n_layers=2, dropout=0.5, teacher_forcing=0.5, emb_dim=8, hidden_dim=16, batch_size=32,
+                         lr_decay=False)
+
+
 def test_continue_goes_on_exactly_where_the_run_stopped(app_url):
-    """200 steps, then Continue for 300, is the same training as 500 steps straight: Adam's state, the batches,
-    dropout and the teacher-forcing coin all go on (2 layers, dropout 0.5, teacher forcing 0.5)."""
-    settings = dict(n_layers=2, dropout=0.5, teacher_forcing=0.5, lr_decay=False, seed=5)
+    """60 steps, then Continue for 90, is the same training as 150 steps straight: Adam's state, the batches,
+    dropout and the teacher-forcing coin all go on (evaluations on the clock fall elsewhere in each run)."""
     c = client(app_url)
-    list(c.submit(steps=200, mode="new", **settings, api_name="/train"))
-    final = list(c.submit(steps=300, mode="continue", **settings, api_name="/train"))[-1]
-    assert final[STATUS].startswith("Done: finished 300 steps") and "step 500 in all" in final[STATUS]
+    train(c, steps=60, mode="new", seed=5, **RANDOM_EVERYWHERE)
+    final = train(c, steps=90, mode="continue", seed=5, **RANDOM_EVERYWHERE)[-1]
+    assert final[STATUS].startswith("Done: finished 90 steps") and "step 150 in all" in final[STATUS]
     resumed = losses(final[METRICS])
-    straight = losses(list(client(app_url).submit(steps=500, mode="new", **settings, api_name="/train"))[-1][METRICS])
-    assert sorted(resumed) == sorted(straight) == list(range(1, 501))
-    assert [resumed[s] for s in range(201, 501)] == pytest.approx([straight[s] for s in range(201, 501)],
-                                                                  rel=2e-5, abs=1e-6)
+    straight = losses(train(client(app_url), steps=150, mode="new", seed=5, **RANDOM_EVERYWHERE)[-1][METRICS])
+    assert sorted(resumed) == sorted(straight) == list(range(1, 151))
+    assert [resumed[s] for s in range(61, 151)] == pytest.approx([straight[s] for s in range(61, 151)],
+                                                                 rel=2e-5, abs=1e-6)
 
 
 def test_a_loaded_checkpoint_continues_from_its_step_with_its_curve(app_url, tmp_path):
     trainer = client(app_url)
-    zip_path = list(trainer.submit(steps=40, task="copy", seed=1, api_name="/train"))[-1][CHECKPOINT]
+    zip_path = train(trainer, steps=40, task="copy", seed=1)[-1][CHECKPOINT]
     c = client(app_url)
     assert "step 40" in c.predict(handle_file(zip_path), api_name="/load")
-    outputs = list(c.submit(task="copy", steps=10, api_name="/train"))
-    assert outputs[0][STATUS].startswith("Starting (continuing from step 40)")
-    loss = series(outputs[-1][LOSS_PLOT], RAW)
+    updates = train(c, task="copy", steps=10)
+    assert updates[0][STATUS].startswith("Starting (continuing from step 40)")
+    loss = series(updates[-1][LOSS_PLOT], RAW)
     assert loss[0][0] <= 2 and loss[-1][0] == 50  # the loaded curve, then ten more steps
-    assert series(outputs[-1][ACCURACY_PLOT], "exact match")[0][0] == 0
+    assert series(updates[-1][ACCURACY_PLOT], "exact match")[0][0] == 0
 
     # a bundled model (no curve, no optimizer state in its folder) goes on from its saved step too
     from seq2seq.checkpoint import write_checkpoint_zip
     bundled = write_checkpoint_zip("checkpoints/sort", tmp_path / "sort.zip")
     message = c.predict(handle_file(str(bundled)), api_name="/load")
     assert "step 2,000" in message and "fresh optimizer" in message
-    outputs = list(c.submit(task="sort", hidden_dim=128, attention=False, steps=10, api_name="/train"))
-    assert outputs[0][STATUS].startswith("Starting (continuing from step 2,000)")
-    assert outputs[-1][STATUS].startswith("Done: finished 10 steps") and "step 2,010 in all" in outputs[-1][STATUS]
+    updates = train(c, task="sort", hidden_dim=128, attention=False, steps=10)
+    assert updates[0][STATUS].startswith("Starting (continuing from step 2,000)")
+    assert updates[-1][STATUS].startswith("Done: finished 10 steps") and "step 2,010 in all" in updates[-1][STATUS]
 
 
 def test_random_task_draws_the_best_possible_loss(app_url):
-    final = list(client(app_url).submit(task="random", min_len=5, max_len=5, steps=30, api_name="/train"))[-1]
+    final = train(client(app_url), task="random", min_len=5, max_len=5, steps=30)[-1]
     floor = series(final[LOSS_PLOT], FLOOR)
     assert [p[1] for p in floor] == pytest.approx([5 * math.log(10) / 6] * 2, abs=1e-6)
     assert floor[-1][0] == 30
 
 
 def test_two_trainings_at_once_equal_the_same_trainings_alone(tmp_path_factory):
-    from conftest import AppServer
+    # a server of its own: two training slots (the shared one has one, so that its queue can be watched)
     server = AppServer(tmp_path_factory.mktemp("two-slots"), SEQ2SEQ_MAX_TRAININGS="2")
     try:
-        settings = dict(n_layers=2, dropout=0.5, teacher_forcing=0.5, steps=150, lr_decay=False)
-        jobs = [client(server.url).submit(seed=seed, **settings, api_name="/train") for seed in (1, 2)]
-        for job in jobs:
-            wait_for_status(job, "Training: step")  # both are training at the same time
-        together = [losses(list(job)[-1][METRICS]) for job in jobs]
-        alone = [losses(list(client(server.url).submit(seed=seed, **settings, api_name="/train"))[-1][METRICS])
+        jobs = [client(server.url).submit(seed=seed, steps=150, **RANDOM_EVERYWHERE, api_name="/train")
+                for seed in (1, 2)]
+
+        def both_running():  # each has started its run (its first update) and neither has ended
+            return all(job.outputs() and not job.done() for job in jobs)
+        wait_until(both_running, "both runs going at the same moment", 60, every=0.02)
+        together = [losses(outputs(job)[-1][METRICS]) for job in jobs]
+        alone = [losses(train(client(server.url), seed=seed, steps=150, **RANDOM_EVERYWHERE)[-1][METRICS])
                  for seed in (1, 2)]
+        assert [sorted(run) for run in together] == [list(range(1, 151))] * 2
         assert together == alone and together[0] != together[1]
     finally:
         server.stop()
@@ -349,13 +335,17 @@ def test_top_k_and_the_heatmap_show_every_token_asked_for_whatever_the_strategy(
     # a barely trained model spreads its probability: the step table's "#1".."#6" and the heatmap's row of every
     # token must show the model's whole distribution, not only its three most probable tokens
     c = client(app_url)
-    list(c.submit(steps=20, api_name="/train"))
+    train(c, steps=20)
     for strategy in (("greedy",), ("beam", 3), ("sampling", 5, 1.0, 0, 1.0, 1)):
         result = c.predict("3 1 4 1 5 9", "session", 6, "reverse", *strategy, api_name="/decode")
         assert result[STEPS]["headers"][5:] == ["#1", "#2", "#3", "#4", "#5", "#6"]
-        for row in result[STEPS]["data"]:
-            assert all(re.fullmatch(r"\S+ \d+%", cell) for cell in row[5:]), (strategy, row)
-        for row in re.findall(r'<tr data-step="\d+">.*?</tr>', result[3]):
+        steps = result[STEPS]["data"]
+        assert steps, strategy
+        for row in steps:
+            assert len(row) == 11 and all(re.fullmatch(r"\S+ \d+%", cell) for cell in row[5:]), (strategy, row)
+        heatmap = re.findall(r'<tr data-step="\d+">.*?</tr>', result[HEATMAP])
+        assert len(heatmap) == len(steps), (strategy, len(heatmap))  # a row for every step decoded
+        for row in heatmap:
             probs = [float(p) for p in re.findall(r'title="[^":]*: ([\d.]+)"', row)]
             assert len(probs) == 11 and sum(probs) > 0.97, (strategy, probs)  # <eos> and ten digits
 
@@ -434,8 +424,8 @@ def test_bad_strategy_settings_and_what_ifs_are_one_clear_sentence(app_url):
         (("3 1 4", *DECODE_ARGS, "sampling", 5, 0), "/decode",
          r"^Temperature must be a number between 0\.05 and 5 \(you gave 0(\.0)?\)\.$"),
         (("3 1 4", *DECODE_ARGS, "sampling", 5, 1.0, 0, 1.5), "/decode", r"^Top-p must be a number between"),
-        (("3 1 4", 9, "1"), "/what_if", r"^Cannot force that: step must be between 1 and 4, got 9\.$"),
-        (("3 1 4", 0, "1"), "/what_if", r"^Cannot force that: step must be between 1 and 4, got 0\.$"),
+        (("3 1 4", 9, "1"), "/what_if", r"^Step must be a whole number between 1 and 4 \(you gave 9\)\.$"),
+        (("3 1 4", 0, "1"), "/what_if", r"^Step must be a whole number between 1 and 4 \(you gave 0\)\.$"),
         (("3 1 4", 2, "x"), "/what_if",
          r"^Cannot force that: unknown token 'x': this model knows only 0 1 2 3 4 5 6 7 8 9\.$"),
         (("3 1 4", 2, "<sos>"), "/what_if", r"^Cannot force that: unknown token '<sos>'"),
@@ -466,7 +456,7 @@ def compare_series(plot: dict) -> dict[str, dict[int, float]]:
 def test_compare_shows_both_models_and_their_accuracy_past_the_trained_lengths(app_url):
     c = client(app_url)
     # this session's model learns copy on lengths 3-12 (a little): longer than the bundled copy model (3-10)
-    final = list(c.submit(task="copy", min_len=3, max_len=12, steps=60, api_name="/train"))[-1]
+    final = train(c, task="copy", min_len=3, max_len=12, steps=60)[-1]
     assert final[STATUS].startswith("Done: finished 60 steps")
     source = "3 1 4 1 5 9 2 6 5 3 5 8"
     a, b, plot, note = c.predict(source, "bundled:copy", "session", api_name="/compare")
@@ -507,7 +497,7 @@ def test_compare_errors_are_one_clear_sentence(app_url):
         assert re.search(message, str(error.value)), (models, str(error.value))
     with pytest.raises(AppError, match="Type a source sequence"):
         c.predict("  ", "bundled:reverse", "bundled:copy", api_name="/compare")
-    list(c.submit(task="sort", steps=20, api_name="/train"))  # a session model, but for another task
+    train(c, task="sort", steps=20)  # a session model, but for another task
     with pytest.raises(AppError, match="^Model A learns reverse and model B sort: pick two models for the same task"):
         c.predict(source, "bundled:reverse", "session", api_name="/compare")
     with pytest.raises(AppError, match=r"^Unknown token\(s\) 'x'"):

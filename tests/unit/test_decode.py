@@ -1,6 +1,5 @@
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +10,7 @@ from seq2seq.decode import Forced, Sampling, beam_search, exact_and_token_hits, 
     greedy_decode_batch
 from seq2seq.builder import build_model
 from seq2seq.tasks import EOS_ID, PAD_ID, SOS_ID, Example, make_batch
+from tests.helpers import CHECKPOINTS
 
 
 def test_trace_records_every_step_with_top_k(short_reverse):
@@ -119,7 +119,7 @@ def test_exact_and_token_hits_count_eos_and_length():
 
 # ---------------------------------------------------------------- policies and beam search
 
-BUNDLED = Path(__file__).resolve().parents[1] / "checkpoints"
+BUNDLED = CHECKPOINTS
 
 
 def sources(task, n=15):

@@ -2,7 +2,6 @@
 time left and live preview."""
 import math
 import re
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,8 @@ from seq2seq.history import History
 from seq2seq.training import EvalEvent, StepEvent
 
 from playground import views
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKENS = ["<eos>", "1", "2", "3"]
 
 

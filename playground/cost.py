@@ -385,7 +385,7 @@ def val_size_within(model: "ModelConfig", spec: "TaskSpec", seconds: float, cap:
 
 # ------------------------------------------------------------------------------------------ the Transformer
 # Not fitted: a pessimistic hand-made estimate (checked against measurements of a few configurations: it is
-# above every one; see tests/test_cost.py). Per operator call, per element and per multiply-add costs are
+# above every one; see tests/unit/test_cost.py). Per operator call, per element and per multiply-add costs are
 # those of this machine's slowest measured small-matrix work.
 
 TRANSFORMER = {

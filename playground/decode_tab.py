@@ -14,7 +14,7 @@ from seq2seq.tasks import MAX_SOURCE_CHARS
 from . import decoding, limits, settings, views
 from .gradio_internals import event_payload
 from .models import AUTO, MODEL_CHOICES, pick_model
-from .page import asset, say, scroll_to
+from .page import asset, field, say, scroll_to
 from .webguard import friendly
 
 guarded = friendly(gr.Error, (gr.Error,))
@@ -48,13 +48,10 @@ class DecodeTab:
     refresh: dict  # the event that shows held-out examples and which model: run again when the model may change
 
 
-def slider(name: str, **kw) -> gr.components.Component:
-    """A Decode control from its row in the table."""
+def control(name: str, elem_id: str | None = None, **kw) -> gr.components.Component:
+    """A Decode control from its row in the table, showing its default."""
     s = DECODING[name]
-    common = dict(label=s.label, info=s.info or None, elem_id=f"decode-{name.replace('_', '-')}") | kw
-    if s.widget == "number":
-        return gr.Number(s.default, precision=0 if s.whole else None, minimum=s.low, maximum=s.high, **common)
-    return gr.Slider(s.low, s.high, value=s.default, step=s.step, **common)
+    return field(s, s.default, elem_id or f"decode-{name.replace('_', '-')}", **kw)
 
 
 def build_decode_tab(session_state: gr.State, train_task: gr.components.Component) -> DecodeTab:
@@ -68,15 +65,13 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
         decode_button = gr.Button("Decode", variant="primary", elem_id="decode-button", scale=1, min_width=90)
         model_choice = gr.Dropdown(MODEL_CHOICES, value=AUTO, label="Model", elem_id="decode-model", scale=4,
                                    min_width=200)
-        kinds = DECODING["strategy"]
-        strategy = gr.Dropdown(list(kinds.choices), value=kinds.default, label=kinds.label,
-                               elem_id="decode-strategy", scale=2, min_width=130)
+        strategy = control("strategy", scale=2, min_width=130)
     decode_message = gr.HTML("", elem_id="decode-message", visible=False)
     with gr.Row(equal_height=True):
         examples = gr.Dataset(components=[source], samples=[], label="Held-out examples: click one to decode it",
                               elem_id="decode-examples", scale=5)
-        top_k = slider("top_k", scale=2, min_width=140, elem_id="decode-topk")
-        fields = {name: slider(name, scale=1 if name == "seed" else 2, min_width=90 if name == "seed" else 140,
+        top_k = control("top_k", "decode-topk", scale=2, min_width=140)
+        fields = {name: control(name, scale=1 if name == "seed" else 2, min_width=90 if name == "seed" else 140,
                                visible=False) for name in STRATEGY_FIELDS}
     model_info = gr.Markdown(elem_id="decode-model-info", elem_classes="legend")
     with gr.Row(equal_height=False):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import seq2seq
 from seq2seq import Task
-from seq2seq.controls import DECODING
+from seq2seq.controls import DECODING, STRATEGY_KINDS as KINDS
 from seq2seq.tasks import MAX_SOURCE_CHARS, NEVER_CHOSEN
 
 from . import limits, settings, views
@@ -24,7 +24,6 @@ from .settings import SettingsError
 if TYPE_CHECKING:
     from seq2seq import Seq2Seq, Strategy
 
-KINDS = [value for _, value in DECODING["strategy"].choices]
 
 INPUT = "Check the input"
 

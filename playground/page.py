@@ -21,6 +21,20 @@ def asset(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def field(s, value, elem_id: str, **kw) -> gr.components.Component:
+    """The component for a control, from its row in the controls table (`seq2seq.controls.Setting`)."""
+    common = dict(label=s.label, info=s.info or None, elem_id=elem_id, **kw)
+    if s.widget == "dropdown":
+        return gr.Dropdown(list(s.choices), value=value, **common)
+    if s.widget == "radio":
+        return gr.Radio(list(s.choices), value=value, **common)
+    if s.widget == "checkbox":
+        return gr.Checkbox(value, **common)
+    if s.widget == "slider":
+        return gr.Slider(s.low, s.high, value=value, step=s.step, **common)
+    return gr.Number(value, minimum=s.low, maximum=s.high, precision=0 if s.whole else None, **common)
+
+
 def message_html(text: str = "", kind: str = "error") -> str:
     """A sentence shown beside the field it is about (not a red pill on every output)."""
     return f'<div class="s2s-message {kind}" role="alert">{views.esc(text)}</div>' if text else ""

@@ -10,7 +10,7 @@ import gradio as gr
 from seq2seq import Task, make_spec
 
 from . import limits, settings, views
-from .page import download, message_html, say, scroll_to
+from .page import download, field, message_html, say, scroll_to
 from .gradio_internals import unread_updates
 from .registry import RUNNING, session_key
 from .sessions import Session
@@ -40,18 +40,8 @@ class TrainTab:
 
 
 def form_field(s: settings.Setting, **kw) -> gr.components.Component:
-    """The form's component for a setting, from its row in the table."""
-    common = dict(label=s.label, info=s.info or None, elem_id=f"setting-{s.name.replace('_', '-')}", **kw)
-    value = settings.PRESETS[settings.DEFAULT_PRESET][s.name]
-    if s.widget == "dropdown":
-        return gr.Dropdown(list(s.choices), value=value, **common)
-    if s.widget == "radio":
-        return gr.Radio(list(s.choices), value=value, **common)
-    if s.widget == "checkbox":
-        return gr.Checkbox(value, **common)
-    if s.widget == "slider":
-        return gr.Slider(s.low, s.high, value=value, step=s.step, **common)
-    return gr.Number(value, minimum=s.low, maximum=s.high, precision=0 if s.whole else None, **common)
+    """The form's component for a setting, showing the default preset's value."""
+    return field(s, settings.PRESETS[settings.DEFAULT_PRESET][s.name], f"setting-{s.name.replace('_', '-')}", **kw)
 
 
 def model_fields_used(arch) -> dict[str, bool]:

@@ -98,8 +98,7 @@ def form_values_of(session: Session) -> dict:
             continue
         s = limits.SETTINGS[key]
         try:
-            values[key] = (settings.choice(s, saved[key]) if s.choices else settings.flag(s, saved[key])
-                           if s.widget == "checkbox" else settings.number(s, saved[key]))
+            values[key] = settings.value(s, saved[key])
         except ValueError:
             pass
     return values

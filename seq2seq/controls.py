@@ -147,6 +147,7 @@ DECODING: dict[str, Setting] = {s.name: s for s in [
              info="Smallest set of tokens this probable"),
     _numbers("seed", "Seed", "number", 0, 0, "decoding", 0, 2**31 - 1, whole=True),
 ]}
+STRATEGY_KINDS = tuple(v for _, v in DECODING["strategy"].choices)  # greedy, beam, sampling
 
 
 def form_order(settings: dict[str, Setting], group: str) -> list[Setting]:
@@ -164,10 +165,7 @@ def model_config(values: dict[str, Any], vocab_size: int, settings: dict[str, Se
     diagram; raises SettingsError for a value out of range."""
     v = {}
     for name in MODEL_FIELDS:
-        s, raw = settings[name], values.get(name)
-        if name == "attention" and isinstance(raw, bool):
-            raw = "dot" if raw else "none"
-        v[name] = choice(s, raw) if s.choices else flag(s, raw) if s.widget == "checkbox" else number(s, raw)
+        v[name] = value(settings[name], values.get(name))
     return ModelConfig(vocab_size, vocab_size, **v)
 _DEFAULTS = {s.name: s.default for s in SETTINGS.values()}
 # the issue-10 variants, as changes to the tuned default (measured: README "Architectures")
@@ -234,6 +232,15 @@ def flag(setting: Setting, value: Any) -> bool:
     return bool(value)
 
 
+def value(setting: Setting, raw: Any) -> Any:
+    """`raw` checked as the setting's kind of value: one of its choices, on/off, or a number in its range."""
+    if setting.name == "attention" and isinstance(raw, bool):  # callers from before there were kinds
+        raw = "dot" if raw else "none"
+    if setting.choices:
+        return choice(setting, raw)
+    return flag(setting, raw) if setting.widget == "checkbox" else number(setting, raw)
+
+
 def mode(value: Any) -> str:
     allowed = [v for _, v in MODES]
     if value not in allowed:
@@ -246,10 +253,7 @@ def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS) -> tup
     """The form's values, checked, as (task, model config, train config). Raises SettingsError."""
     v: dict[str, Any] = {}
     for name, s in settings.items():
-        raw = values.get(name, s.default)
-        if name == "attention" and isinstance(raw, bool):  # /train's callers from before there were kinds
-            raw = "dot" if raw else "none"
-        v[name] = (choice(s, raw) if s.choices else flag(s, raw) if s.widget == "checkbox" else number(s, raw))
+        v[name] = value(s, values.get(name, s.default))
     task_name = v["task"]
     try:
         spec = make_spec(task_name, v["min_len"], v["max_len"])

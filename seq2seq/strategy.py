@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from .controls import DECODING
+from .controls import STRATEGY_KINDS
 from .decode import BeamSearch, Forced, Greedy, Sampling, Trace, beam_search, check_width, greedy_decode
 from .model import Seq2Seq
 from .tasks import EOS, NEVER_CHOSEN, Vocab
 
-KINDS = tuple(value for _, value in DECODING["strategy"].choices)  # greedy, beam, sampling: the Decode tab's
+KINDS = STRATEGY_KINDS  # greedy, beam, sampling: the Decode tab's
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import decoding, limits
+from . import comparing, decoding, limits
 from .compare_tab import CompareTab
 from .decode_tab import DECODES, DecodeTab
 from .gradio_internals import api_only_input, unread_updates
@@ -69,7 +69,7 @@ def declare_api(demo: gr.Blocks, session_state: gr.State, train: TrainTab, decod
     @guarded
     def compare_endpoint(source: str, model_a: str, model_b: str, session, request: gr.Request):
         """/compare: each model's answer (HTML), their exact match by source length (a table) and a note."""
-        c = decoding.compare(source, model_a, model_b, session, request)
+        c = comparing.compare(source, model_a, model_b, session, request)
         return c.a, c.b, c.by_length, c.note
 
     form = train.form

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from . import decoding, views
+from . import comparing, views
 from .decode_tab import DECODES, PRIVATE
 from .models import COMPARE_CHOICES, COMPARE_COLOURS, COMPARE_DEFAULTS
 from .page import say, scroll_to
@@ -55,7 +55,7 @@ def build_compare_tab(session_state: gr.State) -> CompareTab:
     @guarded
     def compare_on_page(source, model_a, model_b, session, request: gr.Request):
         try:
-            c = decoding.compare(source, model_a, model_b, session, request)
+            c = comparing.compare(source, model_a, model_b, session, request)
         except gr.Error as e:
             return {a: EMPTY_COMPARE, b: "", chart: None, note: "", message: say(e.message)}
         return {a: c.a, b: c.b, chart: c.by_length, note: c.note, message: say()}

@@ -16,7 +16,7 @@ _EXPORTS = {
     "checkpoint": ("Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint"),
     "common": ("count_parameters", "sequence_loss"),
     "config": ("ModelConfig", "TrainConfig"),
-    "decode": ("Step", "Trace", "beam_search", "greedy_decode", "greedy_decode_batch"),
+    "decode": ("Interrupted", "Step", "Trace", "beam_search", "greedy_decode", "greedy_decode_batch"),
     "lengths": ("accuracy_by_length",),
     "model": ("Decoder", "Encoder", "Seq2Seq"),
     "strategy": ("Strategy", "what_if"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -46,6 +46,15 @@ class Trace:
                 if step[key] is None:
                     del step[key]
         return data
+
+
+class Interrupted(Exception):
+    """A decoding's `should_stop()` said yes: it stopped before its next step (cancelled or stopped)."""
+
+
+def _check(should_stop: Callable[[], bool] | None) -> None:
+    if should_stop is not None and should_stop():
+        raise Interrupted()
 
 
 @contextlib.contextmanager
@@ -130,21 +139,25 @@ class Forced:
 
 
 def decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tensor | None, max_len: int,
-                 policy: Any = None, *, stop_at_eos: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+                 policy: Any = None, *, stop_at_eos: bool = True,
+                 should_stop: Callable[[], bool] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Decode a batch one step at a time, `policy` choosing each next token (greedy when None). Returns the
     chosen ids [batch, steps], the logits they were chosen from [batch, steps, vocab] and the attention
     weights: [batch, steps, src_len] for an RNN with attention, None without; for the Transformer its
     cross-attention of every layer and head, [batch, steps, layers, heads, src_len] (average dims 2 and 3
     for one weight per source token). Weights on PAD are 0. steps <= max_len (and <= a Transformer's
     learned positions), fewer when every row has produced <eos> (if stop_at_eos). Call inside
-    `evaluating(model)` (or with gradients if you need them)."""
+    `evaluating(model)` (or with gradients if you need them). `should_stop` is asked before the encoder and
+    every decoder step: when it says yes, Interrupted is raised (a cancelled request, a stopped run)."""
     policy = policy or Greedy()
+    _check(should_stop)
     never = torch.tensor(NEVER_CHOSEN_IDS, device=src.device)
     state, memory = model.encode(src, src_lens)
     input = torch.full((src.shape[0],), SOS_ID, dtype=torch.long, device=src.device)  # [batch]
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)            # [batch]
     ids, logits_per_step, weights_per_step = [], [], []
     for t in range(_step_limit(model, max_len)):
+        _check(should_stop)
         logits, state, weights = model.decoder(input, state, memory)  # [batch, vocab], [batch, (layers, heads,) src_len]
         input = policy.choose(logits.index_fill(-1, never, float("-inf")), t)  # never padding, start, unknown                              # [batch]
         ids.append(input)
@@ -164,7 +177,7 @@ def greedy_decode_batch(model: Seq2Seq, src: torch.Tensor, src_lens: torch.Tenso
 
 
 def greedy_decode(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], *, max_len: int | None = None,
-                  top_k: int = 3, policy: Any = None) -> Trace:
+                  top_k: int = 3, policy: Any = None, should_stop: Callable[[], bool] | None = None) -> Trace:
     """Decode one source (a string, parsed with the vocabulary, or a token list) step by step, greedily or as
     `policy` (Sampling, Forced) chooses. Each Step holds the `top_k` most likely tokens and the whole
     distribution (`dist`), and for the Transformer its cross-attention per layer and head (`heads`) beside
@@ -173,7 +186,8 @@ def greedy_decode(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], *, 
     src = torch.tensor([vocab.encode(tokens)], dtype=torch.long)  # [1, src_len]
     k = max(1, min(top_k, len(vocab)))
     with evaluating(model):
-        ids, logits, attn = decode_batch(model, src, None, max_len or default_max_len(len(tokens)), policy)
+        ids, logits, attn = decode_batch(model, src, None, max_len or default_max_len(len(tokens)), policy,
+                                         should_stop=should_stop)
     probs = logits[0].softmax(-1)          # [steps, vocab]
     top_p, top_i = probs.topk(k, dim=-1)   # [steps, k]
     heads = None
@@ -254,11 +268,13 @@ def check_width(width: int) -> int:
 
 
 def beam_search(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], width: int = 5, *,
-                max_len: int | None = None, alpha: float = 1.0) -> BeamSearch:
+                max_len: int | None = None, alpha: float = 1.0,
+                should_stop: Callable[[], bool] | None = None) -> BeamSearch:
     """Keep the `width` most probable hypotheses at each step; each alive one is expanded into its `width` best
     next tokens (all recorded in the tree, with whether they survived). A hypothesis ending in <eos> is a
     finished beam; the search stops when `width` have finished or at the length limit. Beams are ranked by
-    log-probability / length ** alpha (alpha 0: no length normalisation). Width 1 is greedy search."""
+    log-probability / length ** alpha (alpha 0: no length normalisation). Width 1 is greedy search.
+    `should_stop`: as for decode_batch (Interrupted before a step when it says yes)."""
     check_width(width)
     tokens = vocab.parse(source) if isinstance(source, str) else list(source)
     src = torch.tensor([vocab.encode(tokens)], dtype=torch.long)  # [1, src_len]
@@ -275,6 +291,7 @@ def beam_search(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], width
         state, memory = model.encode(src, None)
         input = torch.tensor([SOS_ID])
         for step in range(1, limit + 1):
+            _check(should_stop)
             logits, state, _ = model.decoder(input, state, memory)         # [alive, vocab]
             logp = logits.log_softmax(-1)                                  # [alive, vocab]
             # padding, start and unknown are never a hypothesis's next token (no output holds them)

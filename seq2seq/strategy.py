@@ -7,7 +7,7 @@ a decoding works the same whichever strategy made it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .controls import STRATEGY_KINDS
 from .decode import BeamSearch, Forced, Greedy, Sampling, Trace, beam_search, check_width, greedy_decode
@@ -48,25 +48,29 @@ class Strategy:
 
 
 def run(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], strategy: Strategy,
-        top_k: int = 3) -> tuple[Trace, BeamSearch | None]:
-    """Decode `source` with `strategy`: the trace of the chosen path, and the beam search's tree (beam only)."""
+        top_k: int = 3, should_stop: Callable[[], bool] | None = None) -> tuple[Trace, BeamSearch | None]:
+    """Decode `source` with `strategy`: the trace of the chosen path, and the beam search's tree (beam only).
+    `should_stop` is asked before every decoder step (Interrupted when it says yes)."""
     if strategy.kind == "beam":
-        search = beam_search(model, vocab, source, strategy.width)
-        return best_beam_trace(model, vocab, search, top_k), search
+        search = beam_search(model, vocab, source, strategy.width, should_stop=should_stop)
+        return best_beam_trace(model, vocab, search, top_k, should_stop), search
     policy = (Sampling(strategy.temperature, strategy.top_k, strategy.top_p, strategy.seed)
               if strategy.kind == "sampling" else Greedy())
-    return greedy_decode(model, vocab, source, top_k=top_k, policy=policy), None
+    return greedy_decode(model, vocab, source, top_k=top_k, policy=policy, should_stop=should_stop), None
 
 
-def best_beam_trace(model: Seq2Seq, vocab: Vocab, search: BeamSearch, top_k: int = 3) -> Trace:
+def best_beam_trace(model: Seq2Seq, vocab: Vocab, search: BeamSearch, top_k: int = 3,
+                    should_stop: Callable[[], bool] | None = None) -> Trace:
     """The best beam as a step-by-step trace: its tokens forced one by one, each step's distribution recorded."""
     best = search.beams[0]
     tokens = best.tokens + ([EOS] if best.finished else [])
     path = {t: vocab.stoi[token] for t, token in enumerate(tokens)}
-    return greedy_decode(model, vocab, search.source, max_len=len(path), top_k=top_k, policy=Forced(path))
+    return greedy_decode(model, vocab, search.source, max_len=len(path), top_k=top_k, policy=Forced(path),
+                         should_stop=should_stop)
 
 
-def what_if(model: Seq2Seq, vocab: Vocab, trace: Trace, step: int, token: str, top_k: int = 3) -> Trace:
+def what_if(model: Seq2Seq, vocab: Vocab, trace: Trace, step: int, token: str, top_k: int = 3,
+            should_stop: Callable[[], bool] | None = None) -> Trace:
     """The decoding `trace` again, but with `token` chosen at `step` (from 1): the steps before it as they were,
     then greedy from the forced token on. Raises ValueError for a step or token that is not there."""
     if not 1 <= step <= len(trace.steps):
@@ -75,4 +79,5 @@ def what_if(model: Seq2Seq, vocab: Vocab, trace: Trace, step: int, token: str, t
         raise ValueError(f"unknown token {token[:20]!r}: this model knows only {' '.join(vocab.tokens)}")
     forced = {t: vocab.stoi[s.token] for t, s in enumerate(trace.steps[:step - 1])}
     forced[step - 1] = vocab.stoi[token]
-    return greedy_decode(model, vocab, trace.source, top_k=top_k, policy=Forced(forced, Greedy()))
+    return greedy_decode(model, vocab, trace.source, top_k=top_k, policy=Forced(forced, Greedy()),
+                         should_stop=should_stop)

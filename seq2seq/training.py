@@ -29,7 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors, save as save_safetensors
 
 from .config import TrainConfig
-from .decode import default_max_len, evaluating, exact_and_token_hits, greedy_decode_batch
+from .decode import decode_batch, default_max_len, evaluating, exact_and_token_hits, greedy_decode_batch
 from .common import sequence_loss
 from .model import Seq2Seq
 from .events import DoneEvent, EvalEvent, Metrics, StepEvent, TrainEvent  # noqa: F401 - also exported here
@@ -291,15 +291,17 @@ def _check_moments(name: str, moments: dict[str, torch.Tensor]) -> None:
         raise ValueError(f"the training state's Adam second moments for {name} are negative")
 
 
-def evaluate(model: Seq2Seq, task: Task, examples: Sequence[Example], batch_size: int = 1000) -> Metrics:
-    """Held-out metrics with teacher forcing off: the model decodes greedily from its own guesses."""
+def evaluate(model: Seq2Seq, task: Task, examples: Sequence[Example], batch_size: int = 1000,
+             should_stop: Callable[[], bool] | None = None) -> Metrics:
+    """Held-out metrics with teacher forcing off: the model decodes greedily from its own guesses.
+    `should_stop` is asked before every decoder step (seq2seq.decode.Interrupted when it says yes)."""
     exact = correct = total = 0
     loss_sum = 0.0
     with evaluating(model):
         for start in range(0, len(examples), batch_size):
             batch = make_batch(examples[start:start + batch_size], task.vocab)
-            pred, logits, _ = greedy_decode_batch(model, batch.src, batch.src_lens, batch.trg.shape[1] - 1,
-                                               stop_at_eos=False)
+            pred, logits, _ = decode_batch(model, batch.src, batch.src_lens, batch.trg.shape[1] - 1,
+                                           stop_at_eos=False, should_stop=should_stop)
             rows_exact, rows_correct, rows_total = exact_and_token_hits(pred, batch.trg)
             exact += int(rows_exact.sum())
             correct += int(rows_correct.sum())

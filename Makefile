@@ -31,9 +31,11 @@ bench: $(VENV)/.dev
 	$(PY) tools/benchdoc.py library -- $(PY) -m seq2seq.bench
 	$(PY) tools/bench_app.py
 
-# The bounded load test (loopback only, a few minutes): prints errors, decode p50/p95, peak memory, temp files
+# The load test (loopback only, about 5 minutes a run; REPEAT=5 runs it five times, each against a fresh server):
+# every failed call fails it; prints the probe's decode p50/p95 alone and under load, peak memory, temp files
+REPEAT ?= 1
 loadtest: $(VENV)/.dev
-	$(PY) tools/loadtest.py
+	$(PY) tools/loadtest.py --repeat $(REPEAT) --private-tmp
 
 # Re-fits the cost model's coefficients on this machine (about 20 minutes) and writes them into playground/cost_fitted.py
 fit-cost: $(VENV)/.dev

@@ -8,6 +8,7 @@ import gradio as gr
 
 from . import comparing, decoding, limits
 from .compare_tab import CompareTab
+from .cancel import in_thread
 from .decode_tab import DECODES, DecodeTab
 from .gradio_internals import api_only_input, unread_updates
 from .settings import SettingsError
@@ -41,24 +42,30 @@ def declare_api(demo: gr.Blocks, session_state: gr.State, train: TrainTab, decod
         return stop(request)
 
     @guarded
-    def decode_endpoint(source: str, model_choice: str, top_k: int, train_task: str, strategy: str, width: int,
-                        temperature: float, sample_k: int, top_p: float, seed: int, session,
-                        request: gr.Request):
+    async def decode_endpoint(source: str, model_choice: str, top_k: int, train_task: str, strategy: str,
+                              width: int, temperature: float, sample_k: int, top_p: float, seed: int, session,
+                              request: gr.Request):
         """/decode: the output string first, then the verdict, step table, heatmap, attention, player, the beam
-        tree (beam search only), and last which model (and strategy)."""
+        tree (beam search only), and last which model (and strategy). Cancelled, it stops decoding."""
         chosen = decoding.read_strategy(strategy, width, temperature, sample_k, top_p, seed)
-        d = decoding.decode(source, model_choice, top_k, train_task, session, request, chosen)
+        d = await in_thread(decoding.decode, source, model_choice, top_k, train_task, session, request, chosen)
         return d.output, d.verdict, d.steps, d.distribution, d.attention, d.player, d.tree, d.info
 
     @guarded
-    def what_if_endpoint(source: str, step: int, token: str, model_choice: str, train_task: str, strategy: str,
-                         width: int, temperature: float, sample_k: int, top_p: float, seed: int, session,
-                         request: gr.Request) -> str:
+    async def what_if_endpoint(source: str, step: int, token: str, model_choice: str, train_task: str,
+                               strategy: str, width: int, temperature: float, sample_k: int, top_p: float, seed: int,
+                               session, request: gr.Request) -> str:
         """/what_if: decode `source` as /decode would, then again with `token` forced at `step` (from 1) and
-        greedy after it; both side by side, as HTML."""
+        greedy after it; both side by side, as HTML. Refused before any work when both would cost more than the
+        decoding budget; cancelled, it stops decoding."""
         chosen = decoding.read_strategy(strategy, width, temperature, sample_k, top_p, seed)
-        d = decoding.decode(source, model_choice, 3, train_task, session, request, chosen)
-        return decoding.what_if(d.decoded, step, token, model_choice, train_task, session, request)
+
+        def both(request, should_stop) -> str:  # the request: so a client gone away stops it too
+            d = decoding.decode(source, model_choice, 3, train_task, session, request, chosen, what_if=True,
+                                should_stop=should_stop)
+            return decoding.what_if(d.decoded, step, token, model_choice, train_task, session, request,
+                                    should_stop=should_stop)
+        return await in_thread(both, request)
 
     @guarded
     def load_endpoint(file, session, request: gr.Request):
@@ -67,9 +74,9 @@ def declare_api(demo: gr.Blocks, session_state: gr.State, train: TrainTab, decod
         return session, loaded_sentence(session, name)
 
     @guarded
-    def compare_endpoint(source: str, model_a: str, model_b: str, session, request: gr.Request):
+    async def compare_endpoint(source: str, model_a: str, model_b: str, session, request: gr.Request):
         """/compare: each model's answer (HTML), their exact match by source length (a table) and a note."""
-        c = comparing.compare(source, model_a, model_b, session, request)
+        c = await comparing.compare(source, model_a, model_b, session, request)
         return c.a, c.b, c.by_length, c.note
 
     form = train.form
@@ -92,5 +99,5 @@ def declare_api(demo: gr.Blocks, session_state: gr.State, train: TrainTab, decod
     gr.on([], load_endpoint, [train.upload, session_state], [session_state, train.upload_status], api_name="load",
           **AS_SENT)
     gr.on([], compare_endpoint, [compare.source, compare.model_a, compare.model_b, session_state],
-          [compare.a, compare.b, compare.chart, compare.note], api_name="compare", **DECODES, **AS_SENT)
+          [compare.a, compare.b, compare.chart, compare.note], api_name="compare", **comparing.COMPARES, **AS_SENT)
 

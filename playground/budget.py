@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from seq2seq.tasks import TaskSpec
 
-from .cost import EVAL_FLOOR, Cost, _is_transformer, estimate, eval_seconds, memory_mb, step_seconds
+from .cost import EVAL_FLOOR, Cost, DecodeCost, _is_transformer, estimate, eval_seconds, memory_mb, step_seconds
 
 if TYPE_CHECKING:
     from seq2seq.config import ModelConfig, TrainConfig
@@ -170,3 +170,66 @@ def check(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec", budget: 
     else:
         return cost
     raise BudgetError(f"{why}: {_advice(model, train, spec, budget)}.")
+
+
+# ------------------------------------------------------------------------------------------ decoding
+
+
+def _model_words(model: "ModelConfig") -> str:
+    """'Transformer, 4 layers, 8 heads' / 'LSTM, 2 layers, hidden size 128, attention': the sizes a decode's cost
+    grows with, as the form names them."""
+    layers = f"{model.n_layers} layer{'' if model.n_layers == 1 else 's'}"
+    if _is_transformer(model):
+        return f"Transformer, {layers}, {model.heads} head{'' if model.heads == 1 else 's'}"
+    kind = model.attention if isinstance(model.attention, str) else ("dot" if model.attention else "none")
+    attention = "" if kind == "none" else f", {kind} attention"
+    return f"{model.cell.upper()}, {layers}, hidden size {model.hidden_dim}{attention}"
+
+
+def _strategy_words(strategy: str, width: int) -> str:
+    return {"beam": f"Beam width {width} on", "sampling": "Sampling from"}.get(strategy, "Greedy decoding of")
+
+
+def decode_check(model: "ModelConfig", src_len: int, strategy: str, width: int, seconds: float, mb: float,
+                 what_if: bool = False) -> "DecodeCost":
+    """The decode's estimate (playground.cost.decode_cost) if it fits `seconds` and `mb`; else BudgetError with
+    one sentence naming what to lower and to what: the beam width, the source's length, or the model."""
+    from .cost import decode_cost
+    cost = decode_cost(model, src_len, strategy, width, what_if)
+    slow, big = cost.seconds > seconds, cost.mb > mb
+    if not slow and not big:
+        return cost
+
+    def fits(n: int, w: int) -> bool:
+        c = decode_cost(model, n, strategy, w, what_if)
+        return c.seconds <= seconds and c.mb <= mb
+
+    def largest(high: int, ok) -> int | None:  # cost grows with each: the last value from 1 that fits
+        if high < 1 or not ok(1):
+            return None
+        low = 1
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if ok(mid) else (low, mid)
+        return high if ok(high) else low
+
+    options = []
+    if strategy == "beam" and width > 1:
+        w = largest(width - 1, lambda w: fits(src_len, w))
+        if w is not None:
+            options.append(f"lower the beam width (to {w} or less)")
+    n = largest(src_len - 1, lambda n: fits(n, width))
+    if n is not None:
+        options.append(f"shorten the source (to {n} token{'' if n == 1 else 's'} or less)")
+    if not options:
+        options.append("pick a smaller model" + ("" if strategy != "beam" else " or greedy decoding")
+                       if not (strategy == "beam" and fits(1, 1)) else "lower the beam width and shorten the source")
+    what = (f"{_strategy_words(strategy, width)} a {src_len}-token source with this model ({_model_words(model)})"
+            + (", then its what-if decoding," if what_if else ""))
+    parts = []
+    if slow:
+        parts.append(f"takes about {_seconds(cost.seconds)}")
+    if big:
+        parts.append(f"{'and ' if slow else ''}needs about {size_text(cost.mb)} of memory")
+    allows = " and ".join(([f"{_seconds(seconds)}"] if slow else []) + ([f"{size_text(mb)}"] if big else []))
+    raise BudgetError(f"{what} {' '.join(parts)}; this app allows {allows} per decoding: {' or '.join(options)}.")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from . import comparing, views
-from .decode_tab import DECODES, PRIVATE
+from .decode_tab import PRIVATE
 from .models import COMPARE_CHOICES, COMPARE_COLOURS, COMPARE_DEFAULTS
 from .page import say, scroll_to
 from .webguard import friendly
@@ -53,13 +53,13 @@ def build_compare_tab(session_state: gr.State) -> CompareTab:
             note = gr.Markdown(elem_id="by-length-note", elem_classes="legend")
 
     @guarded
-    def compare_on_page(source, model_a, model_b, session, request: gr.Request):
+    async def compare_on_page(source, model_a, model_b, session, request: gr.Request):
         try:
-            c = comparing.compare(source, model_a, model_b, session, request)
+            c = await comparing.compare(source, model_a, model_b, session, request)
         except gr.Error as e:
             return {a: EMPTY_COMPARE, b: "", chart: None, note: "", message: say(e.message)}
         return {a: c.a, b: c.b, chart: c.by_length, note: c.note, message: say()}
 
     button.click(compare_on_page, [source, model_a, model_b, session_state], [a, b, chart, note, message],
-                 js=scroll_to("compare-chart", 300, 320), **PRIVATE, **DECODES)
+                 js=scroll_to("compare-chart", 300, 320), **PRIVATE, **comparing.COMPARES)
     return CompareTab(source, model_a, model_b, a, b, chart, note)

@@ -4,33 +4,67 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import anyio
 import pandas as pd
 
 from typing import TYPE_CHECKING
 
 import seq2seq
-from seq2seq import Task
+from seq2seq import Task, make_spec
 
 from . import limits, views
-from .decoding import check_source, parse_source, shown_tokens
-from .models import COMPARE_CHOICES, describe_model, model_label, pick_model
-from .registry import problem
+from .cost import eval_seconds
+from .decoding import check_decode_cost, check_source, parse_source, shown_tokens
+from .models import COMPARE_CHOICES, SESSION, describe_model, model_label, pick_model
+from .registry import checked, problem, session_of
+from .sessions import Session
+from .charts import measure
 
 if TYPE_CHECKING:
     from seq2seq import Seq2Seq
 
 
-_BY_LENGTH: dict[tuple, list] = {}  # (bundled model, task, lengths) -> rows: bundled models never change
+# Compare's own queue: its charts are measured in worker processes, never in the decodes' slots
+COMPARES = dict(concurrency_id="compare", concurrency_limit=limits.COMPARES_AT_ONCE)
+_BUNDLED_ROWS: dict[tuple, list] = {}  # (bundled model, task, lengths, n) -> rows: bundled models never change
 
 
-def by_length(choice: str, model: Seq2Seq, task: Task, lengths: range) -> list:
-    key = (choice, task.name, lengths.start, lengths.stop)
-    if choice.startswith("bundled:") and key in _BY_LENGTH:
-        return _BY_LENGTH[key]
-    rows = seq2seq.accuracy_by_length(model, task.name, lengths, task.spec, limits.BY_LENGTH_N)
-    if choice.startswith("bundled:"):
-        _BY_LENGTH[key] = rows
-    return rows
+def sources_per_length(model: Seq2Seq, task_name: str, lengths: range) -> tuple[int, float]:
+    """How many held-out sources per length Compare evaluates a model on (BY_LENGTH_N, or fewer down to
+    BY_LENGTH_FLOOR so that it fits COMPARE_SECONDS) and the estimated seconds; a gr.Error when even the
+    fewest do not fit, saying what to pick instead. Estimated before anything is computed."""
+    def seconds(n: int) -> float:
+        return sum(eval_seconds(model.config, make_spec(task_name, length, length), n) for length in lengths)
+
+    n = limits.BY_LENGTH_N
+    while n > limits.BY_LENGTH_FLOOR and seconds(n) > limits.COMPARE_SECONDS:
+        n = max(limits.BY_LENGTH_FLOOR, n // 2)
+    took = seconds(n)
+    if took > limits.COMPARE_SECONDS:
+        raise problem(f"Evaluating {describe_model(model)} at the {len(lengths)} source lengths "
+                      f"{lengths.start}–{lengths.stop - 1}, even on {n} sources each, takes about {took:.0f} s; this "
+                      f"app allows {limits.COMPARE_SECONDS:g} s for a comparison: compare a smaller model, or one "
+                      f"trained on shorter sources.", "Too slow to compare")
+    return n, took
+
+
+async def by_length(choice: str, model: Seq2Seq, task: Task, lengths: range, session: Session | None,
+                    request=None) -> list:
+    """Held-out exact match of `model` at each length, measured in a worker process (bounded in time and memory,
+    at a lower priority than trainings, killed if the request is cancelled) and kept: a bundled model's for the
+    server's life, a session's model's until it changes."""
+    n, took = sources_per_length(model, task.name, lengths)
+    key = (choice, task.name, lengths.start, lengths.stop, n)
+    bundled = choice.startswith("bundled:")
+    rows = _BUNDLED_ROWS.get(key) if bundled else session.rows_for(model, key) if session is not None else None
+    if rows is not None:
+        return rows
+    found = await measure(model, task, lengths, n, took, request)
+    if bundled:
+        _BUNDLED_ROWS[key] = found
+    elif session is not None:
+        session.keep_rows(model, key, found)
+    return found
 
 
 @dataclass
@@ -42,9 +76,10 @@ class Comparison:
     note: str
 
 
-def compare(source, choice_a, choice_b, session, request) -> Comparison:
+async def compare(source, choice_a, choice_b, session, request) -> Comparison:
     """Both models' answers to `source` (greedy, marked, with attention) and their held-out exact match at each
-    source length, from the shortest either was trained on to BY_LENGTH_MORE past the longest."""
+    source length, from the shortest either was trained on to BY_LENGTH_MORE past the longest. The decodes run
+    in a thread, the evaluations in worker processes: the server's event loop never waits on either."""
     for choice in (choice_a, choice_b):
         if choice not in {v for _, v in COMPARE_CHOICES}:
             raise problem("Each model must be one of the menu's choices.", "Unknown model")
@@ -61,12 +96,20 @@ def compare(source, choice_a, choice_b, session, request) -> Comparison:
              f"B: {model_label(choice_b)}": (choice_b, model_b, task_b)}
     lengths = range(min(task_a.spec.min_len, task_b.spec.min_len),
                     min(task_a.spec.max_len_cap, max(task_a.spec.max_len, task_b.spec.max_len) + limits.BY_LENGTH_MORE) + 1)
-    panels, results = [], {}
-    for which, (name, (choice, model, task)) in zip("ab", names.items()):
+    for _, model, task in names.values():  # refused before any work when either would be over budget
+        check_decode_cost(model, task, len(tokens))
+        sources_per_length(model, task_a.name, lengths)
+    session = session_of(session, request) if SESSION in (choice_a, choice_b) else checked(session)
+
+    def panel(which: str, name: str, model: Seq2Seq, task: Task) -> str:
         trace = seq2seq.greedy_decode(model, task.vocab, tokens, top_k=3)
         decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos)
-        panels.append(views.compare_html(f"{name} — {describe_model(model)}", decoded, which))
-        results[name] = (task.spec, by_length(choice, model, task, lengths))
+        return views.compare_html(f"{name} — {describe_model(model)}", decoded, which)
+
+    panels, results = [], {}
+    for which, (name, (choice, model, task)) in zip("ab", names.items()):
+        panels.append(await anyio.to_thread.run_sync(panel, which, name, model, task))
+        results[name] = (task.spec, await by_length(choice, model, task, lengths, session, request))
     same_range = task_a.spec.max_len == task_b.spec.max_len
     frame = views.by_length_frame({name: rows for name, (_, rows) in results.items()},
                                   task_a.spec.max_len if same_range else None)

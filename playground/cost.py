@@ -448,3 +448,167 @@ def _transformer_memory(model: "ModelConfig", batch: int, spec: "TaskSpec", val_
     evaluation = e * n * ((src + t) * d * 4 * 8 + h * src * t * 4) + e * t * v * 8
     return (MEMORY_MB["const"] + MEMORY_MB["params"] * _transformer_parameters(model)
             + (acts + maps + logits + evaluation) / MB)
+
+
+# ------------------------------------------------------------------------------------------ decoding
+# What one decode request costs (the Decode tab, /decode, /what_if, Compare's answers), from the model's real shape,
+# the source's length and the strategy, before anything runs. Every decode is costed at its longest: the model
+# never says <eos>, so it runs `seq2seq.decode.default_max_len(src)` = 2 x src + 10 steps (at most a Transformer's
+# learned positions). Parts, each an upper bound (constants in DECODE, checked by tools/fit_decode_cost.py):
+#
+# - the model's passes: the encoder once, then one decoder step per output step for R rows (1 for greedy and
+#   sampling, the width for beam search), costed as an evaluation batch of R examples (eval_features /
+#   _transformer_eval, the training-side formulae) times a factor, plus every parameter read once per step (one
+#   row at a time is memory-bound, unlike the batches of 1000 the evaluation was fitted on);
+# - beam search's bookkeeping: width x width tree nodes per step made and sorted in Python, and the decoder's state
+#   (a Transformer's growing cache, an RNN's memory) reordered every step; then its best beam replayed as a greedy
+#   pass to record its steps;
+# - the step records kept (seq2seq.decode.Step): the whole distribution, the attention and, for the Transformer,
+#   every layer's head over every source token, as float32 tensors, and the Python objects around them;
+# - the HTML the views produce: the heatmaps (steps x vocabulary, steps x source), the player (one panel per step,
+#   each with its attention strip and the output so far: quadratic in the steps), the tree (bounded), measured
+#   in characters, costed in time per character and in memory at 2 bytes per character (the arrows and marks make
+#   Python keep them as UCS-2);
+# - what if (`what_if=True`): one more greedy pass of the same source, its records and its side-by-side view.
+
+DECODE = {
+    "pass_factor": 1.2,        # x the evaluation estimate of R rows, RNN (one-row decoding's per-call overheads)
+    "pass_factor_transformer": 0.6,  # x the Transformer's (its hand-made evaluation estimate is pessimistic)
+    "weight": 1.5e-10,         # s per parameter read per step (one row's matrix-vector products are memory-bound)
+    "pass_const": 0.004,       # s per pass (encode, tensors set up)
+    "node": 2.5e-6,            # s per beam tree node (made, scored, sorted)
+    "copy": 1.0e-9,            # s per element copied by a beam's reorder
+    "record": 2.0e-9,          # s per recorded float (stack, mean, softmax, top-k)
+    "step": 12e-6,             # s per recorded step (its Python objects)
+    "char": 25e-9,             # s per character of HTML produced
+    "slack": 0.01,             # s
+    "mb_slack": 0.25,          # MB
+}
+# characters of HTML per element (measured on the views' output, rounded up; tools/fit_decode_cost.py checks them)
+HTML_CHARS = {"per_step": 3000, "dist_cell": 110, "attention_cell": 80, "strip_cell": 100, "so_far": 80,
+              "tree_node": 700, "beam_row": 400, "what_if_step": 160, "fixed": 4000}
+TREE_NODES_DRAWN = 1000     # playground.views.beams.beam_tree_html's cap on the nodes it draws
+TOP_SHOWN = 10              # top-k tokens each recorded step keeps (controls.DECODING["top_k"]'s highest)
+# bytes (seq2seq.decode's own: STEP_BYTES, TOP_BYTES, TENSOR_BYTES, NODE_BYTES; kept here so that this module
+# needs no torch; tests/unit/test_decode_cost.py checks they agree)
+STEP_BYTES, TOP_BYTES, TENSOR_BYTES, NODE_BYTES = 250, 130, 350, 250
+
+
+@dataclass(frozen=True)
+class DecodeCost:
+    seconds: float  # CPU seconds of the whole request on one torch thread (upper bound)
+    mb: float       # MB of what it keeps and produces: step records, the beam tree, the HTML (upper bound)
+    steps: int      # decoder steps at most (the model never saying <eos>)
+    rows: int       # hypotheses decoded at once (the beam width; 1 for greedy and sampling)
+    nodes: int      # beam tree nodes at most (1 for greedy and sampling)
+
+
+class _Lengths:
+    """The two lengths `_transformer_eval` reads from a TaskSpec, for one source and a number of decoder steps."""
+
+    def __init__(self, src: int, steps: int):
+        self.max_source_len, self.max_target_len = src, max(steps - 1, 0)
+
+
+def decode_steps(model: "ModelConfig", src_len: int) -> int:
+    """The most decoder steps a decode of `src_len` tokens runs (seq2seq.decode.default_max_len capped by
+    _step_limit: a Transformer with learned positions takes at most MAX_POSITIONS)."""
+    steps = 2 * src_len + 10
+    if _is_transformer(model) and getattr(model, "positions", "sinusoidal") == "learned":
+        steps = min(steps, _max_positions())
+    return steps
+
+
+def _decode_pass(model: "ModelConfig", src_len: int, steps: int, rows: int) -> float:
+    """CPU seconds of the encoder and `steps` decoder steps for `rows` hypotheses at once."""
+    if _is_transformer(model):
+        fitted = _transformer_eval(model, _Lengths(src_len, steps), rows)  # type: ignore[arg-type]
+    else:
+        kind = _attention(model)
+        src = src_len
+        if getattr(model, "bidirectional", False):
+            src *= 2 if model.n_layers == 1 else 3
+        s = Shapes(model.cell, 4 if model.cell == "lstm" else 3, model.emb_dim, model.hidden_dim, model.n_layers,
+                   model.trg_vocab_size, src, steps, kind != "none", False, 2 * src if kind == "additive" else 0,
+                   4 if kind == "additive" else 0)
+        fitted = _combine(EVAL_SECONDS, eval_features(s, rows))
+        if kind == "additive":
+            fitted += ADDITIVE["eval"] * rows * steps * src_len * model.hidden_dim
+    factor = DECODE["pass_factor_transformer"] if _is_transformer(model) else DECODE["pass_factor"]
+    return (DECODE["pass_const"] + factor * fitted
+            + DECODE["weight"] * (steps + src_len) * count_parameters(model))
+
+
+def _record_floats(model: "ModelConfig", src_len: int) -> int:
+    """Floats one recorded step keeps: the distribution, the attention, a Transformer's every head."""
+    floats = model.trg_vocab_size
+    if _is_transformer(model):
+        floats += src_len + model.n_layers * model.heads * src_len
+    elif _attention(model) != "none":
+        floats += src_len
+    return floats
+
+
+def _records_bytes(model: "ModelConfig", src_len: int, steps: int) -> float:
+    """Bytes of one trace kept (seq2seq.decode.Trace.nbytes at most), and, for the Transformer, the per-step
+    copies of its heads that exist while they are stacked."""
+    tensors = 3 if _is_transformer(model) else 2
+    heads = model.n_layers * model.heads * src_len if _is_transformer(model) else 0
+    return (steps * (4 * _record_floats(model, src_len) + 4 * heads + STEP_BYTES + TOP_BYTES * TOP_SHOWN
+                     + TENSOR_BYTES * tensors) + 10 * src_len + 1000)
+
+
+def _html_chars(model: "ModelConfig", src_len: int, steps: int, width: int, nodes: int, what_if: bool) -> float:
+    """Characters of HTML a decoding's views produce (verdict, step table, heatmaps, player, tree)."""
+    c = HTML_CHARS
+    attends = _is_transformer(model) or _attention(model) != "none"
+    chars = c["fixed"] + steps * (c["per_step"] + c["dist_cell"] * model.trg_vocab_size)
+    chars += c["so_far"] * steps * (steps + 1) / 2  # the player's "output so far", one panel per step
+    if attends:
+        chars += steps * src_len * (c["attention_cell"] + c["strip_cell"])
+    if nodes > 1:
+        chars += c["tree_node"] * min(nodes, TREE_NODES_DRAWN) + c["beam_row"] * width
+    if what_if:
+        chars += c["what_if_step"] * 2 * steps
+    return chars
+
+
+def decode_cost(model: "ModelConfig", src_len: int, strategy: str = "greedy", width: int = 1,
+                what_if: bool = False) -> DecodeCost:
+    """What decoding a source of `src_len` tokens with `model` costs: greedy or sampling (one row), or beam search
+    of `width` (then its best beam replayed); `what_if`: and one more greedy decode of the same source after it
+    (/what_if). An upper bound of the CPU time and of the memory of what it keeps and produces."""
+    src_len = max(int(src_len), 1)
+    steps = decode_steps(model, src_len)
+    rows = max(int(width), 1) if strategy == "beam" else 1
+    seconds = _decode_pass(model, src_len, steps, rows)
+    nodes = 1
+    if strategy == "beam":
+        nodes = 1 + steps * rows * rows  # each alive hypothesis extended by its `width` best next tokens
+        seconds += DECODE["node"] * nodes + _decode_pass(model, src_len, steps, 1)  # the tree, then the replay
+        if _is_transformer(model):  # the cache: every layer's keys and values so far, copied every step
+            copied = model.n_layers * 2 * rows * model.hidden_dim * steps * (steps + 1) / 2
+        else:
+            d = 2 if getattr(model, "bidirectional", False) else 1
+            copied = steps * rows * (model.n_layers * model.hidden_dim * 2
+                                     + (src_len * d * model.hidden_dim * 2 if _attention(model) != "none" else 0))
+        seconds += DECODE["copy"] * copied
+    passes = 2 if what_if else 1
+    floats = steps * _record_floats(model, src_len)
+    seconds += passes * (DECODE["record"] * floats + DECODE["step"] * steps)
+    if what_if:
+        seconds += _decode_pass(model, src_len, steps, 1)
+    chars = _html_chars(model, src_len, steps, rows, nodes, what_if)
+    seconds += DECODE["char"] * chars + DECODE["slack"]
+    memory = passes * _records_bytes(model, src_len, steps) + NODE_BYTES * nodes + 2 * chars
+    return DecodeCost(seconds, memory / MB + DECODE["mb_slack"], steps, rows, nodes)
+
+
+def decode_seconds(model: "ModelConfig", src_len: int, strategy: str = "greedy", width: int = 1,
+                   what_if: bool = False) -> float:
+    return decode_cost(model, src_len, strategy, width, what_if).seconds
+
+
+def decode_mb(model: "ModelConfig", src_len: int, strategy: str = "greedy", width: int = 1,
+              what_if: bool = False) -> float:
+    return decode_cost(model, src_len, strategy, width, what_if).mb

@@ -12,8 +12,10 @@ from seq2seq.controls import DECODING
 from seq2seq.tasks import MAX_SOURCE_CHARS
 
 from . import decoding, limits, settings, views
+from .cancel import in_thread
 from .gradio_internals import event_payload
 from .models import AUTO, MODEL_CHOICES, pick_model
+from .registry import checked, keep_sessions_within_memory, session_of
 from .page import asset, field, say, scroll_to
 from .webguard import friendly
 
@@ -54,10 +56,18 @@ def control(name: str, elem_id: str | None = None, **kw) -> gr.components.Compon
     return field(s, s.default, elem_id or f"decode-{name.replace('_', '-')}", **kw)
 
 
+def last_decoding(session) -> views.Decoded | None:
+    """The session's last decoding on this tab (None before one, or once it was let go to make room)."""
+    try:
+        session = checked(session)
+    except gr.Error:
+        return None
+    return session.decoded if session is not None else None
+
+
 def build_decode_tab(session_state: gr.State, train_task: gr.components.Component) -> DecodeTab:
     """The Decode tab's layout and its page events. `train_task` is the Train tab's task field ("Automatic"
     follows it)."""
-    decoded_state = gr.State(None)    # the last decoding, for top-k, heads and "what if" without decoding again
     examples_state = gr.State([])     # the example sources shown
     with gr.Row(equal_height=True):
         source = gr.Textbox("3 1 4 1 5 9", label="Source (tokens separated by spaces)", elem_id="decode-input",
@@ -98,53 +108,61 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
     strategy_inputs = [strategy, *fields.values()]
 
     @guarded
-    def decode_on_page(source, model_choice, top_k, train_task, strategy, session, request: gr.Request, **values):
+    async def decode_on_page(source, model_choice, top_k, train_task, strategy, session, request: gr.Request,
+                             **values):
         """The Decode button: as /decode, but a bad source is one sentence under the box, and the old result goes.
-        Beam search opens the beam tree; otherwise the step-by-step view."""
+        Beam search opens the beam tree; otherwise the step-by-step view. A cancelled request stops decoding."""
         try:
             chosen = decoding.read_strategy(strategy, **values)
-            d = decoding.decode(source, model_choice, top_k, train_task, session, request, chosen)
+            d = await in_thread(decoding.decode, source, model_choice, top_k, train_task, session, request, chosen)
         except gr.Error as e:
+            if checked(session) is not None:
+                session.decoded = None  # the old result goes
             return {verdict: EMPTY_VERDICT, steps_table: None, distribution: "", attention_map: "",
-                    playback: EMPTY_PLAYER, decoded_state: None, beam_tree: decoding.EMPTY_TREE,
+                    playback: EMPTY_PLAYER, session_state: gr.skip(), beam_tree: decoding.EMPTY_TREE,
                     what_if_box: EMPTY_WHAT_IF, attention_head: gr.update(visible=False), decode_message: say(e.message)}
         heads = views.head_choices(d.decoded)
+        session = session_of(session, request)  # it keeps the decoding (counted in its memory) for what follows
+        session.decoded = d.decoded
+        keep_sessions_within_memory()
         return {verdict: d.verdict, steps_table: d.steps, distribution: d.distribution, attention_map: d.attention,
-                playback: d.player, decoded_state: d.decoded, model_info: d.info, beam_tree: d.tree,
+                playback: d.player, session_state: session, model_info: d.info, beam_tree: d.tree,
                 what_if_box: EMPTY_WHAT_IF,
                 decode_views: gr.Tabs(selected="view-tree" if chosen.kind == "beam" else "view-steps"),
                 attention_head: gr.update(choices=heads or [(views.AVERAGE, views.AVERAGE)], value=views.AVERAGE,
                                           visible=bool(heads)),
                 decode_message: say()}
 
-    def what_if_at(decoded, step, token, model_choice, train_task, session, request) -> dict:
+    async def what_if_at(step, token, model_choice, train_task, session, request) -> dict:
         try:
-            html = decoding.what_if(decoded, step, token, model_choice, train_task, session, request)
+            html = await in_thread(decoding.what_if, last_decoding(session), step, token, model_choice, train_task,
+                                   session, request)
         except gr.Error as e:
             return {decode_message: say(e.message)}
         return {what_if_box: html, decode_views: gr.Tabs(selected="view-what-if"), decode_message: say()}
 
     @guarded
-    def what_if_clicked(decoded, model_choice, train_task, session, evt: gr.EventData, request: gr.Request):
+    async def what_if_clicked(model_choice, train_task, session, evt: gr.EventData, request: gr.Request):
         """A click on an alternative token (heatmap cell or player bar): what if it had been chosen."""
         data = event_payload(evt)
         if not isinstance(data, dict) or "step" not in data or "token" not in data:
             return {}
-        return what_if_at(decoded, data["step"], data["token"], model_choice, train_task, session, request)
+        return await what_if_at(data["step"], data["token"], model_choice, train_task, session, request)
 
     @guarded
-    def what_if_selected(decoded, model_choice, train_task, session, evt: gr.SelectData, request: gr.Request):
+    async def what_if_selected(model_choice, train_task, session, evt: gr.SelectData, request: gr.Request):
         """A click on a "#k" cell of the step table: what if that alternative had been chosen."""
         index, row = evt.index, evt.row_value
         column = index[1] if isinstance(index, (list, tuple)) and len(index) == 2 else None
         token = views.alternative_at(row, column) if isinstance(row, list) and isinstance(column, int) and row else None
         if token is None:
             return {}
-        return what_if_at(decoded, row[0], token, model_choice, train_task, session, request)
+        return await what_if_at(row[0], token, model_choice, train_task, session, request)
 
     @guarded
-    def top_k_changed(decoded, top_k):
+    def top_k_changed(session, top_k):
         """Top-k moved: the step table again from the last decoding, without decoding again."""
+        decoded = last_decoding(session)
         if not isinstance(decoded, views.Decoded):
             return gr.skip()
         try:
@@ -154,8 +172,9 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
         return views.steps_frame(decoded, min(k, len(decoded.tokens)))
 
     @guarded
-    def attention_head_changed(decoded, head):
+    def attention_head_changed(session, head):
         """A Transformer's attention map for one layer's head, or the average, from the last decoding."""
+        decoded = last_decoding(session)
         if not isinstance(decoded, views.Decoded) or head not in {value for _, value in views.head_choices(decoded)}:
             return gr.skip()
         return views.attention_html(decoded, head)
@@ -187,17 +206,17 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
     train_task.change(**refresh)
     decode_inputs = dict(inputs=[source, model_choice, top_k, train_task, strategy, session_state],
                          inputs_kwargs=dict(fields),
-                         outputs=[verdict, steps_table, distribution, attention_map, playback, decoded_state,
+                         outputs=[verdict, steps_table, distribution, attention_map, playback, session_state,
                                   model_info, beam_tree, what_if_box, decode_views, attention_head, decode_message])
     for trigger in (decode_button.click, source.submit):
         trigger(decode_on_page, **decode_inputs, js=scroll_to("decode-verdict", 300, 400), **PRIVATE, **DECODES)
     examples.click(pick_example, [examples, examples_state], source, **PRIVATE).then(
         decode_on_page, **decode_inputs, **PRIVATE, **DECODES)
     strategy.change(strategy_changed, strategy, list(fields.values()), **PRIVATE, show_progress="hidden")
-    top_k.change(top_k_changed, [decoded_state, top_k], steps_table, **PRIVATE, show_progress="hidden")
-    attention_head.change(attention_head_changed, [decoded_state, attention_head], attention_map, **PRIVATE,
+    top_k.change(top_k_changed, [session_state, top_k], steps_table, **PRIVATE, show_progress="hidden")
+    attention_head.change(attention_head_changed, [session_state, attention_head], attention_map, **PRIVATE,
                           show_progress="hidden")
-    what_if_inputs = [decoded_state, model_choice, train_task, session_state]
+    what_if_inputs = [model_choice, train_task, session_state]
     what_if_outputs = [what_if_box, decode_views, decode_message]
     for trigger in (distribution.click, playback.click):
         trigger(what_if_clicked, what_if_inputs, what_if_outputs, **PRIVATE, **DECODES)

@@ -8,21 +8,22 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import seq2seq
 from seq2seq import Task
 from seq2seq.controls import DECODING, STRATEGY_KINDS as KINDS
 from seq2seq.tasks import MAX_SOURCE_CHARS, NEVER_CHOSEN
 
-from . import settings, views
+from . import limits, settings, views
+from .budget import BudgetError, decode_check
 from .models import pick_model
 from .registry import problem
 from .sessions import Session
 from .settings import SettingsError
 
 if TYPE_CHECKING:
-    from seq2seq import Strategy
+    from seq2seq import Seq2Seq, Strategy
 
 
 INPUT = "Check the input"
@@ -43,7 +44,8 @@ def control(name: str, value) -> int | float:
 def read_strategy(kind, width=5, temperature=1.0, sample_k=0, top_p=1.0, seed=0) -> Strategy:
     """The Decode tab's strategy controls as a Strategy, or a gr.Error naming the bad value."""
     if kind not in KINDS:
-        raise problem(f"Strategy must be one of {', '.join(KINDS)} (you gave {str(kind)[:20]!r}).", "Unknown strategy")
+        raise problem(f"Strategy must be one of {', '.join(KINDS)} (you gave {settings.given(kind, True)}).",
+                      "Unknown strategy")
     if kind == "beam":
         return seq2seq.Strategy("beam", width=control("width", width))
     if kind == "sampling":
@@ -75,6 +77,23 @@ def shown_tokens(task: Task) -> list[str]:
     return [t for t in task.vocab.itos if t not in NEVER_CHOSEN]
 
 
+def check_decode_cost(model: Seq2Seq, task: Task, n_tokens: int, strategy: Strategy | str = "greedy",
+                      what_if: bool = False) -> None:
+    """A gr.Error, before any work, when decoding `n_tokens` source tokens with `model` and `strategy` (a Strategy,
+    or "greedy") — and, with `what_if`, one more greedy decoding of it — would take more than the app's decoding
+    budget (limits.DECODE_SECONDS, limits.DECODE_MB): one sentence saying what to lower, and to what. Compare's
+    greedy answers call it too."""
+    config = getattr(model, "config", None)
+    if config is None:  # a model built without its config (never the app's): nothing to estimate from
+        return
+    kind = strategy if isinstance(strategy, str) else strategy.kind
+    width = 1 if isinstance(strategy, str) else strategy.width
+    try:
+        decode_check(config, n_tokens, kind, width, limits.DECODE_SECONDS, limits.DECODE_MB, what_if)
+    except BudgetError as e:
+        raise problem(str(e), "Too much to decode") from None
+
+
 @dataclass
 class Decoding:
     """One decoding, in every view the Decode tab and /decode show."""
@@ -89,20 +108,30 @@ class Decoding:
     decoded: views.Decoded
     strategy: Strategy
 
+    def nbytes(self) -> int:
+        """What keeping this decoding costs (bytes, an upper bound): the decoding and the HTML of its views."""
+        html = (self.verdict, self.distribution, self.attention, self.player, self.tree, self.info, self.output)
+        return self.decoded.nbytes() + sum(2 * len(h) + 64 for h in html) + 200 * (len(self.steps) + 1) * \
+            max(len(self.steps.columns), 1)
+
 
 EMPTY_TREE = ('<p class="legend" id="beam-empty">Choose <b>Beam search</b> as the strategy and press Decode: the '
               'tree of every hypothesis it tried, kept and dropped, appears here.</p>')
 
 
 def decode(source, model_choice, top_k, train_task, session: Session | None, request: gr.Request | None,
-           strategy: Strategy) -> Decoding:
-    """Decode `source` with `strategy` and the chosen model, in every view."""
+           strategy: Strategy, *, what_if: bool = False, should_stop: Callable[[], bool] | None = None) -> Decoding:
+    """Decode `source` with `strategy` and the chosen model, in every view. Refused before any work when it would
+    cost more than the decoding budget (with `what_if`: counting one more greedy decoding after it, as /what_if
+    does). `should_stop` is asked before every decoder step (seq2seq.Interrupted when it says yes: cancelled)."""
     check_source(source)
     k = control("top_k", top_k)
     model, task, info = pick_model(model_choice, train_task, session, request)
     tokens = parse_source(source, task)
+    check_decode_cost(model, task, len(tokens), strategy, what_if)
     from seq2seq.strategy import run  # torch: on the first decode, not when the page is built
-    trace, search = run(model, task.vocab, tokens, strategy, top_k=int(DECODING["top_k"].high))
+    trace, search = run(model, task.vocab, tokens, strategy, top_k=int(DECODING["top_k"].high),
+                        should_stop=should_stop)
     decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos)
     tree = views.beam_tree_html(search, decoded.expected) if search is not None else EMPTY_TREE
     return Decoding(trace.output, views.verdict_html(decoded), views.steps_frame(decoded, min(k, len(decoded.tokens))),
@@ -110,8 +139,10 @@ def decode(source, model_choice, top_k, train_task, session: Session | None, req
                     tree, f"{info}. Strategy: {strategy.describe()}.", decoded, strategy)
 
 
-def what_if(decoded, step, token, model_choice, train_task, session, request) -> str:
-    """The last decoding beside the same one with `token` forced at `step` (from 1), as HTML."""
+def what_if(decoded, step, token, model_choice, train_task, session, request, *,
+            should_stop: Callable[[], bool] | None = None) -> str:
+    """The last decoding beside the same one with `token` forced at `step` (from 1), as HTML. Refused before any
+    work when one greedy decoding of its source would cost more than the decoding budget."""
     if not isinstance(decoded, views.Decoded):
         raise problem("Decode a source first, then click an alternative token to see what if.", "Nothing decoded")
     model, task, _ = pick_model(model_choice, train_task, session, request)
@@ -121,6 +152,9 @@ def what_if(decoded, step, token, model_choice, train_task, session, request) ->
         step = settings.in_range("Step", step, True, 1, len(decoded.trace.steps), "Cannot force")
     except SettingsError as e:
         raise as_error(e) from None
+    if not isinstance(token, (str, int)) or isinstance(token, bool) or str(token).strip() == "":
+        raise problem(f"Token must be one of the model's tokens, e.g. {decoded.tokens[-1]} (you gave "
+                      f"{settings.given(token, True)}).", "Cannot force")
     try:
         changed = seq2seq.what_if(model, task.vocab, decoded.trace, step, str(token))
     except (TypeError, ValueError) as e:

@@ -14,7 +14,7 @@ import threading
 import gradio as gr
 from starlette.middleware import Middleware
 
-from . import limits, registry
+from . import gradio_internals, limits, registry
 from .api import declare_api
 from .compare_tab import build_compare_tab
 from .decode_tab import build_decode_tab
@@ -22,7 +22,7 @@ from .models import load_bundled
 from .page import asset
 from .train_tab import build_train_tab
 from .training import WORKERS
-from .webguard import BodyLimit
+from .webguard import BodyLimit, guard_inputs
 
 TITLE = ("## seq2seq playground\nTrain an LSTM encoder–decoder on a toy task, watch the loss fall, then watch it "
          "decode one token at a time (on the CPU, in seconds).")
@@ -30,6 +30,7 @@ TITLE = ("## seq2seq playground\nTrain an LSTM encoder–decoder on a toy task, 
 
 def build_demo() -> gr.Blocks:
     """The whole page and its API; builds components only (no model is loaded, no process started)."""
+    gradio_internals.keep_lean_session_states()  # per-session page state without copies of every value shown
     with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
         session_state = gr.State(None, time_to_live=limits.SESSION_TTL, delete_callback=registry.forget_session)
         gr.Markdown(TITLE, elem_id="title")
@@ -49,6 +50,7 @@ def build_demo() -> gr.Blocks:
         def page_closed(request: gr.Request) -> None:
             registry.session_closed(demo, request)
         demo.unload(page_closed)
+    guard_inputs(demo, gr.Error)  # too few or too many inputs, or an unreadable file: a sentence, not {"error": null}
     return demo
 
 
@@ -57,6 +59,7 @@ def start_background() -> None:
     torch and warms up), the bundled models, the meta-device shapes an upload check uses, the watchdog."""
     WORKERS.warm_up(wait=False)
     threading.Thread(target=registry.watchdog, daemon=True, name="watchdog").start()
+    threading.Thread(target=registry.sweeper, daemon=True, name="sessions").start()
 
     def load() -> None:
         import torch

@@ -13,7 +13,7 @@ import gradio as gr
 
 from . import gradio_internals, limits
 from .sessions import Session
-from .worker import Run
+from .worker import FINISH_SECONDS, Run
 
 
 @dataclass
@@ -51,16 +51,31 @@ def session_of(session, request: gr.Request | None) -> Session:
     """This browser's Session (a new one the first time), registered as the most recently used."""
     session = checked(session) or Session()
     key = session_key(request)
+    session.last_used = time.monotonic()
     SESSIONS[key] = session
     SESSIONS.move_to_end(key)
     keep_sessions_within_memory()
     return session
 
 
-def keep_sessions_within_memory() -> None:
-    """Sessions whose browsers never say goodbye (scripts calling the HTTP API) must not pile up: past
-    SESSIONS_MB of models in all, the least recently used idle sessions are released."""
+def keep_sessions_within_memory(now: float | None = None) -> None:
+    """Sessions whose browsers never say goodbye (scripts calling the HTTP API) must not pile up: a session
+    unused for SESSION_TTL seconds is released; and past SESSIONS_MB in all (models, training states, kept
+    decodings and Compare's rows), the least recently used sessions first drop their results (which asking
+    again remakes), then their models. A training session is never released."""
+    now = time.monotonic() if now is None else now
+    for key, session in list(SESSIONS.items()):
+        if key not in RUNNING and now - session.last_used > limits.SESSION_TTL:
+            SESSIONS.pop(key, None)
+            session.release("it was not used for a long time")
     total = sum(s.memory_mb() for s in SESSIONS.values())
+    for session in list(SESSIONS.values()):  # oldest first: results go before anyone's model
+        if total <= limits.SESSIONS_MB:
+            return
+        if session.results_bytes():
+            before = session.memory_mb()
+            session.drop_results()
+            total -= before - session.memory_mb()
     for key in list(SESSIONS):
         if total <= limits.SESSIONS_MB or len(SESSIONS) <= 1:
             break
@@ -70,6 +85,16 @@ def keep_sessions_within_memory() -> None:
         total -= session.memory_mb()
         session.release("it was let go to make room: this server keeps the models of the sessions used most "
                         "recently")
+
+
+def sweeper(every: float = 30.0) -> None:
+    """Releases sessions left unused past SESSION_TTL even when no request comes. Runs for the server's life."""
+    while True:
+        time.sleep(every)
+        try:
+            keep_sessions_within_memory()
+        except Exception:  # noqa: BLE001 - a session changing under it: try again next time
+            pass
 
 
 def training_here(session: Session | None, request: gr.Request | None) -> bool:
@@ -121,7 +146,12 @@ def watchdog() -> None:
             if now - active.pulled > limits.UNWATCHED_SECONDS and run.stop_time is None:
                 active.why = "nobody was watching it"
                 run.stop()
-            if run.stop_time is not None and now - run.stop_time > limits.STOP_GRACE and now - active.pulled > 1:
+            ended = getattr(run, "ended_at", None)  # when it sent its DoneEvent: it is sending its model since
+            if ended is not None:
+                grace_over = now - ended > FINISH_SECONDS
+            else:
+                grace_over = run.stop_time is not None and now - run.stop_time > limits.STOP_GRACE
+            if grace_over and now - active.pulled > 1:
                 run.close()  # not pulled, so messages() cannot enforce it: kill it here
                 if RUNNING.get(key) is active:
                     del RUNNING[key]

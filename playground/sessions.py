@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,9 @@ def count_parameters(model) -> int:
     return count_parameters(model)
 
 
+ROW_BYTES = 400  # one LengthRow of Compare's chart, as Python keeps it
+
+
 @dataclass
 class Session:
     model: Seq2Seq | None = None
@@ -47,19 +52,46 @@ class Session:
     last_status: str | None = None          # how the latest run ended, as the page said it
     train_config: dict | None = None        # the settings it was (last) trained with
     log_scale: bool = False                 # how the page draws its loss
+    decoded: object | None = None           # the Decode tab's last decoding (top-k, heads and "what if" read it)
+    compared: tuple | None = None           # Compare's cache: (weakref to the model it measured, {key: rows})
+    last_used: float = field(default_factory=time.monotonic)  # when a request last used it
 
     def memory_mb(self) -> float:
-        """About what this session holds in memory: its model's weights, its optimizer's state, and a snapshot
-        while training."""
+        """About what this session holds in memory: its model's weights, its optimizer's state, a snapshot
+        while training, its last decoding and Compare's rows."""
         size = 4 * count_parameters(self.model) if self.model is not None else 0
         size += len(self.state) if self.state is not None else 0
-        return (size + (len(self.snapshot.weights) if self.snapshot is not None else 0)) / 1e6
+        size += len(self.snapshot.weights) if self.snapshot is not None else 0
+        return (size + self.results_bytes()) / 1e6
+
+    def results_bytes(self) -> int:
+        """What its kept results take: the last decoding (its compact records and views) and Compare's rows."""
+        size = self.decoded.nbytes() if self.decoded is not None else 0
+        if self.compared is not None:
+            size += sum(ROW_BYTES * len(rows) for rows in self.compared[1].values())
+        return size
+
+    def drop_results(self) -> None:
+        """Let its results go (the session is over its share): they can be made again by asking again."""
+        self.decoded = self.compared = None
+
+    def rows_for(self, model, key: tuple) -> list | None:
+        """Compare's rows for `model` (the very object) and `key`, if measured since it last changed."""
+        if self.compared is None or self.compared[0]() is not model:
+            return None
+        return self.compared[1].get(key)
+
+    def keep_rows(self, model, key: tuple, rows: list) -> None:
+        if self.compared is None or self.compared[0]() is not model:
+            self.compared = (weakref.ref(model), {})
+        self.compared[1][key] = rows
 
     def release(self, why: str = "this session ended") -> None:
         """Give back the session's files and memory (its browser went away, or it was idle longest)."""
         self.released = why
         self.drop_downloads()
         self.model = self.task = self.snapshot = self.snapshot_model = self.state = None
+        self.decoded = self.compared = None
         self.history = History()
 
     def drop_downloads(self) -> None:

@@ -20,8 +20,8 @@ from .registry import RUNNING, STARTING, STARTING_LOCK, Active, keep_sessions_wi
     session_of
 from .sessions import Session
 from .settings import SettingsError
-from .worker import Failed, Finished, Job, Killed, Snapshot, WorkerError, WorkerPool, model_from_weights, \
-    weights_bytes
+from .worker import FINISH_SECONDS, Failed, Finished, Job, Killed, Snapshot, WorkerError, WorkerPool, \
+    model_from_weights, weights_bytes
 
 WORKERS = WorkerPool()  # cheap to make: its zygote starts on the first run, or when the server has started
 
@@ -89,10 +89,17 @@ def training(values: dict, mode, watch_text, session, request: gr.Request, unrea
     watch = settings.watch_sources(watch_text, task)
     session = session_of(session, request)
     key = session_key(request)
-    with STARTING_LOCK:  # one training per session, even if a script sends two at once
-        if key in RUNNING or key in STARTING:
-            raise SettingsError("This session is already training: stop it first.", "Already training")
-        STARTING.add(key)
+    ending_until = time.monotonic() + FINISH_SECONDS
+    while True:
+        with STARTING_LOCK:  # one training per session, even if a script sends two at once
+            active = RUNNING.get(key)
+            # a run that has ended and is handing over its model (a second for the largest) is waited for
+            if active is None or getattr(active.run, "ended_at", None) is None or time.monotonic() > ending_until:
+                if key in RUNNING or key in STARTING:
+                    raise SettingsError("This session is already training: stop it first.", "Already training")
+                STARTING.add(key)
+                break
+        time.sleep(0.05)
     try:
         yield from _train(task, model_config, train_config, mode, watch, session, key, unread)
     finally:
@@ -146,6 +153,7 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
                     views.preview_html(preview_rows(task, watch, None)))
         last_time, done, ended, final = time.perf_counter(), None, None, None
         unread_since, shown_points, evals_before, latest_preview = None, False, len(history.evals), None
+        said_done = False  # the status has said how the run ended (its model is on its way)
         for message in run.messages(stop_grace=limits.STOP_GRACE):
             now_m = time.monotonic()
             active.pulled = now_m
@@ -170,6 +178,10 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
                     run.stop()
             else:
                 unread_since = None
+            if done is not None and final is None and ended is None and not said_done:
+                # the run has ended: say so now; its weights and state (a second for the largest models) follow
+                said_done = True
+                yield frame(done_status(done, start, active), latest_preview)
             now = time.perf_counter()
             first_points = not shown_points and (history.losses or len(history.evals) > evals_before)
             if done is None and ended is None and (now - last_time >= limits.UPDATE_EVERY or first_points):
@@ -198,10 +210,9 @@ def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEv
         session.keep_snapshot(model_config)
     else:  # killed before it sent any: the model is the one it started from
         session.history.truncate(start)
-    if done is not None:
+    if done is not None and final is not None:
         session.seconds += done.elapsed
-        status = views.done_line(done.reason, done.message, done.step - start, done.elapsed, done.step,
-                                 done.exact_match, done.token_accuracy, done.val_loss, active.why)
+        status = done_status(done, start, active)
     else:
         what = ended.message if ended is not None else "the training process ended unexpectedly"
         if isinstance(ended, Killed) and ended.reason == "stop" and active.why:
@@ -217,6 +228,13 @@ def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEv
     else:
         result.checkpoint = result.metrics = None
     return result
+
+
+def done_status(done: DoneEvent, start: int, active: Active) -> str:
+    """The status line of a run that ended by itself (or by Stop): how, and the figures of the model it keeps."""
+    return views.done_line(done.reason, done.message, done.step - start, done.elapsed, done.step, done.exact_match,
+                           done.token_accuracy, done.val_loss, active.why,
+                           None if done.evaluated else done.figures_step)
 
 
 def stop(request: gr.Request | None) -> str:

@@ -32,6 +32,8 @@ from typing import Any, Iterator
 
 NICE = 10              # workers run at this CPU priority (higher = yields to the server)
 BATCH_SECONDS = 0.1    # step events are sent in batches about this often
+STOP_WITHIN = 0.5      # after a stop, a run evaluates its last weights only if that fits in this (train()'s stop_within)
+FINISH_SECONDS = 15.0  # a run that has sent its DoneEvent gets this long to send its weights and state
 START_TIMEOUT = 30.0   # seconds for a worker to build its model and say it started
 
 
@@ -111,6 +113,9 @@ def _run_job(conn: Connection) -> None:
 
     torch.set_num_threads(1)
     job: Job = conn.recv()
+    if hasattr(job, "run_in_worker"):  # another kind of job (Compare's charts: playground.charts)
+        job.run_in_worker(conn)
+        return
     try:
         model_config = ModelConfig.from_dict(job.model_config)
         train_config = TrainConfig.from_dict(job.train_config)
@@ -139,32 +144,60 @@ def _run_job(conn: Connection) -> None:
         stop.set()
 
     threading.Thread(target=listen, daemon=True).start()
+    lock = threading.Lock()  # one sender at a time: this loop, or the flusher below
     pending: list[Any] = []
-    last_sent = last_snapshot = time.monotonic()
+    last_sent = [time.monotonic()]
+    ended = threading.Event()
+
+    def send(message: Any) -> None:
+        with lock:
+            conn.send(message)
+
+    def send_pending() -> None:
+        with lock:
+            if pending:
+                conn.send(pending[:])
+                pending.clear()
+            last_sent[0] = time.monotonic()
+
+    def flush_held() -> None:  # steps held back by a long evaluation are sent while it runs (shown, and timed)
+        while not ended.wait(BATCH_SECONDS):
+            if pending and time.monotonic() - last_sent[0] >= BATCH_SECONDS:
+                try:
+                    send_pending()
+                except OSError:
+                    return
+
+    threading.Thread(target=flush_held, daemon=True).start()
+    last_snapshot = time.monotonic()
     try:
         for event in train(model, task, train_config, stop, start_step=job.start_step,
-                           eval_at_start=job.eval_at_start, state=state, watch=job.watch):
-            pending.append(event)
+                           eval_at_start=job.eval_at_start, state=state, watch=job.watch,
+                           stop_within=STOP_WITHIN):
+            with lock:
+                pending.append(event)
             now = time.monotonic()
-            if isinstance(event, (EvalEvent, DoneEvent)) or now - last_sent >= BATCH_SECONDS:
-                conn.send(pending)
-                pending, last_sent = [], now
+            if isinstance(event, (EvalEvent, DoneEvent)) or now - last_sent[0] >= BATCH_SECONDS:
+                send_pending()
             if isinstance(event, DoneEvent):
-                conn.send(Finished(weights_bytes(model), state.to_bytes()))
+                ended.set()
+                send(Finished(weights_bytes(model), state.to_bytes()))
                 return
             if job.snapshot_seconds and now - last_snapshot >= job.snapshot_seconds:
-                conn.send(Snapshot(event.step, weights_bytes(model)))
+                send(Snapshot(event.step, weights_bytes(model)))
                 last_snapshot = now
     except (BrokenPipeError, ConnectionResetError, EOFError):
         return  # the caller went away: nothing to report to
     except MemoryError:
-        conn.send(Failed("it ran out of memory"))
+        send(Failed("it ran out of memory"))
     except Exception as e:  # noqa: BLE001
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
         if "alloc" in text.lower():
-            conn.send(Failed("it ran out of memory"))
+            send(Failed("it ran out of memory"))
         else:
-            conn.send(Failed(f"training failed: {text[:200]}"))
+            send(Failed(f"training failed: {text[:200]}"))
+    finally:
+        ended.set()
 
 
 def _warm_up() -> None:
@@ -370,8 +403,10 @@ class Run:
         """Events (lists of train events), Snapshot, then DoneEvent's batch and Finished; or Killed / Failed.
 
         Kills the run when it passes its deadline, grows past its memory limit, or ignores a stop for
-        `stop_grace` seconds. Yields None every `poll` seconds when there is nothing new (so the caller
-        can look around)."""
+        `stop_grace` seconds; once it has sent its DoneEvent (it is sending its weights and state, which for a
+        large model takes a second or more), the deadline and the stop wait FINISH_SECONDS more. Yields None
+        every `poll` seconds when there is nothing new (so the caller can look around)."""
+        self.ended_at = None  # when the DoneEvent came
         try:
             while not self.finished:
                 reason = self._why_kill(stop_grace)
@@ -387,8 +422,11 @@ class Run:
                     self.finished = True
                     yield Failed("the training process ended unexpectedly")
                     return
-                if isinstance(message, (Finished, Failed)):
+                if isinstance(message, (Finished, Failed)) or getattr(message, "final", False):
                     self.finished = True
+                elif isinstance(message, list) and self.ended_at is None and \
+                        any(getattr(event, "event", None) == "done" for event in message):
+                    self.ended_at = time.monotonic()
                 yield message
         finally:
             self.close()
@@ -400,6 +438,10 @@ class Run:
             self.peak_growth_mb = max(self.peak_growth_mb, rss - self.base_rss_mb)
         if self.memory_limit_mb is not None and self.peak_growth_mb > self.memory_limit_mb:
             return Killed("memory", f"it used more than {self.memory_limit_mb:,.0f} MB of memory")
+        if getattr(self, "ended_at", None) is not None:  # it has ended and is sending its model: let it
+            if now - self.ended_at <= FINISH_SECONDS:
+                return None
+            return Killed("finish", "it did not send its model")
         if self.deadline is not None and now - self.start_time > self.deadline:
             return Killed("deadline", f"it ran past its time limit of {self.deadline:.0f} s")
         if self.stop_time is not None and now - self.stop_time > stop_grace:

@@ -25,7 +25,7 @@ from .config import CONFIG_FILE, ModelConfig
 from .builder import build_model
 from .model import Seq2Seq
 from .tasks import Task, TaskSpec
-from .training import TrainState, safetensors_header, state_max_bytes
+from .training import MAX_STATE_HEADER_BYTES, TrainState, _state_layout, safetensors_header, state_max_bytes
 
 FORMAT = "seq2seq-playground"
 VERSION = 2  # 2: the model config may hold attention kinds, bidirectional, arch, heads, ff_dim, positions
@@ -38,6 +38,7 @@ MAX_CONFIG_BYTES = 64_000       # a real config.json is about 1 KB
 MAX_CONFIG_DEPTH = 6            # ... and nested 3 deep
 MAX_HEADER_BYTES = 100_000      # a real safetensors header is about 2 KB
 MAX_ZIP_ENTRIES = 100
+DTYPE_BYTES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8, "I64": 8, "U8": 1}  # the dtypes a checkpoint's files use
 
 
 class CheckpointError(ValueError):
@@ -291,7 +292,12 @@ def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes
     checked from the safetensors header before it is loaded; every member is decompressed with a cap
     on the bytes actually produced, whatever its header claims. An optional train_state.safetensors gets
     the same care: a cap from the model's size (its Adam moments are twice the weights), and its header
-    checked against the model before anything in it is loaded. Messages name the members, never a path."""
+    checked against the model before anything in it is loaded. Messages name the members, never a path.
+
+    Both safetensors members are sized before they are decompressed: the size the zip declares must be no more
+    than the member can be (a zip bomb stops there), and then exactly what its header's tensors take, once the
+    header (read alone, a few KB) names exactly the model's tensors (and, for the training state, exactly the
+    layout its parameters imply: Adam's moments and the last weights, each all or none)."""
     try:
         _check_zip_directory(file)
         archive = zipfile.ZipFile(file)
@@ -309,6 +315,7 @@ def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes
                 members[base] = info
         if not {CONFIG_FILE, WEIGHTS_FILE} <= set(members):
             raise CheckpointError(f"the zip must hold {CONFIG_FILE} and {WEIGHTS_FILE} (as downloaded from the app)")
+        _check_declared(members[CONFIG_FILE], MAX_CONFIG_BYTES)
         config = _parse_config(_read_member(archive, members[CONFIG_FILE], MAX_CONFIG_BYTES), CONFIG_FILE)
         model_config, task, training = _config_parts(config, CONFIG_FILE)
         if check is not None:
@@ -320,8 +327,17 @@ def load_checkpoint_zip(file: str | os.PathLike | BinaryIO, *, max_weights_bytes
             meta = build_model(model_config)
         shapes = {name: list(t.shape) for name, t in meta.state_dict().items()}
         most = 8 + MAX_HEADER_BYTES + 8 * sum(math.prod(shape) for shape in shapes.values())  # float64 at most
-        data = _read_member(archive, members[WEIGHTS_FILE], min(most, max_weights_bytes))
-        state = _read_member(archive, members[STATE_FILE], state_max_bytes(meta)) if STATE_FILE in members else None
+        state_size = None
+        if STATE_FILE in members:  # sized first: the larger member, and the one a model cannot vouch for
+            _check_declared(members[STATE_FILE], state_max_bytes(meta))
+            state_size = _state_size(_read_header(archive, members[STATE_FILE], MAX_STATE_HEADER_BYTES), meta)
+            _check_declared(members[STATE_FILE], state_size, exact=True)
+        weights_cap = min(most, max_weights_bytes)
+        _check_declared(members[WEIGHTS_FILE], weights_cap)
+        weights_size = _weights_size(_read_header(archive, members[WEIGHTS_FILE], MAX_HEADER_BYTES), shapes)
+        _check_declared(members[WEIGHTS_FILE], weights_size, exact=True)
+        data = _read_member(archive, members[WEIGHTS_FILE], weights_size)
+        state = _read_member(archive, members[STATE_FILE], state_size) if state_size is not None else None
     _check_header(data, shapes)
     try:
         weights = load(data)
@@ -357,6 +373,91 @@ def _check_zip_directory(file: str | os.PathLike | BinaryIO) -> None:
             f.close()
 
 
+def _member_name(info: zipfile.ZipInfo) -> str:
+    return info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _check_declared(info: zipfile.ZipInfo, size: int, exact: bool = False) -> None:
+    """Refuse a member whose size, as the zip's directory declares it, is over `size` (or, `exact`, is not
+    `size`), before a byte of it is decompressed. (The directory can lie: _read_member caps what it produces.)"""
+    name = _member_name(info)
+    if info.file_size > size:
+        raise CheckpointError(f"{name} is larger than a checkpoint of this model can be ({size:,} bytes at most)")
+    if exact and info.file_size != size:
+        raise CheckpointError(f"{name} holds {info.file_size:,} bytes, but its tensors take {size:,}: it is damaged")
+
+
+def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> tuple[dict[str, Any], int]:
+    """A safetensors member's JSON header, read alone (its first 8 + n bytes, n at most `max_bytes`), and n."""
+    name = _member_name(info)
+    try:
+        with archive.open(info) as f:
+            head = f.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 0 <= n <= max_bytes:
+                raise CheckpointError(f"{name} is damaged or not a safetensors file (bad header length)")
+            head += f.read(n)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise CheckpointError(f"{name} is damaged in the zip ({e})") from None
+    except (RuntimeError, NotImplementedError) as e:  # encrypted, or a compression zipfile cannot read
+        raise CheckpointError(f"{name} cannot be read ({e})") from None
+    try:
+        return safetensors_header(head, max_bytes, name), n
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+
+
+def _data_size(header: dict[str, Any], layout: dict[str, tuple[str | None, list[int]]], name: str,
+               misfit: str) -> int:
+    """The bytes after a safetensors header whose tensors are exactly `layout` (name -> (dtype, shape); a dtype
+    of None: any the header gives that DTYPE_BYTES knows), each where its data_offsets say, back to back."""
+    spans = []
+    for tensor, (dtype, shape) in layout.items():
+        entry = header.get(tensor)
+        if not isinstance(entry, dict):
+            raise CheckpointError(f"{misfit}: missing {tensor}")
+        got = entry.get("dtype") if dtype is None else dtype
+        offsets = entry.get("data_offsets")
+        if entry.get("dtype") != got or got not in DTYPE_BYTES or entry.get("shape") != shape or \
+                not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
+            raise CheckpointError(f"{misfit}: {tensor} should be {dtype or 'floating-point'} of shape {shape}")
+        spans.append((offsets[0], offsets[1], DTYPE_BYTES[got] * math.prod(shape), tensor))
+    end = 0
+    for begin, stop, size, tensor in sorted(spans):
+        if begin != end or stop - begin != size:
+            raise CheckpointError(f"{name} is damaged: the bytes of {tensor} are not where its header says")
+        end = stop
+    return end
+
+
+def _weights_size(read: tuple[dict[str, Any], int], shapes: dict[str, list[int]]) -> int:
+    """model.safetensors' size from its header alone (`read`: the header and its length): the model's tensors,
+    each in a float dtype."""
+    header, length = dict(read[0]), read[1]
+    header.pop("__metadata__", None)
+    _check_entries(header, shapes)
+    size = _data_size(header, {n: (None, shape) for n, shape in shapes.items()}, WEIGHTS_FILE,
+                      f"{WEIGHTS_FILE} does not fit the model in {CONFIG_FILE}")
+    return 8 + length + size
+
+
+def _state_size(read: tuple[dict[str, Any], int], meta: Seq2Seq) -> int:
+    """train_state.safetensors' size from its header alone (`read`: the header and its length): exactly the
+    tensors a state of this model has (the generators, and Adam's moments and the last weights, each for every
+    parameter or none), nothing more."""
+    header, length = dict(read[0]), read[1]
+    header.pop("__metadata__", None)
+    params = dict(meta.named_parameters())
+    layout = _state_layout(params, with_adam=any(n.startswith("adam.") for n in header),
+                           with_last=any(n.startswith("last.") for n in header))
+    misfit = f"{STATE_FILE}: the training state does not fit the model"
+    unexpected = sorted(set(header) - set(layout))
+    if unexpected:
+        more = " ..." if len(unexpected) > 3 else ""
+        raise CheckpointError(f"{misfit}: unexpected {', '.join(unexpected[:3])}{more}")
+    return 8 + length + _data_size(header, layout, STATE_FILE, misfit)
+
+
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
     """A member's bytes, decompressed with a cap on what is actually produced (headers can lie)."""
     name = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
@@ -385,6 +486,11 @@ def _check_header(data: bytes, shapes: dict[str, list[int]]) -> None:
         header = safetensors_header(data, MAX_HEADER_BYTES, WEIGHTS_FILE)
     except ValueError as e:
         raise CheckpointError(str(e)) from None
+    _check_entries(header, shapes)
+
+
+def _check_entries(header: dict[str, Any], shapes: dict[str, list[int]]) -> None:
+    header = dict(header)
     header.pop("__metadata__", None)
     _check_names(set(header), set(shapes), WEIGHTS_FILE)
     for name, entry in header.items():

@@ -203,6 +203,21 @@ def span(low: float, high: float) -> str:
     return f"{plain(low)}–{plain(high)}" if math.isfinite(high) else f"{plain(low)} or more"
 
 
+def given(value: Any, quoted: bool = False) -> str:
+    """A value someone sent, as a sentence quotes it: at most 20 characters (then "…"), infinities and NaN in
+    words, never Python's repr of a huge number (and never an error for one too long to print)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else "infinity" if value > 0 else "minus infinity"
+    try:
+        text = str(value)
+    except ValueError:  # an int too long for str() (Python's limit on digits)
+        return "a number too long to show"
+    text = text[:20] + "…" if len(text) > 20 else text
+    return repr(text) if quoted else text
+
+
 def in_range(label: str, value: Any, whole: bool, low: float, high: float,
              title: str = "Check the settings") -> int | float:
     """`value` as a number (whole, if asked) within [low, high] (high may be math.inf: no upper bound);
@@ -214,7 +229,7 @@ def in_range(label: str, value: Any, whole: bool, low: float, high: float,
     except (TypeError, ValueError, OverflowError):
         x = float("nan")
     if not math.isfinite(x) or (whole and x != int(x)) or not low <= x <= high:
-        got = "" if value is None or value == "" else f" (you gave {str(value)[:20]})"
+        got = "" if value is None or value == "" else f" (you gave {given(value)})"
         raise SettingsError(f"{what}{got}.", title)
     return int(x) if whole else x
 
@@ -222,13 +237,13 @@ def in_range(label: str, value: Any, whole: bool, low: float, high: float,
 def choice(setting: Setting, value: Any) -> str:
     allowed = [v for _, v in setting.choices]
     if value not in allowed:
-        raise SettingsError(f"{setting.short} must be one of {', '.join(allowed)} (you gave {str(value)[:20]!r}).")
+        raise SettingsError(f"{setting.short} must be one of {', '.join(allowed)} (you gave {given(value, True)}).")
     return value
 
 
 def flag(setting: Setting, value: Any) -> bool:
     if value not in (True, False, None, 0, 1):
-        raise SettingsError(f"{setting.short} must be on or off (you gave {str(value)[:20]!r}).")
+        raise SettingsError(f"{setting.short} must be on or off (you gave {given(value, True)}).")
     return bool(value)
 
 
@@ -245,7 +260,7 @@ def mode(value: Any) -> str:
     allowed = [v for _, v in MODES]
     if value not in allowed:
         raise SettingsError(f"“When you press Train” must be one of {', '.join(allowed)} (you gave "
-                            f"{str(value)[:20]!r}).")
+                            f"{given(value, True)}).")
     return value
 
 

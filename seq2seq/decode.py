@@ -8,7 +8,7 @@ step (and reorders its state for beams), and this module decides which token to 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
@@ -18,19 +18,122 @@ from .model import Seq2Seq
 from .tasks import EOS_ID, NEVER_CHOSEN_IDS, PAD_ID, SOS_ID, SOS, Vocab
 
 
-@dataclass
+def _compact(values: Any) -> torch.Tensor | None:
+    """Per-step numbers as a float32 tensor (a view, not a copy, of a float32 tensor given), None for None."""
+    if values is None:
+        return None
+    if isinstance(values, torch.Tensor):
+        return values.detach().to(torch.float32)
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def _rounded(t: torch.Tensor) -> list:
+    """A tensor as (nested) lists of floats rounded to 6 places, as the JSON and the views read them."""
+    if t.dim() == 1:
+        return [round(w, 6) for w in t.tolist()]
+    return [_rounded(row) for row in t]
+
+
+def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and bool(torch.equal(a, b))
+
+
 class Step:
-    input: str                     # the token fed into the decoder at this step
-    token: str                     # the token chosen
-    prob: float                    # its probability
-    top: list[tuple[str, float]]   # the k most likely tokens, best first
-    attention: list[float] | None = None  # weight on each source token (models with attention; for the
-                                          # Transformer the mean of its cross-attention over layers and heads)
-    dist: list[float] = field(default_factory=list)  # the probability of every vocabulary id (index = id)
-    heads: list[list[list[float]]] | None = None     # Transformer: cross-attention per layer, head, source token
+    """One decoding step: the token fed in, the token chosen, its probability, the `top` k most likely tokens
+    (best first), and the numbers the views draw, kept compact (float32 tensors, usually views of the trace's
+    one tensor per kind, not Python floats):
+
+    - `dist`: the probability of every vocabulary id (index = id; [] when not recorded);
+    - `attention`: the weight on each source token (models with attention; for the Transformer the mean of its
+      cross-attention over layers and heads), None without attention;
+    - `heads`: the Transformer's cross-attention per layer, head and source token, None for an RNN.
+
+    Read as attributes they are lists of floats rounded to 6 places (what `Trace.to_dict` writes); `head(l, h)`
+    reads one layer's head without building the others. Constructed from lists or tensors alike."""
+
+    __slots__ = ("input", "token", "prob", "top", "_attention", "_dist", "_heads")
+
+    def __init__(self, input: str, token: str, prob: float, top: list[tuple[str, float]],
+                 attention: Any = None, dist: Any = None, heads: Any = None):
+        self.input = input
+        self.token = token
+        self.prob = prob
+        self.top = top
+        self._attention = _compact(attention)
+        self._dist = None if dist is None or len(dist) == 0 else _compact(dist)
+        self._heads = None if heads is None or len(heads) == 0 else _compact(heads)
+
+    @property
+    def attention(self) -> list[float] | None:
+        return None if self._attention is None else _rounded(self._attention)
+
+    @property
+    def dist(self) -> list[float]:
+        return [] if self._dist is None else _rounded(self._dist)
+
+    @property
+    def heads(self) -> list[list[list[float]]] | None:
+        return None if self._heads is None else _rounded(self._heads)
+
+    @property
+    def head_shape(self) -> tuple[int, int] | None:
+        """(layers, heads) of the Transformer's recorded cross-attention; None for an RNN."""
+        return None if self._heads is None else (int(self._heads.shape[0]), int(self._heads.shape[1]))
+
+    def head(self, layer: int, index: int) -> list[float]:
+        """One layer's head's weights on each source token (both from 0), as `heads[layer][index]`."""
+        if self._heads is None:
+            raise IndexError("this step has no attention heads (not a Transformer)")
+        return _rounded(self._heads[layer, index])
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [t for t in (self._attention, self._dist, self._heads) if t is not None]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Step):
+            return NotImplemented
+        return ((self.input, self.token, self.prob, self.top) == (other.input, other.token, other.prob, other.top)
+                and _same(self._attention, other._attention) and _same(self._dist, other._dist)
+                and _same(self._heads, other._heads))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Step(input={self.input!r}, token={self.token!r}, prob={self.prob!r}, top={self.top!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data; "attention" and "heads" are left out when the model has none."""
+        data: dict[str, Any] = {"input": self.input, "token": self.token, "prob": self.prob,
+                                "top": [list(pair) for pair in self.top]}
+        if self._attention is not None:
+            data["attention"] = self.attention
+        data["dist"] = self.dist
+        if self._heads is not None:
+            data["heads"] = self.heads
+        return data
 
 
-@dataclass
+# What a kept Step costs in Python objects beside its tensors (measured with tracemalloc: the object and its slots,
+# the top list's tuples and floats; the token strings are the vocabulary's own): bytes per step, per top entry
+STEP_BYTES, TOP_BYTES = 250, 130
+TENSOR_BYTES = 350  # a torch.Tensor object (a view of a shared storage), beside its storage's bytes
+
+
+def tensor_bytes(tensors: Iterator[torch.Tensor] | Sequence[torch.Tensor]) -> int:
+    """The bytes of the storages under `tensors` (each storage counted once however many views share it), plus
+    each tensor object's own."""
+    storages: dict[int, int] = {}
+    count = 0
+    for t in tensors:
+        storage = t.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        count += 1
+    return sum(storages.values()) + count * TENSOR_BYTES
+
+
+@dataclass(eq=True)
 class Trace:
     source: str
     output: str
@@ -39,13 +142,15 @@ class Trace:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data; a step's "attention" and "heads" are left out when the model has none."""
-        data = asdict(self)
-        for step in data["steps"]:
-            step["top"] = [list(pair) for pair in step["top"]]
-            for key in ("attention", "heads"):
-                if step[key] is None:
-                    del step[key]
-        return data
+        return {"source": self.source, "output": self.output, "steps": [s.to_dict() for s in self.steps],
+                "finished": self.finished}
+
+    def nbytes(self) -> int:
+        """What keeping this trace costs (bytes, an upper bound): its tensors' storages and the Python objects
+        around them."""
+        tensors = [t for step in self.steps for t in step.tensors()]
+        objects = sum(STEP_BYTES + TOP_BYTES * len(step.top) for step in self.steps)
+        return tensor_bytes(tensors) + objects + 2 * (len(self.source) + len(self.output)) + 200
 
 
 class Interrupted(Exception):
@@ -188,22 +293,22 @@ def greedy_decode(model: Seq2Seq, vocab: Vocab, source: str | Sequence[str], *, 
     with evaluating(model):
         ids, logits, attn = decode_batch(model, src, None, max_len or default_max_len(len(tokens)), policy,
                                          should_stop=should_stop)
-    probs = logits[0].softmax(-1)          # [steps, vocab]
-    top_p, top_i = probs.topk(k, dim=-1)   # [steps, k]
+    probs = logits[0].softmax(-1).contiguous()  # [steps, vocab]
+    top_p, top_i = probs.topk(k, dim=-1)        # [steps, k]
     heads = None
     if attn is not None and attn.dim() == 5:  # the Transformer: [1, steps, layers, heads, src_len]
-        heads = [[[[round(w, 6) for w in row] for row in layer] for layer in step] for step in attn[0].tolist()]
+        heads = attn[0].contiguous()          # [steps, layers, heads, src_len]: one float32 tensor, kept
         attn = attn.mean((2, 3))              # [1, steps, src_len]
-    weights = None if attn is None else attn[0].tolist()
-    dist = probs.tolist()
+    weights = None if attn is None else attn[0].contiguous()  # [steps, src_len]
+    chosen_p = probs.gather(1, ids[0].unsqueeze(1)).squeeze(1).tolist()  # [steps]
     top_i, top_p = top_i.tolist(), top_p.tolist()
     steps, fed = [], SOS
     for t, chosen in enumerate(ids[0].tolist()):
         token = vocab.itos[chosen]
         top = [(vocab.itos[i], round(p, 6)) for i, p in zip(top_i[t], top_p[t])]
-        steps.append(Step(input=fed, token=token, prob=round(dist[t][chosen], 6), top=top,
-                          attention=None if weights is None else [round(w, 6) for w in weights[t]],
-                          dist=[round(p, 6) for p in dist[t]], heads=None if heads is None else heads[t]))
+        steps.append(Step(input=fed, token=token, prob=round(chosen_p[t], 6), top=top,
+                          attention=None if weights is None else weights[t], dist=probs[t],
+                          heads=None if heads is None else heads[t]))
         fed = token
     finished = bool(ids[0, -1] == EOS_ID)
     return Trace(source=" ".join(tokens), output=" ".join(vocab.decode(ids[0].tolist())), steps=steps,
@@ -224,7 +329,7 @@ def exact_and_token_hits(pred: torch.Tensor, trg: torch.Tensor) -> tuple[torch.T
     return (hits | ~mask).all(1), hits.sum(1), mask.sum(1)
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     """One hypothesis a beam search expanded: its token after its parent's, and the log-probabilities."""
     id: int
@@ -256,6 +361,14 @@ class BeamSearch:
     def path(self, node: int) -> list[str]:
         """The tokens from the start to `node` (its parent links followed back)."""
         return _path(self.nodes, node)
+
+    def nbytes(self) -> int:
+        """What keeping this search costs (bytes, an upper bound): its tree's nodes and its final beams."""
+        return NODE_BYTES * len(self.nodes) + sum(BEAM_BYTES + 60 * len(b.tokens) for b in self.beams) + 200
+
+
+# a Node kept in a BeamSearch's tree (slots; its float and int objects; measured with tracemalloc), and a Beam
+NODE_BYTES, BEAM_BYTES = 250, 400
 
 
 def check_width(width: int) -> int:

@@ -43,7 +43,11 @@ class EvalEvent(_Event):
 class DoneEvent(_Event):
     """How a run ended. `step` is where training got to (the next run goes on from there); the figures and
     `watch` describe the model the caller ends with: the weights of step `kept_step`, earlier than `step`
-    when keep_best went back to a better evaluation (the message then says so)."""
+    when keep_best went back to a better evaluation (the message then says so).
+
+    `evaluated` is False when the run was stopped before its last weights (`step`) could be evaluated: the
+    figures are then those of the held-out evaluation at `figures_step` (NaN, and figures_step None, when
+    there was none), the message names that step, and the event is no point of the curve."""
     step: int
     elapsed: float
     reason: str            # "steps" | "time_budget" | "target_accuracy" | "stopped" | "diverged"
@@ -53,6 +57,8 @@ class DoneEvent(_Event):
     val_loss: float
     watch: list[str] = field(default_factory=list)
     kept_step: int | None = None  # the step of the weights kept (None: `step`)
+    evaluated: bool = True        # whether the weights of `step` were evaluated (False: stopped before)
+    figures_step: int | None = None  # the step whose held-out evaluation the figures are (None: kept_step)
     event: str = "done"
 
 

@@ -54,6 +54,8 @@ class History:
         elif isinstance(event, (EvalEvent, DoneEvent)):
             if isinstance(event, DoneEvent) and self.steps and self.steps[-1] > event.step:
                 self.truncate(event.step)  # training went back to earlier weights (it diverged)
+            if isinstance(event, DoneEvent) and not event.evaluated:
+                return  # stopped before its last weights were evaluated: its figures are an earlier point's
             if not self.evals or self.evals[-1].step != event.step:  # a DoneEvent repeats the last eval
                 self.evals.append(EvalPoint(event.step, event.val_loss, event.exact_match, event.token_accuracy))
 

@@ -29,7 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors, save as save_safetensors
 
 from .config import TrainConfig
-from .decode import decode_batch, default_max_len, evaluating, exact_and_token_hits, greedy_decode_batch
+from .decode import Interrupted, decode_batch, default_max_len, evaluating, exact_and_token_hits
 from .common import sequence_loss
 from .model import Seq2Seq
 from .events import DoneEvent, EvalEvent, Metrics, StepEvent, TrainEvent  # noqa: F401 - also exported here
@@ -326,14 +326,17 @@ def _watch_batch(task: Task, sources: Sequence[Sequence[str]]) -> Batch | None:
     return make_batch([Example(list(s), []) for s in sources], task.vocab) if sources else None
 
 
-def _watch_outputs(model: Seq2Seq, task: Task, batch: Batch | None) -> list[str]:
+def _watch_outputs(model: Seq2Seq, task: Task, batch: Batch | None,
+                   should_stop: Callable[[], bool] | None = None) -> list[str]:
     """The greedy output of each source of a watch batch, in one batched decode: tokens joined by spaces,
-    without <eos>, each as long as greedy_decode would let it run (the default maximum length)."""
+    without <eos>, each as long as greedy_decode would let it run (the default maximum length).
+    `should_stop`: as for evaluate (Interrupted before a decoder step when it says yes)."""
     if batch is None:
         return []
     lengths = batch.src_lens.tolist()
     with evaluating(model):
-        ids, _, _ = greedy_decode_batch(model, batch.src, batch.src_lens, default_max_len(max(lengths)))
+        ids, _, _ = decode_batch(model, batch.src, batch.src_lens, default_max_len(max(lengths)),
+                                 should_stop=should_stop)
     return [" ".join(task.vocab.decode(row[:default_max_len(n)].tolist())) for row, n in zip(ids, lengths)]
 
 
@@ -373,7 +376,7 @@ def _fmt(x: float) -> str:
 
 def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event | None = None,
           *, start_step: int = 0, eval_at_start: bool = False, state: TrainState | None = None,
-          watch: Sequence[Sequence[str]] = (),
+          watch: Sequence[Sequence[str]] = (), stop_within: float | None = None,
           clock: Callable[[], float] = time.perf_counter) -> Iterator[TrainEvent]:
     """Train `model` in place on `task`, yielding events. Step numbers continue from `start_step`.
 
@@ -381,7 +384,8 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     from config.seed). The run updates it in place at every step: once it ends, `state` is where it left
     off (after a divergence, where its weights went back to), so a later train() with the same model and
     state continues exactly (see TrainState for the learning rate with lr_decay). Evaluation draws from
-    none of the state's generators, so when it happens never changes the training.
+    none of the state's generators, so when it happens (or whether one is cut short) never changes the
+    training.
 
     Evaluation happens after a step once `eval_every` steps have passed since the last one, or
     `eval_seconds` of run time since it ended, but never sooner than EVAL_WAIT times as long as it took:
@@ -393,11 +397,24 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     where it started, training stops (reason "diverged") and training goes back to its weights at the
     last evaluation (or the start of the run).
 
+    stop: when it is set, the run ends after the step under way. With `stop_within` None (the command
+    line) it then evaluates its last weights in full. With `stop_within` (seconds; the app) it ends soon
+    after the stop instead: an evaluation under way is cut short (between two decoder steps), and the
+    last weights are evaluated only if that fits, as long as the last evaluation took, within
+    `stop_within` of when the stop could have come at the earliest (the last time it was found unset); an
+    evaluation that overruns it is cut short too. A final evaluation that a stop interrupts is given up
+    the same way. Otherwise the run ends unevaluated (DoneEvent.evaluated False) with the figures of its
+    last evaluation, and says so.
+
     With config.keep_best, every held-out evaluation (the final one, and the state's `kept` one from
     earlier runs, included) is a candidate, and when the run ends the model holds the best of them
     (Kept.better_than), the state keeps the last weights, and the DoneEvent's figures are the kept
-    model's; when it went back, an EvalEvent of the last weights comes first, for the curve."""
+    model's; when it went back, an EvalEvent of the last weights comes first, for the curve. Weights that
+    were never evaluated (a run stopped before it could) are no candidate: the model goes back to the
+    best evaluated ones, and the state keeps the last weights, so continuing is exact all the same."""
     config.validate()
+    if stop_within is not None and not (math.isfinite(stop_within) and stop_within >= 0):
+        raise ValueError(f"stop_within must be a number of seconds >= 0, got {stop_within!r}")
     state = TrainState.fresh(config.seed) if state is None else state
     state.check(model)
     watched = _watch_batch(task, watch)
@@ -422,16 +439,23 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     evaluated_step, evaluated_at = start_step, started  # the last evaluation (or the start), for the cadence
     ceiling: float | None = None  # a loss above this is divergence; set from the run's first loss
     step_seconds = eval_took = 0.0  # how long the last step and the last evaluation took
+    quick_stop = stop is not None and stop_within is not None
+    interrupt = stop.is_set if quick_stop else None  # evaluations a stop cuts short
+    unset_at = started  # when the stop was last found unset: it came after this
 
     yielded_eval = -1  # the step of the last EvalEvent yielded
 
-    def eval_now() -> tuple[Metrics, list[str]]:
-        nonlocal last_eval, eval_took, evaluated_step, evaluated_at, best, best_weights, best_watch
+    def eval_now(should_stop: Callable[[], bool] | None = None) -> tuple[Metrics, list[str]]:
+        """The evaluation of the current weights (once per step); Interrupted when `should_stop` says yes."""
+        nonlocal last_eval, eval_took, evaluated_step, evaluated_at, best, best_weights, best_watch, unset_at
         if last_eval is None or last_eval[0] != step:
             begun = clock()
-            last_eval = (step, evaluate(model, task, val_examples), _watch_outputs(model, task, watched))
+            metrics = evaluate(model, task, val_examples, should_stop=should_stop)
+            last_eval = (step, metrics, _watch_outputs(model, task, watched, should_stop))
             evaluated_step, evaluated_at = step, clock()
             eval_took = evaluated_at - begun
+            if interrupt is not None and should_stop is interrupt:  # it asked to the end: no stop before now
+                unset_at = evaluated_at
             m = last_eval[1]
             candidate = Kept(step, m.exact_match, m.token_accuracy, m.loss)
             if config.keep_best and math.isfinite(m.loss) and candidate.better_than(best):
@@ -445,28 +469,90 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
 
     def eval_event() -> EvalEvent:
         nonlocal yielded_eval
-        m, outputs = eval_now()
+        m, outputs = eval_now(interrupt)
         yielded_eval = step
         return EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss, outputs)
 
+    def final_eval() -> bool:
+        """Evaluate the last weights for the DoneEvent, unless a stop says there is no time: whether it did."""
+        if last_eval is not None and last_eval[0] == step:
+            return True
+        if not quick_stop:
+            eval_now()
+            return True
+        if not stop.is_set():
+            try:  # the run ended by itself: evaluate, unless a stop comes meanwhile
+                eval_now(interrupt)
+                return True
+            except Interrupted:
+                pass
+        deadline = unset_at + stop_within
+        if clock() + eval_took > deadline:  # as long as the last one took, it would not fit
+            return False
+        try:
+            eval_now(lambda: clock() > deadline)
+            return True
+        except Interrupted:
+            return False
+
     def done(reason: str, message: str) -> Iterator[TrainEvent]:
+        if not final_eval():
+            yield from unevaluated(reason, message)
+            return
         m, outputs = eval_now()
         if best is None or best.step == step:  # the last weights are the ones to keep
             state.kept = best
             yield DoneEvent(step, clock() - started, reason, message, m.exact_match, m.token_accuracy, m.loss,
-                            outputs, step)
+                            outputs, step, figures_step=step)
             return
         if yielded_eval != step:  # the curve's point for the last weights, before the model goes back
             yield eval_event()
-        state.last_weights = {name: p.detach().clone() for name, p in params.items()}
-        state.kept = best
-        with torch.no_grad():
-            torch._foreach_copy_(list(params.values()), best_weights)
+        m = last_eval[1]
+        go_back()
         kept_watch = best_watch if best_watch is not None else _watch_outputs(model, task, watched)
         message += (f"; kept the weights of step {best.step:,} ({best.exact_match:.1%} held-out exact match, "
                     f"against {m.exact_match:.1%} at step {step:,})")
         yield DoneEvent(step, clock() - started, reason, message, best.exact_match, best.token_accuracy,
-                        best.val_loss, kept_watch, best.step)
+                        best.val_loss, kept_watch, best.step, figures_step=best.step)
+
+    def go_back() -> None:
+        """The model to the best evaluation's weights; the state keeps the last ones, to go on from."""
+        state.last_weights = {name: p.detach().clone() for name, p in params.items()}
+        state.kept = best
+        with torch.no_grad():
+            torch._foreach_copy_(list(params.values()), best_weights)
+
+    def unevaluated(reason: str, message: str) -> Iterator[TrainEvent]:
+        """The end of a run stopped before its last weights were evaluated: the figures are an earlier
+        evaluation's, which the message names; with keep_best the model goes back to the best evaluated."""
+        nan = float("nan")
+        not_this = f"step {step:,} was not evaluated"
+        if best is not None and best.step == step:  # an earlier run's evaluation of these very weights
+            state.kept = best
+            yield DoneEvent(step, clock() - started, reason, message, best.exact_match, best.token_accuracy,
+                            best.val_loss, best_watch or [], step, evaluated=False, figures_step=step)
+        elif best is not None:
+            go_back()
+            kept_watch = best_watch
+            if kept_watch is None:  # an earlier run's best: what it says now, if there is time for it
+                try:
+                    kept_watch = _watch_outputs(model, task, watched, lambda: clock() > unset_at + stop_within)
+                except Interrupted:
+                    kept_watch = []
+            message += (f"; kept the weights of step {best.step:,} ({best.exact_match:.1%} held-out exact match; "
+                        f"{not_this})")
+            yield DoneEvent(step, clock() - started, reason, message, best.exact_match, best.token_accuracy,
+                            best.val_loss, kept_watch, best.step, evaluated=False, figures_step=best.step)
+        elif last_eval is not None:  # without keep_best: the last weights, and the last figures there are
+            state.kept = None
+            at, m, outputs = last_eval
+            message += f"; held-out figures from step {at:,} ({not_this})"
+            yield DoneEvent(step, clock() - started, reason, message, m.exact_match, m.token_accuracy, m.loss,
+                            outputs, step, evaluated=False, figures_step=at)
+        else:
+            state.kept = None
+            yield DoneEvent(step, clock() - started, reason, message + "; not evaluated yet", nan, nan, nan, [],
+                            step, evaluated=False, figures_step=None)
 
     def diverged(what: str) -> Iterator[TrainEvent]:
         nonlocal step
@@ -491,16 +577,27 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
         run goes on with the warmup where it stopped): 1/warmup, 2/warmup, ... 1."""
         return 1.0 if model_step >= config.warmup else (model_step + 1) / config.warmup
 
+    def stopped(during_eval: bool = False) -> Iterator[TrainEvent]:
+        during = f", during the evaluation of step {step:,}" if during_eval else ""
+        yield from done("stopped", f"stopped by request after {step - start_step} steps{during}")
+
     was_training = model.training
     model.train()
     try:
         if eval_at_start:
-            yield eval_event()
-        while True:
-            elapsed = clock() - started
-            if stop is not None and stop.is_set():
-                yield from done("stopped", f"stopped by request after {step - start_step} steps")
+            try:
+                event = eval_event()
+            except Interrupted:
+                yield from stopped(during_eval=True)
                 return
+            yield event
+        while True:
+            now = clock()
+            elapsed = now - started
+            if stop is not None and stop.is_set():
+                yield from stopped()
+                return
+            unset_at = now
             if config.steps is not None and step - start_step >= config.steps:
                 yield from done("steps", f"finished {config.steps} steps")
                 return
@@ -545,7 +642,11 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
 
             if step - evaluated_step >= config.eval_every or (config.eval_seconds is not None and clock() - evaluated_at
                                                               >= max(config.eval_seconds, EVAL_WAIT * eval_took)):
-                event = eval_event()
+                try:
+                    event = eval_event()
+                except Interrupted:
+                    yield from stopped(during_eval=True)
+                    return
                 if math.isfinite(event.val_loss):
                     good.save(step)
                 yield event

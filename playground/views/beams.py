@@ -18,11 +18,15 @@ if TYPE_CHECKING:  # types only: the page is built without torch
 BEST = "#f59e0b"  # amber: the best beam, as the current step elsewhere
 
 
+MAX_DRAWN = 1000  # nodes the tree draws at most (playground.cost.TREE_NODES_DRAWN counts them)
+
+
 def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned_per_parent: int = 1,
-                   max_steps: int = 30) -> str:
+                   max_steps: int = 30, max_nodes: int = MAX_DRAWN) -> str:
     """The beam search as a tree, steps left to right: every hypothesis it kept (solid) and the `pruned_per_parent`
     most probable of the ones it dropped under each (faded), the final beams' paths drawn thick, the best in amber.
-    Each node shows its token and the probability of that token after its parent."""
+    Each node shows its token and the probability of that token after its parent. At most `max_steps` steps and
+    `max_nodes` nodes are drawn (whole steps: the first ones), and the legend says what was left out."""
     nodes = search.nodes
     children: dict[int, list] = {}
     for node in nodes[1:]:
@@ -35,6 +39,7 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
             node_id = nodes[node_id].parent
     col_w, row_h, box_w, box_h, pad = 76, 25, 68, 20, 6
     columns: list[list] = [[nodes[0]]]  # the nodes drawn at each step
+    drawn, full = 1, False
     while len(columns) <= max_steps:
         column = []
         for parent in columns[-1]:
@@ -46,6 +51,10 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
             column += kept + dropped[:pruned_per_parent]
         if not column:
             break
+        if drawn + len(column) > max_nodes:
+            full = True
+            break
+        drawn += len(column)
         columns.append(column)
     where: dict[int, tuple[float, float]] = {}
     parts, edges = [], []
@@ -91,7 +100,10 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
                     f'{"" if beam.finished else " (no " + esc(EOS) + ": length limit)"}</td></tr>')
     kept = sum(n.survived for n in nodes[1:])
     steps = max(n.step for n in nodes)
-    cut = f" The tree is drawn for the first {max_steps} of its {steps} steps." if steps > max_steps else ""
+    shown = len(columns) - 1
+    cut = (f" The tree is drawn for the first {shown} of its {steps} steps ({drawn:,} nodes; a larger drawing would "
+           f"not help the eye)." if full and shown < steps else
+           f" The tree is drawn for the first {max_steps} of its {steps} steps." if steps > max_steps else "")
     return (f'<div id="beam-tree-body"><div class="scroll-x">{svg}</div>'
             '<table class="preview" id="beam-list"><thead><tr><th>#</th>'
             '<th>final beam</th><th>score</th><th>log-prob</th></tr></thead>'
@@ -169,6 +181,8 @@ def by_length_note(results: dict[str, tuple]) -> str:
                 if beyond else "")
         reach = f"≥ 90% exact match up to length {max(good)}" if good else "never reaches 90% exact match"
         parts.append(f"**{esc(name)}** was trained on lengths {spec.min_len}–{spec.max_len}; {reach}{tail}")
-    return ". ".join(parts) + ". Held-out sources, 100 per length."
+    counts = sorted({r.n for _, rows in results.values() for r in rows})
+    per = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+    return ". ".join(parts) + f". Held-out sources, {per} per length."
 
 

@@ -24,6 +24,11 @@ class Decoded:
     forced: int | None = None   # the step (from 1) a "what if" forced, None for the model's own choices
     itos: list[str] | None = None  # the model's vocabulary by id: reads each step's whole distribution
 
+    def nbytes(self) -> int:
+        """What keeping this decoding costs (bytes, an upper bound): its trace and the lists beside it."""
+        words = len(self.tokens) + len(self.expected or ()) + len(self.itos or ())
+        return self.trace.nbytes() + 120 * words + 400
+
     def probabilities(self, t: int) -> dict[str, float]:
         """Every token's probability at step t (from the step's whole distribution when there is one)."""
         step = self.trace.steps[t]
@@ -125,12 +130,21 @@ AVERAGE = "average"
 
 def head_choices(decoded: Decoded) -> list[tuple[str, str]]:
     """The attention maps a Transformer's decoding offers: the average, then each layer's heads ([] for RNNs)."""
-    steps = decoded.trace.steps
-    if not steps or not steps[0].heads:
+    shape = _head_shape(decoded)
+    if shape is None:
         return []
-    heads = steps[0].heads
+    layers, heads = shape
     return [("Average over layers and heads", AVERAGE)] + [
-        (f"Layer {l + 1}, head {h + 1}", f"{l}:{h}") for l in range(len(heads)) for h in range(len(heads[l]))]
+        (f"Layer {l + 1}, head {h + 1}", f"{l}:{h}") for l in range(layers) for h in range(heads)]
+
+
+def _head_shape(decoded: Decoded) -> tuple[int, int] | None:
+    """(layers, heads) of a Transformer's decoding, None for an RNN's (or no steps)."""
+    steps = decoded.trace.steps
+    if not steps:
+        return None
+    shape = steps[0].head_shape
+    return shape if shape and shape[0] and shape[1] else None
 
 
 def attention_html(decoded: Decoded, head: str = AVERAGE) -> str:
@@ -142,18 +156,19 @@ def attention_html(decoded: Decoded, head: str = AVERAGE) -> str:
                 'only through the encoder\'s final state. Turn on Attention on the Train tab (or pick the bundled '
                 'copy or addition model) to see where it looks.</p>')
     layer = index = None
-    if head != AVERAGE and steps[0].heads:
+    shape = _head_shape(decoded)
+    if head != AVERAGE and shape:
         layer, index = (int(x) for x in head.split(":"))
-        if not (0 <= layer < len(steps[0].heads) and 0 <= index < len(steps[0].heads[layer])):
+        if not (0 <= layer < shape[0] and 0 <= index < shape[1]):
             layer = index = None
     source = decoded.trace.source.split()
     columns = "".join(f"<th>{esc(tok)}</th>" for tok in source)
     body = []
     for t, step in enumerate(steps):
-        weights = step.attention if layer is None else step.heads[layer][index]
+        weights = step.attention if layer is None else step.head(layer, index)
         cells = "".join(f'<td style="{_shade(w)}" title="{w:.3f}">{w:.2f}</td>' for w in weights or [])
         body.append(f'<tr data-step="{t + 1}"><th>{t + 1} → {esc(step.token)}</th>{cells}</tr>')
-    which = ("" if not steps[0].heads else " (average over every layer and head)" if layer is None
+    which = ("" if not shape else " (average over every layer and head)" if layer is None
              else f" (layer {layer + 1}, head {index + 1} of the decoder's attention to the source)")
     return (f'<table class="heatmap" id="attention-table"><thead><tr><th>step → chose</th>{columns}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>"

@@ -90,15 +90,20 @@ def progress_line(step: int, history: History, eta: Eta, elapsed: float) -> str:
 
 
 def done_line(reason: str, message: str, ran: int, elapsed: float, step: int, exact: float, tokens: float,
-              val_loss: float, why: str | None = None) -> str:
-    """How a run ended, in one sentence, with what to do next."""
+              val_loss: float, why: str | None = None, figures_step: int | None = None) -> str:
+    """How a run ended, in one sentence, with what to do next. `figures_step`: the step whose held-out
+    evaluation the figures are, when it is not `step` (None: `step`'s; NaN figures: none)."""
     stopped = reason in ("stopped", "diverged")
     why = f" ({why})" if why and reason == "stopped" else ""
     note = {"stopped": " The model is kept: press Train to continue it, or decode with it.",
             "time_budget": " Press Train to continue."}.get(reason, "")
+    if not all(math.isfinite(x) for x in (exact, tokens, val_loss)):
+        figures = "not evaluated yet"
+    else:
+        at = f" (step {figures_step:,})" if figures_step is not None and figures_step != step else ""
+        figures = f"held-out{at} exact match {exact:.1%}, token accuracy {tokens:.1%}, loss {val_loss:.3f}"
     return (f"{'Stopped' if stopped else 'Done'}: {message}{why}. {ran:,} steps in {elapsed:.1f} s "
-            f"({ran / max(elapsed, 1e-9):,.0f} steps/s); step {step:,} in all · held-out exact match {exact:.1%}, "
-            f"token accuracy {tokens:.1%}, loss {val_loss:.3f}.{note}")
+            f"({ran / max(elapsed, 1e-9):,.0f} steps/s); step {step:,} in all · {figures}.{note}")
 
 
 def describe_config(c, parameters: int) -> str:

@@ -504,6 +504,70 @@ def test_a_zips_training_state_is_capped_and_its_header_checked_before_loading(w
         load_checkpoint_zip(swapped, max_weights_bytes=10_000_000)
 
 
+
+def test_a_zips_members_are_sized_from_their_headers_before_a_byte_is_decompressed(with_state, tmp_path,
+                                                                                 monkeypatch):
+    """A state or weights whose zip entry is longer, or shorter, than its header's tensors take is refused from the
+    header alone (a few KB read): the rest of it is never decompressed."""
+    from seq2seq.checkpoint import load_checkpoint_zip, write_checkpoint_zip
+    _, state, folder = with_state
+    archive = write_checkpoint_zip(folder, tmp_path / "ck.zip")
+    exact = len(state.to_bytes())
+    padded = rezip(archive, tmp_path / "padded.zip",
+                   lambda name, data: data + bytes(1000) if name == "train_state.safetensors" else data)
+    cut = rezip(archive, tmp_path / "cut.zip",
+                lambda name, data: data[:-4] if name == "model.safetensors" else data)
+    extra = rezip(archive, tmp_path / "extra.zip",  # a tensor no model has, named in the header
+                  lambda name, data: _with_tensor(data, "adam.extra", 1000) if name == "train_state.safetensors"
+                  else data)
+    monkeypatch.setattr(checkpoint_module, "_read_member", _only_small_reads(checkpoint_module._read_member))
+    with pytest.raises(CheckpointError, match=rf"^train_state.safetensors is larger than a checkpoint of this model "
+                                              rf"can be \({exact:,} bytes at most\)$"):
+        load_checkpoint_zip(padded, max_weights_bytes=10_000_000)
+    with pytest.raises(CheckpointError, match=r"^model.safetensors holds [\d,]+ bytes, but its tensors take [\d,]+: "
+                                              r"it is damaged$"):
+        load_checkpoint_zip(cut, max_weights_bytes=10_000_000)
+    with pytest.raises(CheckpointError, match=r"^train_state.safetensors: the training state does not fit the model: "
+                                              r"unexpected adam.extra$"):
+        load_checkpoint_zip(extra, max_weights_bytes=10_000_000)
+
+
+def _only_small_reads(read):
+    """_read_member, failing the test if it is asked for a safetensors member (config.json only: they are sized
+    first, and the refusals above come before any is read whole)."""
+    def checked(archive, info, cap):
+        assert info.filename.endswith("config.json"), f"{info.filename} read before it was sized"
+        return read(archive, info, cap)
+    return checked
+
+
+def _with_tensor(data: bytes, name: str, size: int) -> bytes:
+    """safetensors bytes with one more U8 tensor of `size` bytes at the end, named in the header."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    end = max(e["data_offsets"][1] for k, e in header.items() if k != "__metadata__")
+    header[name] = {"dtype": "U8", "shape": [size], "data_offsets": [end, end + size]}
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + data[8 + n:] + bytes(size)
+
+
+def test_a_zip_whose_directory_declares_a_bomb_is_refused_before_decompressing(saved, tmp_path, monkeypatch):
+    """The zip's own directory says model.safetensors is 1 GiB: refused from that, before inflating a byte."""
+    import zipfile
+    from seq2seq.checkpoint import load_checkpoint_zip
+    archive = zipped(saved, tmp_path)
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive) as zin, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zout:
+        zout.writestr("c/config.json", zin.read(next(i for i in zin.infolist() if i.filename.endswith("config.json"))))
+        with zout.open("c/model.safetensors", "w") as f:
+            for _ in range(1024):
+                f.write(bytes(1 << 20))
+    monkeypatch.setattr(checkpoint_module, "_read_member", _only_small_reads(checkpoint_module._read_member))
+    monkeypatch.setattr(checkpoint_module, "_read_header", lambda *a: pytest.fail("header read before the size"))
+    with pytest.raises(CheckpointError, match=r"^model.safetensors is larger than a checkpoint of this model can be"):
+        load_checkpoint_zip(bomb, max_weights_bytes=10_000_000)
+
+
 def test_a_zip_with_two_training_states_is_refused(with_state, tmp_path):
     import zipfile
     from seq2seq.checkpoint import load_checkpoint_zip, write_checkpoint_zip

@@ -269,3 +269,47 @@ def test_batched_greedy_matches_one_at_a_time_for_every_variant(short_reverse, n
         mean = attn[row, 0].mean((0, 1)) if transformer else attn[row, 0]
         assert trace.steps[0].attention == pytest.approx(mean[:len(source)].tolist(), abs=1e-5)
         assert (attn[row, ..., len(source):] == 0).all()
+
+
+# ---------------------------------------------------------------- compact step records
+
+
+def test_steps_keep_their_numbers_as_compact_tensors_and_read_as_lists():
+    """A Transformer's step keeps its distribution, attention and every head as float32 tensor views of one tensor
+    per kind (not Python floats); read as attributes they are the rounded lists the JSON has, and head(l, h) is
+    heads[l][h] without building the others."""
+    from seq2seq import Task, make_spec
+    task = Task(make_spec("reverse", 3, 10))
+    model = build_model(ModelConfig(len(task.vocab), len(task.vocab), arch="transformer", hidden_dim=16, n_layers=2,
+                                    heads=4), seed=3)
+    trace = greedy_decode(model, task.vocab, "1 2 3 4", max_len=6)
+    step = trace.steps[0]
+    tensors = step.tensors()
+    assert [t.dtype for t in tensors] == [torch.float32] * 3
+    assert len({t.untyped_storage().data_ptr() for s in trace.steps for t in s.tensors()}) == 3  # shared
+    assert step.head_shape == (2, 4) and step.head(1, 3) == step.heads[1][3]
+    assert step.attention == [round(w, 6) for w in tensors[0].tolist()]
+    assert all(isinstance(w, float) for w in step.dist) and len(step.dist) == len(task.vocab)
+    floats = sum(t.numel() for s in trace.steps for t in s.tensors())
+    assert 4 * floats <= trace.nbytes() <= 4 * floats + 20_000  # the tensors once, and the objects around them
+    assert trace == greedy_decode(model, task.vocab, "1 2 3 4", max_len=6)  # equal by value
+    data = trace.to_dict()
+    assert list(data["steps"][0]) == ["input", "token", "prob", "top", "attention", "dist", "heads"]
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_a_step_made_from_lists_reads_them_back():
+    from seq2seq.decode import Step
+    step = Step("<sos>", "1", 0.7, [("1", 0.7)], [0.8, 0.2], [0.1, 0.7, 0.2])
+    assert step.attention == [0.8, 0.2] and step.dist == [0.1, 0.7, 0.2] and step.heads is None
+    assert step.head_shape is None and Step("<sos>", "1", 0.7, []).dist == []
+    assert step == Step("<sos>", "1", 0.7, [("1", 0.7)], [0.8, 0.2], [0.1, 0.7, 0.2])
+    assert step != Step("<sos>", "1", 0.7, [("1", 0.7)], [0.8, 0.2], [0.2, 0.6, 0.2])
+
+
+def test_a_beam_tree_is_counted_by_its_nodes():
+    checkpoint = load_checkpoint(BUNDLED / "reverse")
+    search = beam_search(checkpoint.model, checkpoint.task.vocab, "1 2 3 4 5", width=4)
+    from seq2seq.decode import NODE_BYTES
+    assert search.nbytes() >= NODE_BYTES * len(search.nodes)
+    assert not hasattr(search.nodes[0], "__dict__")  # slots: a node is a small object

@@ -47,3 +47,24 @@ def test_an_api_only_input_is_an_endpoint_parameter_with_its_schema():
 def test_event_payload_is_what_the_page_sent():
     assert event_payload(gr.EventData(None, {"step": 2, "token": "7"})) == {"step": 2, "token": "7"}
     assert gradio_internals.event_payload(object()) is None
+
+
+def test_lean_session_states_are_gradio_s_without_the_copies_of_values():
+    from gradio import state_holder
+    SessionState = gradio_internals.SessionState  # Gradio's own, whether or not the patch is in place already
+    demo, _ = tiny_demo()
+    with demo:
+        state = gr.State(None, time_to_live=60)
+    original = SessionState(demo)
+    lean = gradio_internals.LeanSessionState(demo)
+    assert set(vars(lean)) == set(vars(original))  # Gradio added or renamed an attribute: update LeanSessionState
+    assert set(lean.config_values) == set() and len(original.config_values) > 0
+    for block in demo.blocks.values():  # what Gradio does with every input and output value of a request
+        lean[block._id] = lean[block._id] if block.stateful else block
+        lean._update_value_in_config(block._id, "x" * 100_000)
+    assert dict(lean.config_values) == {}
+    lean[state._id] = "kept"
+    assert lean[state._id] == "kept" and [s for s, v, _ in lean.state_components if v == "kept"] == [state]
+    gradio_internals.keep_lean_session_states()
+    assert state_holder.SessionState is gradio_internals.LeanSessionState
+    assert isinstance(demo.state_holder["someone"], gradio_internals.LeanSessionState)

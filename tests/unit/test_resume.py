@@ -88,6 +88,97 @@ def test_a_worker_resumes_from_the_state_another_worker_ended_with(pool, straigh
     assert same_weights(model_from_weights(CONFIG, finished.weights).state_dict(), straight[2])
 
 
+
+def stop_during_evaluation_at(step: int, stop: threading.Event, monkeypatch) -> None:
+    """The click lands inside the held-out evaluation of `step`, between two of its decoder steps."""
+    real = train_module.evaluate
+
+    def evaluate(model, task, examples, batch_size=1000, should_stop=None):
+        asked = 0
+
+        def click_midway() -> bool:
+            nonlocal asked
+            asked += 1
+            if asked == 3 and model_step[0] == step:
+                stop.set()
+            return should_stop is not None and should_stop()
+        return real(model, task, examples, batch_size, click_midway)
+
+    model_step = [0]
+    monkeypatch.setattr(train_module, "evaluate", evaluate)
+    return model_step
+
+
+def test_a_stop_during_an_evaluation_ends_the_run_there_and_continuing_is_the_run_that_never_stopped(monkeypatch):
+    """Stop pressed inside the evaluation of step 100: the run ends at once, without evaluating step 100 (its
+    figures and kept weights are step 50's, and it says so), and its state, through bytes, goes on to step 150
+    exactly as 150 steps straight do."""
+    whole, whole_state = build_model(CONFIG, seed=SEED), TrainState.fresh(SEED)
+    straight = losses(train(whole, TASK, settings(150, keep_best=False), state=whole_state))
+
+    stop = threading.Event()
+    model_step = stop_during_evaluation_at(100, stop, monkeypatch)
+    model, state = build_model(CONFIG, seed=SEED), TrainState.fresh(SEED)
+    events, at = [], {}
+    for event in train(model, TASK, settings(1000, eval_every=50), stop, state=state, stop_within=0.0):
+        events.append(event)
+        if isinstance(event, StepEvent):
+            model_step[0] = event.step
+            at[event.step] = {name: t.clone() for name, t in model.state_dict().items()}
+    done = events[-1]
+    assert (done.reason, done.step, done.kept_step, done.figures_step, done.evaluated) == ("stopped", 100, 50, 50,
+                                                                                          False)
+    assert done.message.startswith("stopped by request after 100 steps, during the evaluation of step 100; kept "
+                                   "the weights of step 50 (") and done.message.endswith("step 100 was not evaluated)")
+    [at_50] = [e for e in events if isinstance(e, EvalEvent)]  # no point for the unevaluated step 100
+    assert at_50.step == 50 and (done.exact_match, done.val_loss) == (at_50.exact_match, at_50.val_loss)
+    assert same_weights(model.state_dict(), at[50]) and same_weights(state.last_weights, at[100])
+
+    monkeypatch.undo()
+    again = TrainState.from_bytes(state.to_bytes(), model)  # as the worker hands it over
+    then = losses(train(model, TASK, settings(50, keep_best=False), state=again, start_step=100))
+    assert losses(events) + then == straight  # bit for bit: Adam, the generators and the batches went on
+    assert same_weights(model.state_dict(), whole.state_dict())
+
+
+LONG_EVAL_TASK = Task(make_spec("reverse", 8, 10))  # with 20,000 held-out sources: an evaluation of a second or so
+LONG_EVAL = ModelConfig(len(LONG_EVAL_TASK.vocab), len(LONG_EVAL_TASK.vocab), emb_dim=8, hidden_dim=16, n_layers=2,
+                        dropout=0.5)
+
+
+def test_a_worker_stopped_during_an_evaluation_hands_over_its_state_and_continuing_is_exact(pool):
+    """In a worker: Stop sent as soon as step 20 arrives (its evaluation, long, has begun) ends the run there, by
+    its own hand (Finished, not a kill), and a worker given its weights and state goes on as one run does."""
+    config = settings(None, time_budget=60, eval_every=20, val_size=20_000)
+    run = pool.start(Job(LONG_EVAL.to_dict(), LONG_EVAL_TASK.spec.to_dict(), config.to_dict(), eval_at_start=True,
+                         snapshot_seconds=0))
+    events, others = [], []
+    for message in run.messages():
+        if isinstance(message, list):
+            events += message
+            if any(isinstance(e, StepEvent) and e.step == 20 for e in message):
+                assert not any(isinstance(e, EvalEvent) and e.step == 20 for e in events)  # sent while it runs
+                run.stop()
+        elif message is not None:
+            others.append(message)
+    done, finished = events[-1], others[-1]
+    assert isinstance(finished, Finished), others
+    assert (done.reason, done.step) == ("stopped", 20) and "during the evaluation of step 20" in done.message, done
+    # the cut-short evaluation is done again only if the last one's duration fits in stop_within: how fast the
+    # machine is decides, so either way is right, as long as the figures say which weights they are of
+    assert done.kept_step == (20 if done.evaluated else 0), done
+    assert [e.step for e in events if isinstance(e, EvalEvent)] == [0]
+
+    more = settings(10, val_size=50)
+    then, end = run_job(pool, Job(LONG_EVAL.to_dict(), LONG_EVAL_TASK.spec.to_dict(), more.to_dict(),
+                                  weights=finished.weights, state=finished.state, start_step=20,
+                                  snapshot_seconds=0))
+    model, state = build_model(LONG_EVAL, seed=SEED), TrainState.fresh(SEED)
+    straight = losses(train(model, LONG_EVAL_TASK, settings(30, val_size=50, keep_best=False), state=state))
+    assert losses(events) + losses(then) == straight
+    went_on = model_from_weights(LONG_EVAL, end.weights)
+    assert same_weights(TrainState.from_bytes(end.state, went_on).trained_weights(went_on), model.state_dict())
+
 # --- every run owns its generators ------------------------------------------------------------------------
 
 def two_runs():

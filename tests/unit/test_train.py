@@ -283,7 +283,7 @@ def scripted(monkeypatch, exacts, losses=None):
     """Held-out evaluations that say what the test wants, in order: a run whose later evaluation is worse."""
     results = iter(zip(exacts, losses or [1.0] * len(exacts)))
 
-    def fake_evaluate(model, task, examples, batch_size=1000):
+    def fake_evaluate(model, task, examples, batch_size=1000, should_stop=None):
         exact, loss = next(results)
         return train_module.Metrics(exact, exact, loss, len(examples))
 
@@ -388,3 +388,122 @@ def test_continuing_from_kept_weights_is_the_run_that_never_stopped(monkeypatch,
     assert then[-1].kept_step == kept and then[-1].exact_match == straight[-1].exact_match
     assert same_weights(weights(model), straight_kept)
     assert (state.last_weights is None) == (kept == 40)
+
+
+# --- a quick stop (the app's: stop_within) -----------------------------------------------------------------
+
+def stop_at_step(model, task, config, at, **kw):
+    """The events of a run whose stop is set as step `at` ends, and the model's weights after each step."""
+    stop = threading.Event()
+    events, at_step = [], {}
+    for event in train(model, task, config, stop, **kw):
+        events.append(event)
+        if isinstance(event, StepEvent):
+            at_step[event.step] = weights(model)
+            if event.step == at:
+                stop.set()
+    return events, at_step
+
+
+def test_a_quick_stop_evaluates_the_last_weights_only_if_that_fits():
+    model, task = setup()
+    events, _ = stop_at_step(model, task, small(steps=1000), 7, stop_within=60.0)  # room: as before
+    done = events[-1]
+    assert (done.reason, done.step, done.evaluated, done.figures_step) == ("stopped", 7, True, 7)
+
+    model, task = setup()
+    state = TrainState.fresh(0)
+    events, at = stop_at_step(model, task, small(steps=1000, eval_every=5), 7, stop_within=0.0, state=state)
+    done = events[-1]
+    [at_5] = [e for e in events if isinstance(e, EvalEvent)]
+    assert (done.reason, done.step, done.kept_step, done.figures_step, done.evaluated) == ("stopped", 7, 5, 5, False)
+    assert done.message == (f"stopped by request after 7 steps; kept the weights of step 5 ({at_5.exact_match:.1%} "
+                            f"held-out exact match; step 7 was not evaluated)")
+    assert (done.exact_match, done.token_accuracy, done.val_loss, done.watch) == \
+        (at_5.exact_match, at_5.token_accuracy, at_5.val_loss, at_5.watch)
+    assert same_weights(weights(model), at[5]) and same_weights(list(state.last_weights.values()), at[7])
+    assert state.kept.step == 5
+    history = History()
+    for event in events:
+        history.record(event)
+    assert [e.step for e in history.evals] == [5] and history.last_step == 7  # no point for step 7, which goes on
+
+
+def test_a_quick_stop_without_keep_best_keeps_the_last_weights_and_names_the_step_of_its_figures():
+    model, task = setup()
+    state = TrainState.fresh(0)
+    events, at = stop_at_step(model, task, small(steps=1000, eval_every=5, keep_best=False), 7, stop_within=0.0,
+                              state=state)
+    done = events[-1]
+    assert (done.step, done.kept_step, done.figures_step, done.evaluated) == (7, 7, 5, False)
+    assert done.message == "stopped by request after 7 steps; held-out figures from step 5 (step 7 was not evaluated)"
+    assert same_weights(weights(model), at[7]) and state.kept is None and state.last_weights is None
+
+    model, task = setup()  # stopped before any evaluation: no figures at all, and it says so
+    events, at = stop_at_step(model, task, small(steps=1000, eval_every=5, keep_best=False), 3, stop_within=0.0)
+    done = events[-1]
+    assert done.message == "stopped by request after 3 steps; not evaluated yet" and done.figures_step is None
+    assert math.isnan(done.exact_match) and done.watch == [] and same_weights(weights(model), at[3])
+
+
+def test_a_stop_during_an_evaluation_cuts_it_short(monkeypatch):
+    """The evaluation of step 10 is stopped between two decoder steps: it is given up (no EvalEvent, no cadence
+    change), and the run ends at step 10 with step 0's figures."""
+    stop = threading.Event()
+    real, calls = train_module.evaluate, []  # per evaluation: how often it asked
+
+    def evaluate(model, task, examples, batch_size=1000, should_stop=None):
+        calls.append(0)
+
+        def click_at_the_third_step() -> bool:
+            calls[-1] += 1
+            if calls[-1] == 3 and len(calls) == 2:
+                stop.set()
+            return should_stop()
+        return real(model, task, examples, batch_size, click_at_the_third_step)
+
+    monkeypatch.setattr(train_module, "evaluate", evaluate)
+    model, task = setup()
+    events = list(train(model, task, small(steps=1000), stop, eval_at_start=True, stop_within=0.0))
+    done = events[-1]
+    assert stop.is_set() and len(calls) == 2 and calls[0] > 3 and calls[1] == 3  # asked before each decoder step
+    assert [e.step for e in events if isinstance(e, EvalEvent)] == [0]
+    assert (done.reason, done.step, done.kept_step, done.evaluated) == ("stopped", 10, 0, False)
+    assert done.message.startswith("stopped by request after 10 steps, during the evaluation of step 10; kept the "
+                                   "weights of step 0")
+
+
+def test_a_stop_during_the_final_evaluation_of_a_finished_run_ends_it_unevaluated(monkeypatch):
+    stop = threading.Event()
+    real, calls = train_module.evaluate, []
+
+    def evaluate(model, task, examples, batch_size=1000, should_stop=None):
+        calls.append(1)
+        if len(calls) == 3:  # the final evaluation, of step 25
+            stop.set()
+        return real(model, task, examples, batch_size, should_stop)
+
+    monkeypatch.setattr(train_module, "evaluate", evaluate)
+    model, task = setup()
+    done = list(train(model, task, small(steps=25), stop, stop_within=0.0))[-1]
+    assert (done.reason, done.step, done.evaluated) == ("steps", 25, False) and len(calls) == 3
+    assert done.message.startswith("finished 25 steps; kept the weights of step ")
+    assert done.message.endswith("step 25 was not evaluated)")
+
+
+def test_without_stop_within_a_stop_during_an_evaluation_waits_for_it_as_the_command_line_does(monkeypatch):
+    stop = threading.Event()
+    model, task = setup()
+    events = []
+    for event in train(model, task, small(steps=1000), stop):
+        events.append(event)
+        if isinstance(event, StepEvent) and event.step == 10:
+            stop.set()  # before the evaluation of step 10, which is not cut short
+    assert [(type(e).__name__, e.step) for e in events[-2:]] == [("EvalEvent", 10), ("DoneEvent", 10)]
+    assert events[-1].evaluated and events[-1].reason == "stopped"
+
+
+def test_stop_within_must_be_a_number_of_seconds():
+    model, task = setup()
+    with pytest.raises(ValueError, match="stop_within must be a number of seconds >= 0, got -1"):
+        list(train(model, task, small(steps=1), stop_within=-1))

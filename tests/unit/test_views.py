@@ -265,3 +265,25 @@ def test_compare_panels_have_ids_of_their_own():
     ids = re.findall(r'id="([^"]+)"', a + b)
     assert len(ids) == len(set(ids))  # both on one page: no id twice
     assert "✓ correct" in a and "✓ correct" in b
+
+
+def test_a_beam_tree_draws_a_bounded_number_of_nodes_and_says_what_it_left_out():
+    from seq2seq.decode import BeamSearch, Beam, Node
+    nodes, alive = [Node(0, None, 0, "<sos>", 0.0, 0.0, survived=True)], [0]
+    for step in range(1, 41):  # width 3, 40 steps, never finished
+        kids = []
+        for parent in alive:
+            for k in range(3):
+                node = Node(len(nodes), parent, step, str(k + 1), -step - k, -1.0 - k, survived=k == 0)
+                nodes.append(node)
+                kids.append(node.id)
+        alive = kids[:3] if len(kids) == 3 else [kids[0], kids[3], kids[6]]
+        for i in alive:
+            nodes[i].survived = True
+    search = BeamSearch("1 2 3", 3, nodes, [Beam(["1"] * 40, -40.0, -1.0, alive[0], False)])
+    html = views.beam_tree_html(search, max_nodes=50)
+    assert len(re.findall(r'<g class="node', html)) <= 50
+    assert re.search(r"The tree is drawn for the first \d+ of its 40 steps \(\d+ nodes;", html)
+    assert "The tree is drawn for the first 30 of its 40 steps." in views.beam_tree_html(search)
+    from playground.views.beams import MAX_DRAWN
+    assert len(re.findall(r'<g class="node', views.beam_tree_html(search))) <= MAX_DRAWN

@@ -31,7 +31,7 @@ bench: $(VENV)/.dev
 	$(PY) tools/benchdoc.py library -- $(PY) -m seq2seq.bench
 	$(PY) tools/bench_app.py
 
-# The load test (loopback only, about 5 minutes a run; REPEAT=5 runs it five times, each against a fresh server):
+# The load test (loopback only, 3–4 minutes a run; REPEAT=5 runs it five times, each against a fresh server):
 # every failed call fails it; prints the probe's decode p50/p95 alone and under load, peak memory, temp files
 REPEAT ?= 1
 loadtest: $(VENV)/.dev

@@ -46,6 +46,7 @@ class Session:
     state: bytes | None = None              # TrainState bytes: Adam's moments, the generators, the lr schedule
     folder: Path | None = None              # this session's downloads (only the latest run's)
     snapshot: Snapshot | None = None        # the weights of the model while it trains
+    exact_snapshot: Snapshot | None = None  # ... the latest that carries its training state too
     snapshot_model: tuple[int, Seq2Seq] | None = None  # ... built when someone decodes with them
     snapshot_config: ModelConfig | None = None          # ... and their shapes
     released: str | None = None             # why its model was let go, if it was
@@ -61,7 +62,8 @@ class Session:
         while training, its last decoding and Compare's rows."""
         size = 4 * count_parameters(self.model) if self.model is not None else 0
         size += len(self.state) if self.state is not None else 0
-        size += len(self.snapshot.weights) if self.snapshot is not None else 0
+        for snapshot in {id(s): s for s in (self.snapshot, self.exact_snapshot) if s is not None}.values():
+            size += len(snapshot.weights) + len(snapshot.state or b"")
         return (size + self.results_bytes()) / 1e6
 
     def results_bytes(self) -> int:
@@ -90,7 +92,7 @@ class Session:
         """Give back the session's files and memory (its browser went away, or it was idle longest)."""
         self.released = why
         self.drop_downloads()
-        self.model = self.task = self.snapshot = self.snapshot_model = self.state = None
+        self.model = self.task = self.snapshot = self.exact_snapshot = self.snapshot_model = self.state = None
         self.decoded = self.compared = None
         self.history = History()
 
@@ -111,12 +113,17 @@ class Session:
         saved = checkpoint.training.get("train_config")
         self.train_config = saved if isinstance(saved, dict) else None
 
-    def keep_snapshot(self, config: ModelConfig) -> None:
-        """A run ended without its final weights (killed, or abandoned): keep the latest ones it sent."""
-        if self.snapshot is not None:
-            self.model = model_from_weights(config, self.snapshot.weights)
-            self.history.truncate(self.snapshot.step)
-            self.state = None  # the optimizer's state at that step is unknown: continuing starts a fresh one
+    def keep_snapshot(self, config: ModelConfig) -> bool:
+        """A run ended without its final weights (killed, or abandoned): keep the latest snapshot that carries its
+        training state (continuing then goes on exactly from there), else the latest weights (continuing then starts
+        a fresh optimizer). Whether training can go on exactly."""
+        kept = self.exact_snapshot or self.snapshot
+        if kept is None:
+            return False
+        self.model = model_from_weights(config, kept.weights)
+        self.history.truncate(kept.step)
+        self.state = kept.state
+        return kept.state is not None
 
     def kept_figures(self, state: TrainState | None) -> tuple[float, float, dict]:
         """Held-out exact match and token accuracy of the session's model (the kept evaluation's, when training

@@ -133,6 +133,7 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
         session.model, session.history, session.seconds, session.source = None, History(), 0.0, "trained here"
         session.state = None
     session.task, session.snapshot, session.snapshot_model, session.snapshot_config = task, None, None, model_config
+    session.exact_snapshot = None
     session.train_config = {k: v for k, v in train_config.to_dict().items() if k not in ("val_size", "eval_seconds")}
     history = session.history
     how = f"continuing from step {start:,}" if continuing else "new model"
@@ -166,6 +167,8 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
                         done = event
             elif isinstance(message, Snapshot):
                 session.snapshot = message
+                if message.state is not None:
+                    session.exact_snapshot = message
             elif isinstance(message, Finished):
                 final = message
             elif isinstance(message, (Killed, Failed)):
@@ -197,7 +200,7 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
         run.close()
         if session.model is None:  # abandoned mid-run: keep what it sent
             session.keep_snapshot(model_config)
-        session.snapshot = session.snapshot_model = None
+        session.snapshot = session.exact_snapshot = session.snapshot_model = None
 
 
 def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEvent | None, ended,
@@ -206,7 +209,7 @@ def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEv
     if final is not None:
         session.model = model_from_weights(model_config, final.weights)
         session.state = final.state
-    elif session.snapshot is not None:  # killed or failed: the latest weights it sent
+    elif session.snapshot is not None:  # killed or failed: the latest snapshot it sent (with its state, if one has)
         session.keep_snapshot(model_config)
     else:  # killed before it sent any: the model is the one it started from
         session.history.truncate(start)
@@ -217,8 +220,9 @@ def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEv
         what = ended.message if ended is not None else "the training process ended unexpectedly"
         if isinstance(ended, Killed) and ended.reason == "stop" and active.why:
             what = active.why
+        how = "exactly from there" if session.state is not None else "from there, with a fresh optimizer"
         status = (f"Stopped: {what}. Kept the model from step {session.history.last_step:,}; press Train to "
-                  f"continue it.")
+                  f"continue it {how}.")
     session.last_status = status
     keep_sessions_within_memory()
     result = frame(status, preview)

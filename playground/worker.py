@@ -35,6 +35,8 @@ BATCH_SECONDS = 0.1    # step events are sent in batches about this often
 STOP_WITHIN = 0.5      # after a stop, a run evaluates its last weights only if that fits in this (train()'s stop_within)
 FINISH_SECONDS = 15.0  # a run that has sent its DoneEvent gets this long to send its weights and state
 START_TIMEOUT = 30.0   # seconds for a worker to build its model and say it started
+STATE_ALWAYS_PARAMETERS = 2_000_000  # snapshots of a model this small carry the training state every time
+STATE_SECONDS = 10.0   # ... of a larger one, this often
 
 
 @dataclass
@@ -59,9 +61,11 @@ class Started:
 
 @dataclass
 class Snapshot:
-    """The model's weights at `step`, while it trains (safetensors bytes)."""
+    """The model's weights at `step`, while it trains (safetensors bytes), and with some of them the training state
+    at that step (TrainState bytes): a run killed later still goes on exactly from the last one that has it."""
     step: int
     weights: bytes
+    state: bytes | None = None
 
 
 @dataclass
@@ -129,7 +133,8 @@ def _run_job(conn: Connection) -> None:
     except Exception as e:  # noqa: BLE001 - reported to the caller, who says it in a sentence
         conn.send(Failed(f"could not build the model: {e}"))
         return
-    conn.send(Started(os.getpid(), count_parameters(model)))
+    parameters = count_parameters(model)
+    conn.send(Started(os.getpid(), parameters))
     if job.weights is None and job.snapshot_seconds:  # the caller has no copy of a new model yet
         conn.send(Snapshot(job.start_step, weights_bytes(model)))
 
@@ -169,7 +174,7 @@ def _run_job(conn: Connection) -> None:
                     return
 
     threading.Thread(target=flush_held, daemon=True).start()
-    last_snapshot = time.monotonic()
+    last_snapshot = last_state = time.monotonic()
     try:
         for event in train(model, task, train_config, stop, start_step=job.start_step,
                            eval_at_start=job.eval_at_start, state=state, watch=job.watch,
@@ -184,8 +189,11 @@ def _run_job(conn: Connection) -> None:
                 send(Finished(weights_bytes(model), state.to_bytes()))
                 return
             if job.snapshot_seconds and now - last_snapshot >= job.snapshot_seconds:
-                send(Snapshot(event.step, weights_bytes(model)))
-                last_snapshot = now
+                # the state too (Adam's moments: twice the weights), with every snapshot of a small model, and
+                # every STATE_SECONDS for a large one (a few percent of its time)
+                with_state = parameters <= STATE_ALWAYS_PARAMETERS or now - last_state >= STATE_SECONDS
+                send(Snapshot(event.step, weights_bytes(model), state.to_bytes() if with_state else None))
+                last_snapshot, last_state = now, now if with_state else last_state
     except (BrokenPipeError, ConnectionResetError, EOFError):
         return  # the caller went away: nothing to report to
     except MemoryError:

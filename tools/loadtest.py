@@ -6,7 +6,7 @@ the clean-up. Any call that fails fails the run.
                                        [--private-tmp] [--stock-client]
 
 Loopback only. Each repeat starts its own `python app.py` (a free port on 127.0.0.1, its output in a log
-file in a folder of its own under the temp dir), about 4–5 minutes, never more than --timeout (600 s), after
+file in a folder of its own under the temp dir), about 3–4 minutes, never more than --timeout (600 s), after
 which that server's whole process group is killed. Every call sends exactly the parameters the endpoint
 declares: their names, order and defaults are read from the server (/gradio_api/info, and /config for the
 raw-HTTP calls, which also send a placeholder for each of the event's state inputs), never counted here.

@@ -89,6 +89,30 @@ def test_a_worker_resumes_from_the_state_another_worker_ended_with(pool, straigh
 
 
 
+def test_a_killed_worker_leaves_snapshots_to_go_on_from_exactly(pool, straight):
+    """A run killed (it ignored Stop, or ran out of time) leaves its snapshots: a small model's carry its training
+    state, and a worker given one goes on as the run that was never killed."""
+    from playground.sessions import Session
+    from playground.worker import Snapshot
+    run = pool.start(Job(CONFIG.to_dict(), TASK.spec.to_dict(), settings(None, time_budget=60).to_dict(),
+                         snapshot_seconds=0.01))
+    snapshots = []
+    for message in run.messages():
+        if isinstance(message, Snapshot):
+            snapshots.append(message)
+            if len([s for s in snapshots if s.state is not None]) == 3:
+                run.kill()  # as the server does past its grace
+        elif message is not None and not isinstance(message, list):
+            break
+    session = Session(snapshot=snapshots[-1], exact_snapshot=[s for s in snapshots if s.state is not None][-1])
+    assert session.keep_snapshot(CONFIG) and 0 < session.exact_snapshot.step <= 400
+    at = session.exact_snapshot.step
+    then, _ = run_job(pool, Job(CONFIG.to_dict(), TASK.spec.to_dict(), settings(500 - at).to_dict(),
+                                weights=weights_bytes(session.model), state=session.state, start_step=at,
+                                snapshot_seconds=0))
+    assert losses(then) == straight[0][at:]  # bit for bit: the run that was never killed
+
+
 def stop_during_evaluation_at(step: int, stop: threading.Event, monkeypatch) -> None:
     """The click lands inside the held-out evaluation of `step`, between two of its decoder steps."""
     real = train_module.evaluate

@@ -2,6 +2,7 @@
 held-out exact match at every source length. Every bad value is a gr.Error with one sentence."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import anyio
@@ -15,7 +16,7 @@ from seq2seq import Task, make_spec
 from . import limits, views
 from .cost import eval_seconds
 from .decoding import check_decode_cost, check_source, parse_source, shown_tokens
-from .models import COMPARE_CHOICES, SESSION, describe_model, model_label, pick_model
+from .models import COMPARE_CHOICES, COMPARE_DEFAULTS, SESSION, describe_model, model_label, pick_model
 from .registry import checked, problem, session_of
 from .sessions import Session
 from .charts import measure
@@ -67,6 +68,25 @@ async def by_length(choice: str, model: Seq2Seq, task: Task, lengths: range, ses
     return found
 
 
+def chart_lengths(a: Task, b: Task) -> range:
+    """The chart's source lengths: from the shortest either model was trained on to BY_LENGTH_MORE past the
+    longest (as far as the task can make them)."""
+    return range(min(a.spec.min_len, b.spec.min_len),
+                 min(a.spec.max_len_cap, max(a.spec.max_len, b.spec.max_len) + limits.BY_LENGTH_MORE) + 1)
+
+
+def measure_default_charts() -> None:
+    """The charts of the Compare tab's default pair, measured once in the background when the server starts (in
+    a low-priority worker, as always), so the first visitor to press Compare gets them at once."""
+    choices = [choice for choice in COMPARE_DEFAULTS if choice.startswith("bundled:")]
+    if len(choices) != 2:
+        return
+    picked = [(choice, *pick_model(choice, "reverse", None, None)[:2]) for choice in choices]
+    lengths = chart_lengths(picked[0][2], picked[1][2])
+    for choice, model, task in picked:
+        asyncio.run(by_length(choice, model, task, lengths, None))
+
+
 @dataclass
 class Comparison:
     """Two models on one source: each one's panel, and their exact match by source length (chart and note)."""
@@ -94,8 +114,7 @@ async def compare(source, choice_a, choice_b, session, request) -> Comparison:
     tokens = parse_source(source, task_a)
     names = {f"A: {model_label(choice_a)}": (choice_a, model_a, task_a),
              f"B: {model_label(choice_b)}": (choice_b, model_b, task_b)}
-    lengths = range(min(task_a.spec.min_len, task_b.spec.min_len),
-                    min(task_a.spec.max_len_cap, max(task_a.spec.max_len, task_b.spec.max_len) + limits.BY_LENGTH_MORE) + 1)
+    lengths = chart_lengths(task_a, task_b)
     for _, model, task in names.values():  # refused before any work when either would be over budget
         check_decode_cost(model, task, len(tokens))
         sources_per_length(model, task_a.name, lengths)

@@ -14,7 +14,7 @@ import threading
 import gradio as gr
 from starlette.middleware import Middleware
 
-from . import gradio_internals, limits, registry
+from . import comparing, gradio_internals, limits, registry
 from .api import declare_api
 from .compare_tab import build_compare_tab
 from .decode_tab import build_decode_tab
@@ -69,6 +69,10 @@ def start_background() -> None:
         with torch.device("meta"):  # what checking an upload's shapes initialises (~75 MB, once): now, not then
             build_model(ModelConfig(5, 5, emb_dim=1, hidden_dim=1))
         load_bundled()
+        try:
+            comparing.measure_default_charts()  # the first Compare of the default pair: answered at once
+        except Exception:  # noqa: BLE001 - measured on first use instead
+            logging.getLogger("seq2seq-playground").exception("measuring the default charts failed")
     threading.Thread(target=load, daemon=True, name="load-bundled").start()
 
 

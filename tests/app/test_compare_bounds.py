@@ -180,3 +180,26 @@ def test_an_abandoned_comparison_stops_its_worker(server, tmp_path):
         workers = wait_until(lambda: chart_workers(server.pid), "the comparison's worker starting", 30, every=0.02)
     # the stream is closed: the server notices, and the worker goes
     wait_until(lambda: not (set(chart_workers(server.pid)) & set(workers)), "the abandoned worker ending", 3)
+
+
+def test_the_default_pairs_charts_are_measured_when_the_server_starts(tmp_path):
+    """The first visitor to press Compare on the default pair gets the charts at once: measured at start-up."""
+    from tests.helpers import AppServer
+    app = AppServer(tmp_path)
+    try:
+        measured.server_pid = app.process.pid
+        seen = set()
+
+        def both_measured() -> bool:  # one worker per model of the pair, one after the other
+            now = chart_workers(app.process.pid)
+            seen.update(now)
+            return len(seen) >= 2 and not now
+
+        wait_until(both_measured, "the start-up charts of both models being measured", 90, every=0.02)
+        c = client(app.url)
+        (a, b, chart, note), workers = measured(
+            lambda: c.predict("3 1 4 1 5", "bundled:reverse", "bundled:reverse-attention", api_name="/compare"))
+        assert not workers and "A: reverse" in str(chart) and "per length" in note
+        c.close()
+    finally:
+        app.stop()

@@ -44,19 +44,18 @@ class EvalJob:
 
     def run_in_worker(self, conn: Connection) -> None:
         """In the forked worker: the rows (Evaluated), or Failed with a sentence."""
-        from seq2seq import count_parameters
         from seq2seq.config import ModelConfig
         from seq2seq.lengths import accuracy_by_length
         from seq2seq.tasks import TaskSpec
 
         os.nice(EVAL_NICE - NICE)
+        conn.send(Started(os.getpid(), 0))  # at once: the caller can kill it from here on (cancelled, starved)
         try:
             model = model_from_weights(ModelConfig.from_dict(self.model_config), self.weights)
             trained = TaskSpec.from_dict(self.trained)
         except Exception as e:  # noqa: BLE001 - reported to the caller, who says it in a sentence
             conn.send(Failed(f"could not build the model: {e}"))
             return
-        conn.send(Started(os.getpid(), count_parameters(model)))
         try:
             rows = accuracy_by_length(model, self.task_name, self.lengths, trained, self.n)
             conn.send(Evaluated([row.to_dict() for row in rows]))
@@ -84,7 +83,11 @@ async def measure(model: Seq2Seq, task: Task, lengths: range, n: int, estimate: 
     from .training import WORKERS  # the trainings' worker pool: its zygote has torch imported
     spec = make_spec(task.name, lengths.stop - 1, lengths.stop - 1)
     memory = 1.5 * max(memory_mb(model.config, 1, 1.0, spec, n), 256.0)
-    deadline = limits.COMPARE_DEADLINE_FACTOR * max(estimate, 1.0) + 5.0
+    # bounded by the computing it does (CPU seconds), not by the clock: at its low priority, beside trainings and
+    # busy neighbours, a chart may wait long for a core without costing anyone anything; the clock only catches
+    # a worker that hangs
+    cpu_limit = limits.COMPARE_DEADLINE_FACTOR * max(estimate, 1.0) + 5.0
+    deadline = 20 * cpu_limit + 60.0
     job = EvalJob(model.config.to_dict(), await anyio.to_thread.run_sync(weights_bytes, model), task.name,
                   task.spec.to_dict(), list(lengths), n)
     started, cancelled, lock = [], [], threading.Lock()
@@ -114,6 +117,9 @@ async def measure(model: Seq2Seq, task: Task, lengths: range, n: int, estimate: 
                 await asyncio.sleep(0.05)  # a cancelled request stops here, and `finally` kills the worker
                 if gradio_internals.abandoned(request):  # its client went away without cancelling
                     raise problem("The comparison was abandoned.", "Abandoned")
+                if cpu_seconds(run.pid) > cpu_limit:
+                    raise problem(f"Comparing could not finish: measuring this model's chart took more than "
+                                  f"{cpu_limit:.0f} s of computing. Try a smaller model.", "Cannot compare")
             elif isinstance(message, Evaluated):
                 found = [LengthRow(**row) for row in message.rows]
             elif isinstance(message, (Killed, Failed)):
@@ -126,6 +132,15 @@ async def measure(model: Seq2Seq, task: Task, lengths: range, n: int, estimate: 
         raise problem("Comparing could not finish: the evaluation ended without an answer. Please try again.",
                       "Cannot compare")
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far (user + system; 0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 async def _gone(pid: int, within: float = 2.0) -> None:

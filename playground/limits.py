@@ -43,7 +43,7 @@ PLOT_POINTS = 300           # points per plotted series, however long the histor
 BY_LENGTH_N = 100           # held-out sources per length in the comparison's chart (fewer to fit its time)
 BY_LENGTH_FLOOR = 20        # ... but never fewer than this: a model that needs fewer is too slow to compare
 COMPARE_SECONDS = env_number("SEQ2SEQ_COMPARE_SECONDS", 10, 1, 3600)  # estimated CPU time of one model's chart
-COMPARE_DEADLINE_FACTOR = 3.0  # a chart's worker is killed this many times its estimate (+5 s) after it starts
+COMPARE_DEADLINE_FACTOR = 3.0  # a chart's worker is killed past this many times its estimate (+5 s) of CPU time
 COMPARES_AT_ONCE = 2        # charts measured at once (each in a worker process); the rest wait their turn
 BY_LENGTH_MORE = 4          # lengths past the longest either compared model was trained on
 

@@ -61,8 +61,18 @@ def checkpoint_zip(folder: Path, hidden: int, layers: int, seed: int = 0, max_le
     return write_checkpoint_zip(path, folder / f"reverse-{hidden}x{layers}-{seed}.zip")
 
 
+def settled(server) -> None:
+    """The shared server's start-up charts (the default pair's, measured in the background when it starts) are in:
+    a Compare of that pair needs them, and after it no chart is being measured."""
+    c = client(server.url)
+    c.predict("3 1 4", "bundled:reverse", "bundled:reverse-attention", api_name="/compare")
+    c.close()
+    wait_until(lambda: not chart_workers(server.pid), "the start-up charts ending", 60)
+
+
 def test_charts_are_measured_in_low_priority_workers_two_at_a_time_while_decodes_go_on(server, tmp_path):
     """Eight people compare their own (untrained, never cached) models at once; a ninth decodes meanwhile."""
+    settled(server)
     archive = checkpoint_zip(tmp_path, 128, 2)
     people = [client(server.url) for _ in range(8)]
     for c in people:
@@ -120,6 +130,7 @@ def measured(call) -> tuple[object, list[int]]:
 
 
 def test_a_session_models_chart_is_kept_until_the_model_changes(server, tmp_path):
+    settled(server)
     measured.server_pid = server.pid
     c = client(server.url)
     compare = lambda: c.predict("3 1 4", "session", "bundled:reverse", api_name="/compare")  # noqa: E731

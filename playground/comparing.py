@@ -50,11 +50,11 @@ def sources_per_length(model: Seq2Seq, task_name: str, lengths: range) -> tuple[
 
 
 async def by_length(choice: str, model: Seq2Seq, task: Task, lengths: range, session: Session | None,
-                    request=None) -> list:
+                    request=None, size: tuple[int, float] | None = None) -> list:
     """Held-out exact match of `model` at each length, measured in a worker process (bounded in time and memory,
     at a lower priority than trainings, killed if the request is cancelled) and kept: a bundled model's for the
-    server's life, a session's model's until it changes."""
-    n, took = sources_per_length(model, task.name, lengths)
+    server's life, a session's model's until it changes. `size`: sources_per_length's answer, if known."""
+    n, took = size or sources_per_length(model, task.name, lengths)
     key = (choice, task.name, lengths.start, lengths.stop, n)
     bundled = choice.startswith("bundled:")
     rows = _BUNDLED_ROWS.get(key) if bundled else session.rows_for(model, key) if session is not None else None
@@ -115,9 +115,10 @@ async def compare(source, choice_a, choice_b, session, request) -> Comparison:
     names = {f"A: {model_label(choice_a)}": (choice_a, model_a, task_a),
              f"B: {model_label(choice_b)}": (choice_b, model_b, task_b)}
     lengths = chart_lengths(task_a, task_b)
-    for _, model, task in names.values():  # refused before any work when either would be over budget
+    sizes = {}
+    for name, (_, model, task) in names.items():  # refused before any work when either would be over budget
         check_decode_cost(model, task, len(tokens))
-        sources_per_length(model, task_a.name, lengths)
+        sizes[name] = sources_per_length(model, task_a.name, lengths)
     session = session_of(session, request) if SESSION in (choice_a, choice_b) else checked(session)
 
     def panel(which: str, name: str, model: Seq2Seq, task: Task) -> str:
@@ -128,7 +129,7 @@ async def compare(source, choice_a, choice_b, session, request) -> Comparison:
     panels, results = [], {}
     for which, (name, (choice, model, task)) in zip("ab", names.items()):
         panels.append(await anyio.to_thread.run_sync(panel, which, name, model, task))
-        results[name] = (task.spec, await by_length(choice, model, task, lengths, session, request))
+        results[name] = (task.spec, await by_length(choice, model, task, lengths, session, request, sizes[name]))
     same_range = task_a.spec.max_len == task_b.spec.max_len
     frame = views.by_length_frame({name: rows for name, (_, rows) in results.items()},
                                   task_a.spec.max_len if same_range else None)

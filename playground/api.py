@@ -1,4 +1,4 @@
-"""The HTTP API: /train, /decode, /stop, /load, /what_if and /compare, each declared once, as an event with no
+"""The HTTP API: /data, /train, /decode, /stop, /load, /what_if and /compare, each declared once, as an event with no
 trigger on the page (what gr.api() does) over the page's own components, so an endpoint returns exactly what
 the page would show. Names, parameters and their order are what docs/api.md documents: change them only
 with it. The page's own events are private; these are the only public ones."""
@@ -11,6 +11,7 @@ from .compare_tab import CompareTab
 from .cancel import in_thread
 from .decode_tab import DECODES, DecodeTab
 from .gradio_internals import api_only_input, unread_updates
+from .pairs import give_pairs
 from .settings import SettingsError
 from .train_tab import TrainTab
 from .training import stop, training
@@ -23,7 +24,16 @@ AS_SENT = dict(preprocess=False)  # values arrive as sent: each handler checks t
 
 def declare_api(demo: gr.Blocks, session_state: gr.State, train: TrainTab, decode: DecodeTab,
                 compare: CompareTab) -> None:
-    """Declare the six endpoints over the tabs' components."""
+    """Declare the seven endpoints over the tabs' components."""
+
+    @guarded
+    def data_endpoint(file=None, text=None, example=None, source_tokens="detect", target_tokens="detect", session=None,
+                      request: gr.Request = None):
+        """/data: your own pairs (a file, pasted text, or an example's name; the first given) become this session's
+        pairs, which /train trains on with task "data"; returns what was read. Bad data: an error, and nothing
+        changes."""
+        session, sentence = give_pairs(file, text, example, source_tokens, target_tokens, session, request)
+        return session, sentence
 
     @guarded
     def train_endpoint(session, request: gr.Request, **values):
@@ -80,6 +90,10 @@ def declare_api(demo: gr.Blocks, session_state: gr.State, train: TrainTab, decod
         return c.a, c.b, c.by_length, c.note
 
     form = train.form
+    example = api_only_input("example", {"type": "string", "description": "an example's name: dates, numbers or "
+                                                                            "commands (or empty)"})
+    gr.on([], data_endpoint, [train.data_upload, train.paste, example, train.source_tokens, train.target_tokens,
+                              session_state], [session_state, train.data_status], api_name="data", **AS_SENT)
     gr.on([], train_endpoint, [session_state], inputs_kwargs={**{n: form[n] for n in limits.SETTINGS},
                                                               "mode": train.mode},
           outputs=[train.loss_plot, train.accuracy_plot, train.status, train.checkpoint_file, train.metrics_file,

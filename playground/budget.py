@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
-from seq2seq.tasks import TaskSpec
+from seq2seq.tasks import DATA_TASK, TaskSpec
 
 from .cost import EVAL_FLOOR, Cost, DecodeCost, _is_transformer, estimate, eval_seconds, memory_mb, step_seconds
 
@@ -79,7 +79,7 @@ def _fits(model: "ModelConfig", spec: "TaskSpec", v: dict, val_size: int, budget
     """Whether the settings in v (replacing those of model and spec) pass `check`."""
     from dataclasses import replace
     m = replace(model, hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], emb_dim=v["emb_dim"])
-    sp = TaskSpec(spec.name, min(spec.min_len, v["max_len"]), v["max_len"])
+    sp = replace(spec, min_len=min(spec.min_len, v["max_len"]), max_len=v["max_len"])  # a data set's spec stays one
     return (memory_mb(m, v["batch_size"], v["teacher_forcing"], sp, val_size) <= budget.memory_mb
             and step_seconds(m, v["batch_size"], v["teacher_forcing"], sp) <= budget.step_seconds
             and eval_seconds(m, sp, min(val_size, EVAL_FLOOR)) <= budget.eval_seconds)
@@ -107,6 +107,8 @@ def _advice(model, train, spec, budget: Budget) -> str:
     v = _settings(model, train, spec)
     options = []  # (fraction of the setting kept, label, largest value that fits)
     for knob, (label, lowest) in _KNOBS.items():
+        if knob == "max_len" and spec.max_len_cap == spec.max_len and spec.name == DATA_TASK:
+            continue  # your own pairs' lengths are the data's, not a setting
         if v[knob] > lowest:
             best = _largest_within(knob, model, spec, v, train.val_size, budget)
             options.append((0.0 if best is None else best / v[knob], label, best))

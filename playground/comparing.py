@@ -15,7 +15,7 @@ from seq2seq import Task, make_spec
 
 from . import limits, views
 from .cost import eval_seconds
-from .decoding import check_decode_cost, check_source, parse_source, shown_tokens
+from .decoding import check_decode_cost, check_source, decoded_view, parse_source
 from .models import COMPARE_CHOICES, COMPARE_DEFAULTS, SESSION, describe_model, model_label, pick_model
 from .registry import checked, problem, session_of
 from .sessions import Session
@@ -109,7 +109,7 @@ async def compare(source, choice_a, choice_b, session, request) -> Comparison:
     (model_a, task_a, _), (model_b, task_b, _) = (pick_model(c, "reverse", session, request)
                                                   for c in (choice_a, choice_b))
     if task_a.name != task_b.name:
-        raise problem(f"Model A learns {task_a.name} and model B {task_b.name}: pick two models for the same task.",
+        raise problem(f"Model A learns {task_a.title} and model B {task_b.title}: pick two models for the same task.",
                       "Different tasks")
     tokens = parse_source(source, task_a)
     names = {f"A: {model_label(choice_a)}": (choice_a, model_a, task_a),
@@ -123,7 +123,7 @@ async def compare(source, choice_a, choice_b, session, request) -> Comparison:
 
     def panel(which: str, name: str, model: Seq2Seq, task: Task) -> str:
         trace = seq2seq.greedy_decode(model, task.vocab, tokens, top_k=3)
-        decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos)
+        decoded = decoded_view(trace, task, tokens)
         return views.compare_html(f"{name} — {describe_model(model)}", decoded, which)
 
     panels, results = [], {}

@@ -197,7 +197,10 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
             _, task, info = pick_model(choice, task_name, session, request)
         except gr.Error as e:
             return {examples: gr.Dataset(samples=[]), examples_state: [], model_info: e.message}
-        samples = [" ".join(ex.source) for ex in validation_set(task, 5, seed=7)]
+        try:
+            samples = [task.vocab.text(ex.source, "source") for ex in validation_set(task, 5, seed=7)]
+        except ValueError:  # a loaded model whose pairs are not given here: it decodes, with no examples to offer
+            samples = []
         return {examples: gr.Dataset(samples=[[s] for s in samples]), examples_state: samples, model_info: info}
 
     refresh = dict(fn=example_sources, inputs=[model_choice, train_task, session_state],

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 import seq2seq
 from seq2seq import Task
+from seq2seq.data import DataTask
 from seq2seq.controls import DECODING, STRATEGY_KINDS as KINDS
 from seq2seq.tasks import MAX_SOURCE_CHARS, NEVER_CHOSEN
 
@@ -58,7 +59,8 @@ def read_strategy(kind, width=5, temperature=1.0, sample_k=0, top_p=1.0, seed=0)
 def check_source(source) -> None:
     """A gr.Error unless `source` is text a model could be given (before choosing a model)."""
     if not isinstance(source, str) or not source.strip():
-        raise problem("Type a source sequence to decode, e.g. 3 1 4 1 5 9.", "Nothing to decode")
+        raise problem("Type a source sequence to decode, e.g. 3 1 4 1 5 9 (or, for your pairs, a source as written "
+                      "there).", "Nothing to decode")
     if len(source) > MAX_SOURCE_CHARS:
         raise problem(f"The source is {len(source):,} characters long; at most {MAX_SOURCE_CHARS:,} are allowed.",
                       "Cannot decode")
@@ -92,6 +94,21 @@ def check_decode_cost(model: Seq2Seq, task: Task, n_tokens: int, strategy: Strat
         decode_check(config, n_tokens, kind, width, limits.DECODE_SECONDS, limits.DECODE_MB, what_if)
     except BudgetError as e:
         raise problem(str(e), "Too much to decode") from None
+
+
+def decoded_view(trace, task: Task, tokens: list[str]) -> views.Decoded:
+    """A decoding with what the views need beside it: the correct answer when the task knows one, the tokens the
+    model chooses from, and how the task writes its text (and what to say when there is no correct answer)."""
+    if isinstance(task, DataTask):
+        no_answer = ("This model's pairs are not loaded, so no source has a correct answer here: give the same "
+                     "pairs on the Train tab." if task.data is None else
+                     "This source is not in your pairs, so there is no correct answer to compare with.")
+    elif task.generator is not None:
+        no_answer = f"This is not a valid {task.name} source, so there is no correct answer to compare with."
+    else:
+        no_answer = "This task has no correct answer to compare with."
+    return views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos,
+                         tokenize=task.vocab.tokenize, no_answer=no_answer)
 
 
 @dataclass
@@ -132,9 +149,9 @@ def decode(source, model_choice, top_k, train_task, session: Session | None, req
     from seq2seq.strategy import run  # torch: on the first decode, not when the page is built
     trace, search = run(model, task.vocab, tokens, strategy, top_k=int(DECODING["top_k"].high),
                         should_stop=should_stop)
-    decoded = views.Decoded(trace, task.expected(tokens), shown_tokens(task), itos=task.vocab.itos)
-    tree = views.beam_tree_html(search, decoded.expected) if search is not None else EMPTY_TREE
-    return Decoding(trace.output, views.verdict_html(decoded), views.steps_frame(decoded, min(k, len(decoded.tokens))),
+    decoded = decoded_view(trace, task, tokens)
+    tree = views.beam_tree_html(search, decoded.expected, text=decoded.text) if search is not None else EMPTY_TREE
+    return Decoding(task.vocab.text(trace.output.split()), views.verdict_html(decoded), views.steps_frame(decoded, min(k, len(decoded.tokens))),
                     views.distribution_html(decoded), views.attention_html(decoded), views.playback_html(decoded),
                     tree, f"{info}. Strategy: {strategy.describe()}.", decoded, strategy)
 
@@ -159,5 +176,6 @@ def what_if(decoded, step, token, model_choice, train_task, session, request, *,
         changed = seq2seq.what_if(model, task.vocab, decoded.trace, step, str(token))
     except (TypeError, ValueError) as e:
         raise problem(f"Cannot force that: {e}.", "Cannot force") from None
-    forced = views.Decoded(changed, decoded.expected, decoded.tokens, forced=step, itos=task.vocab.itos)
+    forced = views.Decoded(changed, decoded.expected, decoded.tokens, forced=step, itos=task.vocab.itos,
+                           tokenize=decoded.tokenize, no_answer=decoded.no_answer)
     return views.what_if_html(decoded, forced)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from seq2seq.data import DataLimits
+
 from . import settings
 from .budget import Budget
 
@@ -23,6 +25,10 @@ def env_number(name: str, default: float, low: float, high: float) -> float:
 
 try:
     BUDGET = Budget.from_env()  # memory and time per training
+except ValueError as e:
+    raise SystemExit(str(e)) from None
+try:
+    DATA = DataLimits.from_env()  # your own pairs: SEQ2SEQ_DATA_BYTES, _PAIRS, _TOKENS, _SYMBOLS
 except ValueError as e:
     raise SystemExit(str(e)) from None
 MAX_TRAININGS = int(env_number("SEQ2SEQ_MAX_TRAININGS", 2, 1, 64))  # trainings at once; the rest queue

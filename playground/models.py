@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import seq2seq
 from seq2seq import TASK_NAMES, Task
+from seq2seq.controls import DATA_TASK
 from seq2seq.config import CONFIG_FILE
 
 from . import views
@@ -77,8 +78,8 @@ def pick_model(choice: str, train_task: str, session: Session | None,
     tab's task: the session's own when it learns that task, else the bundled one."""
     if choice not in CHOICE_VALUES:
         raise problem("Model must be one of the menu's choices.", "Unknown model")
-    if train_task not in TASK_NAMES:
-        raise problem(f"Task must be one of {', '.join(TASK_NAMES)}.", "Unknown task")
+    if train_task not in TASK_NAMES and train_task != DATA_TASK:
+        raise problem(f"Task must be one of {', '.join(TASK_NAMES)} or {DATA_TASK}.", "Unknown task")
     session = checked(session)
     training = session is not None and session_key(request) in RUNNING and session.snapshot is not None
     trained = session is not None and (session.model is not None or training)
@@ -103,6 +104,9 @@ def pick_model(choice: str, train_task: str, session: Session | None,
             note = f"your model ({session.source}, step {session.history.last_step:,})"
         return model, session.task, f"Decoding with {note}: {describe_model(model)}; {views.describe_task(session.task)}"
     name = choice.removeprefix("bundled:") if choice != AUTO else train_task
+    if name == DATA_TASK:
+        raise problem("There is no bundled model for your pairs: train one on the Train tab, or pick a bundled "
+                      "model.", "No model for your pairs")
     if name not in BUNDLED_NAMES:
         why = " (it cannot be learned)" if name == "random" else ""
         raise problem(f"There is no bundled model for {name}{why}. Train one on the Train tab, or pick one of: "
@@ -110,7 +114,7 @@ def pick_model(choice: str, train_task: str, session: Session | None,
     checkpoint = bundled(name)
     score = checkpoint.training.get("exact_match")
     scored = f", {score:.1%} held-out exact match" if isinstance(score, float) else ""
-    yours = (f" (your model learns {session.task.name}; pick “Your model” to use it)"
+    yours = (f" (your model learns {session.task.title}; pick “Your model” to use it)"
              if choice == AUTO and trained and session.task is not None else "")
     return (checkpoint.model, checkpoint.task, f"Decoding with the bundled **{name}** model "
             f"({describe_model(checkpoint.model)}{scored}){yours}; {views.describe_task(checkpoint.task)}")

@@ -7,6 +7,7 @@ what continuing needs (the optimizer's and the generators' state), plus the file
 """
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from seq2seq.config import ModelConfig
+from seq2seq.data import DataTask, Row, with_data
 from seq2seq.history import History
 from seq2seq.tasks import Task
 
@@ -31,6 +33,13 @@ if TYPE_CHECKING:
 def count_parameters(model) -> int:
     from seq2seq import count_parameters  # torch: only once a session has a model, not to build the page
     return count_parameters(model)
+
+
+def file_stem(title: str) -> str:
+    """A task's name as part of a download's file name: a data set's file name without its extension, in letters,
+    digits, - and _ only (whatever its file was called), at most 40 characters."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(title).stem).strip("-")[:40]
+    return stem or "data"
 
 
 ROW_BYTES = 400  # one LengthRow of Compare's chart, as Python keeps it
@@ -56,15 +65,25 @@ class Session:
     decoded: object | None = None           # the Decode tab's last decoding (top-k, heads and "what if" read it)
     compared: tuple | None = None           # Compare's cache: (weakref to the model it measured, {key: rows})
     last_used: float = field(default_factory=time.monotonic)  # when a request last used it
+    data: DataTask | None = None            # the pairs this session gave (the Task choice "your pairs" trains on)
+    data_rows: list[Row] | None = None      # ... as read, before tokens: a change of tokenisation splits them again
 
     def memory_mb(self) -> float:
         """About what this session holds in memory: its model's weights, its optimizer's state, a snapshot
         while training, its last decoding and Compare's rows."""
         size = 4 * count_parameters(self.model) if self.model is not None else 0
         size += len(self.state) if self.state is not None else 0
+        size += self.data_bytes()
         for snapshot in {id(s): s for s in (self.snapshot, self.exact_snapshot) if s is not None}.values():
             size += len(snapshot.weights) + len(snapshot.state or b"")
         return (size + self.results_bytes()) / 1e6
+
+    def data_bytes(self) -> int:
+        """What its pairs take: the tokenised pairs, and the rows they were read from (and those of the model's task,
+        when it was trained on other pairs than the ones given now)."""
+        size = sum(2 * (len(r.source) + len(r.target)) + 150 for r in self.data_rows or ())
+        tasks = {id(t): t for t in (self.data, self.task) if isinstance(t, DataTask) and t.data is not None}
+        return size + sum(t.data.nbytes() for t in tasks.values())
 
     def results_bytes(self) -> int:
         """What its kept results take: the last decoding (its compact records and views) and Compare's rows."""
@@ -93,7 +112,7 @@ class Session:
         self.released = why
         self.drop_downloads()
         self.model = self.task = self.snapshot = self.exact_snapshot = self.snapshot_model = self.state = None
-        self.decoded = self.compared = None
+        self.decoded = self.compared = self.data = self.data_rows = None
         self.history = History()
 
     def drop_downloads(self) -> None:
@@ -105,13 +124,23 @@ class Session:
         """A loaded checkpoint becomes this session's model: its curve, its step count and (when it carries
         them) its optimizer and generators, so training it further goes on where it stopped."""
         self.drop_downloads()
-        self.model, self.task, self.source = checkpoint.model, checkpoint.task, source
+        self.model, self.task, self.source = checkpoint.model, self.with_own_data(checkpoint.task), source
         self.history = History.from_training(checkpoint.training)
         seconds = checkpoint.training.get("seconds")
         self.seconds = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0
         self.state, self.released, self.last_status = checkpoint.state, None, None
         saved = checkpoint.training.get("train_config")
         self.train_config = saved if isinstance(saved, dict) else None
+
+    def with_own_data(self, task: Task) -> Task:
+        """A loaded model's task, with this session's pairs when they are the ones it was trained on (then its
+        sources have correct answers again, and it can be evaluated and trained on them); else as it is."""
+        if isinstance(task, DataTask) and task.data is None and self.data is not None and self.data.data is not None:
+            try:
+                return with_data(task, self.data.data)
+            except ValueError:
+                return task
+        return task
 
     def keep_snapshot(self, config: ModelConfig) -> bool:
         """A run ended without its final weights (killed, or abandoned): keep the latest snapshot that carries its
@@ -143,7 +172,7 @@ class Session:
         for old in self.folder.iterdir():  # only the latest run's files are kept
             shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
         step = self.history.last_step
-        name = f"seq2seq-{self.task.name}-step{step}"
+        name = f"seq2seq-{file_stem(self.task.title)}-step{step}"
         folder = self.folder / name
         from seq2seq.checkpoint import save_checkpoint, training_summary, write_checkpoint_zip
         from seq2seq.training import TrainState

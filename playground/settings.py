@@ -13,10 +13,10 @@ from .budget import Budget, BudgetError, check as check_budget
 
 
 def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS,
-         budget: Budget | None = None) -> tuple[Task, ModelConfig, TrainConfig]:
+         budget: Budget | None = None, data: Task | None = None) -> tuple[Task, ModelConfig, TrainConfig]:
     """The form's values, checked, as (task, model config, train config), and within `budget` when one is
-    given. Raises SettingsError."""
-    task, model_config, train_config = read_controls(values, settings)
+    given; `data`: the session's own pairs (a DataTask), for the task choice "your pairs". Raises SettingsError."""
+    task, model_config, train_config = read_controls(values, settings, data)
     if budget is not None:
         try:
             check_budget(model_config, train_config, task.spec, budget)

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 import gradio as gr
 
 from seq2seq import Task, make_spec
+from seq2seq.controls import DATA_TASK
+from seq2seq.data import DataTask
 
 from . import limits, settings, views
 from .page import download, field, message_html, say, scroll_to
+from .pairs import DETECT, EXAMPLES, SUFFIXES, TOKEN_CHOICES, give_pairs, retokenize
 from .gradio_internals import unread_updates
 from .registry import RUNNING, session_key
 from .sessions import Session
@@ -37,6 +40,11 @@ class TrainTab:
     upload: gr.UploadButton
     upload_status: gr.HTML
     train_event: object  # the Train click's event, for what follows a run
+    data_upload: gr.UploadButton  # your own pairs: a file, an example, pasted text, their tokens and what was read
+    paste: gr.Textbox
+    source_tokens: gr.Dropdown
+    target_tokens: gr.Dropdown
+    data_status: gr.HTML
 
 
 def form_field(s: settings.Setting, **kw) -> gr.components.Component:
@@ -77,6 +85,25 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
                 for name in ("task", "min_len", "max_len"):
                     form[name] = form_field(limits.SETTINGS[name], min_width=90)
             task_note = gr.Markdown(views.describe_task(first_task), elem_id="task-note")
+            with gr.Group(visible=d["task"] == DATA_TASK, elem_id="data-box") as data_box:
+                gr.Markdown(f"One pair per line: a **.tsv** (source, tab, target), **.csv**, **.jsonl** "
+                            f"(`{{\"source\": …, \"target\": …}}`) or **.txt** file, or pasted (source, a tab or "
+                            f"`->`, target). At most {limits.DATA.describe()}.", elem_id="data-help")
+                with gr.Row():
+                    data_upload = gr.UploadButton("Upload pairs", file_types=list(SUFFIXES), size="sm",
+                                                  elem_id="upload-data", min_width=120)
+                    example_buttons = {name: gr.Button(f"Example: {name}", size="sm", elem_id=f"example-{name}",
+                                                       min_width=120) for name in EXAMPLES}
+                paste = gr.Textbox(label="…or paste pairs", lines=3, max_lines=8, elem_id="paste-data",
+                                   placeholder="3 March 2021\t2021-03-03\njump twice -> JUMP JUMP")
+                use_paste = gr.Button("Use the pasted pairs", size="sm", elem_id="use-pasted")
+                with gr.Row():
+                    source_tokens = gr.Dropdown(TOKEN_CHOICES, value=DETECT, label="Source tokens",
+                                                elem_id="data-source-tokens", min_width=120)
+                    target_tokens = gr.Dropdown(TOKEN_CHOICES, value=DETECT, label="Target tokens",
+                                                elem_id="data-target-tokens", min_width=120)
+                data_status = gr.HTML(message_html("No pairs yet: upload a file, paste pairs or try an example.",
+                                                   "info"), elem_id="data-status")
             for group, title in GROUPS.items():
                 with gr.Accordion(title, open=False, elem_id=f"settings-{group}"):
                     if group == "model":
@@ -119,9 +146,8 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
                                             color_map=views.ACCURACY_COLOURS, elem_id="accuracy-plot", height=230,
                                             min_width=280)
             log_scale = gr.Checkbox(False, label="Loss on a log scale (log₁₀)", elem_id="log-scale", container=False)
-            preview = gr.HTML(views.preview_html(preview_rows(first_task, [s.split() for s in
-                                                                           watch_default(first_task).split("\n")],
-                                                              None)), elem_id="preview", elem_classes="scroll-x")
+            preview = gr.HTML(views.preview_html(preview_rows(first_task, settings.watch_sources(
+                watch_default(first_task), first_task), None)), elem_id="preview", elem_classes="scroll-x")
 
     # ------------------------------------------------------------ the form's own events
 
@@ -136,38 +162,82 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         return {**form_updates(form, values), preset_note: settings.PRESET_NOTES[name],
                 task_note: views.describe_task(task), watch: watch_default(task),
                 diagram: views.diagram_html(settings.model_config(values, len(task.vocab)), len(task.vocab)),
-                settings_message: say()}
+                settings_message: say(), data_box: gr.update(visible=False),
+                form["min_len"]: gr.update(value=values["min_len"], interactive=True),
+                form["max_len"]: gr.update(value=values["max_len"], interactive=True)}
+
+    def task_outputs(task: Task, data_chosen: bool) -> dict:
+        """What the form shows for a task: its lengths (your pairs': fixed, the data's), its note, a few of its
+        held-out sources to watch, and the pairs' box when "your pairs" is chosen."""
+        return {form["min_len"]: gr.update(value=task.spec.min_len, interactive=not isinstance(task, DataTask)),
+                form["max_len"]: gr.update(value=task.spec.max_len, interactive=not isinstance(task, DataTask)),
+                task_note: views.describe_task(task), watch: watch_default(task),
+                data_box: gr.update(visible=data_chosen)}
 
     @guarded
-    def task_changed(task_name):
-        """New task: its default lengths, its description, a few of its held-out sources to watch."""
+    def task_changed(task_name, session):
+        """New task: its default lengths, its description, a few of its held-out sources to watch; for "your
+        pairs", the box to give them (and, once given, their lengths)."""
         try:
-            task = Task(make_spec(settings.choice(limits.SETTINGS["task"], task_name)))
+            name = settings.choice(limits.SETTINGS["task"], task_name)
         except SettingsError as e:
             raise gr.Error(str(e), title=e.title) from None
-        return {form["min_len"]: task.spec.min_len, form["max_len"]: task.spec.max_len,
-                task_note: views.describe_task(task), watch: watch_default(task)}
+        if name == DATA_TASK:
+            if isinstance(session, Session) and session.data is not None:
+                return task_outputs(session.data, True)
+            return {task_note: "**your pairs**: give them below (a file, pasted, or an example), then press Train.",
+                    data_box: gr.update(visible=True), watch: ""}
+        return task_outputs(Task(make_spec(name)), False)
+
+    def pairs_outputs(session: Session, sentence: str) -> dict:
+        """After pairs were read: the session, what was read, the tokens as chosen, and the form on "your pairs"."""
+        data = session.data
+        return {session_state: session, data_status: message_html(sentence, "info"), form["task"]: DATA_TASK,
+                source_tokens: data.vocab.tokenize[0], target_tokens: data.vocab.tokenize[1],
+                **task_outputs(data, True),
+                preview: views.preview_html(preview_rows(data, settings.watch_sources(watch_default(data), data),
+                                                         None))}
 
     @guarded
-    def lengths_changed(task, min_len, max_len):
+    def pairs_given(file, text, example, src, trg, session, request: gr.Request):
+        """Pairs from a file, an example or pasted text: read into the session (a bad file: one sentence, and
+        nothing changes)."""
+        try:
+            session, sentence = give_pairs(file, text, example, src, trg, session, request)
+        except gr.Error as e:
+            return {data_status: message_html(e.message)}
+        return pairs_outputs(session, sentence)
+
+    @guarded
+    def tokens_changed(src, trg, session):
+        try:
+            session, sentence = retokenize(src, trg, session)
+        except gr.Error as e:
+            return {data_status: message_html(e.message)}
+        return pairs_outputs(session, sentence)
+
+    @guarded
+    def lengths_changed(task, min_len, max_len, session):
         """New lengths: the task's note says so (and its best possible loss, for random)."""
-        return views.describe_task(task_of({"task": task, "min_len": min_len, "max_len": max_len}))
+        if task == DATA_TASK:
+            return gr.skip()  # your pairs' lengths are the data's
+        return views.describe_task(task_of({"task": task, "min_len": min_len, "max_len": max_len}, session))
 
     @guarded
-    def model_changed(**values):
+    def model_changed(session, **values):
         """The diagram, with the sizes as they now are (a value out of range keeps the last diagram), and only the
         fields the chosen architecture uses."""
         shown = {form[name]: gr.update(visible=used) for name, used in model_fields_used(values.get("arch")).items()}
         try:
-            task = task_of(values)
+            task = task_of(values, session)
             config = settings.model_config(values, len(task.vocab))
         except (SettingsError, ValueError):
             return shown
         return {**shown, diagram: views.diagram_html(config, len(task.vocab))}
 
     @guarded
-    def preview_changed(text, task, min_len, max_len):
-        task = task_of({"task": task, "min_len": min_len, "max_len": max_len})
+    def preview_changed(text, task, min_len, max_len, session):
+        task = task_of({"task": task, "min_len": min_len, "max_len": max_len}, session)
         try:
             sources = settings.watch_sources(text, task)
         except SettingsError as e:
@@ -183,17 +253,31 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         return plots(session)[0] if session.history.losses else gr.skip()
 
     lengths = [form["task"], form["min_len"], form["max_len"]]
-    preset.change(apply_preset, preset, [*form.values(), preset_note, task_note, watch, diagram, settings_message],
-                  **PRIVATE)
-    form["task"].input(task_changed, form["task"], [form["min_len"], form["max_len"], task_note, watch], **PRIVATE)
+    preset.change(apply_preset, preset, [*form.values(), preset_note, task_note, watch, diagram, settings_message,
+                                         data_box], **PRIVATE)
+    form["task"].input(task_changed, [form["task"], session_state],
+                       [form["min_len"], form["max_len"], task_note, watch, data_box], **PRIVATE)
     for name in ("min_len", "max_len"):
-        form[name].change(lengths_changed, lengths, task_note, **PRIVATE)
+        form[name].change(lengths_changed, [*lengths, session_state], task_note, **PRIVATE)
     model_inputs = {name: form[name] for name in (*settings.MODEL_FIELDS, "task", "min_len", "max_len")}
     for name in (*settings.MODEL_FIELDS, "task"):
-        form[name].change(model_changed, inputs_kwargs=model_inputs,
+        form[name].change(model_changed, [session_state], inputs_kwargs=model_inputs,
                           outputs=[diagram, *[form[n] for n in settings.MODEL_FIELDS]], **PRIVATE,
                           show_progress="hidden")
-    watch.change(preview_changed, [watch, *lengths], [preview, settings_message], **PRIVATE, show_progress="hidden")
+    watch.change(preview_changed, [watch, *lengths, session_state], [preview, settings_message], **PRIVATE,
+                 show_progress="hidden")
+    pairs_outputs_list = [session_state, data_status, form["task"], source_tokens, target_tokens, form["min_len"],
+                          form["max_len"], task_note, watch, data_box, preview]
+    no_file, no_text, no_example = gr.State(None), gr.State(""), gr.State(None)
+    data_upload.upload(pairs_given, [data_upload, no_text, no_example, source_tokens, target_tokens, session_state],
+                       pairs_outputs_list, **PRIVATE)
+    for name, button in example_buttons.items():
+        button.click(pairs_given, [no_file, no_text, gr.State(name), source_tokens, target_tokens, session_state],
+                     pairs_outputs_list, **PRIVATE)
+    use_paste.click(pairs_given, [no_file, paste, no_example, source_tokens, target_tokens, session_state],
+                    pairs_outputs_list, **PRIVATE)
+    for menu in (source_tokens, target_tokens):
+        menu.input(tokens_changed, [source_tokens, target_tokens, session_state], pairs_outputs_list, **PRIVATE)
     log_scale.change(redraw, [log_scale, session_state], loss_plot, **PRIVATE)
 
     # ------------------------------------------------------------ Train, Stop, Load
@@ -236,12 +320,16 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         if not session.history.losses:  # a LinePlot draws only the series of its first data: wait for a loss
             loss = None
         sentence = loaded_sentence(session, name)
+        own = isinstance(session.task, DataTask)
         return {session_state: session, upload_status: message_html(sentence, "info"),
                 **form_updates(form, form_values_of(session)), mode: "continue", loss_plot: loss,
                 accuracy_plot: accuracy,
                 status: f"{sentence} Press Train to continue it from step {session.history.last_step:,}.",
                 empty_plots: gr.update(visible=loss is None and accuracy is None),
-                plot_row: gr.update(visible=loss is not None or accuracy is not None)}
+                plot_row: gr.update(visible=loss is not None or accuracy is not None),
+                task_note: views.describe_task(session.task), data_box: gr.update(visible=own),
+                form["min_len"]: gr.update(value=session.task.spec.min_len, interactive=not own),
+                form["max_len"]: gr.update(value=session.task.spec.max_len, interactive=not own)}
 
     train_event = train_button.click(
         train_on_page, [session_state, mode, watch], inputs_kwargs=dict(form),
@@ -252,6 +340,6 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
     stop_button.click(stop_on_page, None, status, queue=False, **PRIVATE)
     upload.upload(load_on_page, [upload, session_state],
                   [session_state, upload_status, *form.values(), mode, loss_plot, accuracy_plot, status, empty_plots,
-                   plot_row], **PRIVATE)
+                   plot_row, task_note, data_box], **PRIVATE)
     return TrainTab(form, mode, status, loss_plot, accuracy_plot, checkpoint_file, metrics_file, upload,
-                    upload_status, train_event)
+                    upload_status, train_event, data_upload, paste, source_tokens, target_tokens, data_status)

@@ -12,6 +12,8 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from seq2seq import TASK_NAMES, DoneEvent, EvalEvent, ModelConfig, Task, TrainConfig, make_spec, validation_set
+from seq2seq.controls import DATA_TASK
+from seq2seq.data import task_to_dict
 from seq2seq.history import History
 
 from . import limits, settings, views
@@ -38,8 +40,11 @@ class Frame:
     preview: object = None
 
 
-def task_of(values: dict) -> Task:
-    """The task the form describes, or the default one while its lengths are being edited."""
+def task_of(values: dict, session=None) -> Task:
+    """The task the form describes (for "your pairs", the session's pairs when it has some), or the default one
+    while its lengths are being edited."""
+    if values.get("task") == DATA_TASK and isinstance(session, Session) and session.data is not None:
+        return session.data
     try:
         return Task(make_spec(settings.choice(limits.SETTINGS["task"], values.get("task")), values.get("min_len"),
                               values.get("max_len")))
@@ -48,16 +53,22 @@ def task_of(values: dict) -> Task:
 
 
 def watch_default(task: Task, n: int = 4) -> str:
-    """A few held-out sources (never trained on) for the live preview."""
-    return "\n".join(" ".join(ex.source) for ex in validation_set(task, n, seed=11))
+    """A few held-out sources (never trained on) for the live preview, as a person types them."""
+    try:
+        examples = validation_set(task, n, seed=11)
+    except ValueError:  # a model's pairs that are not loaded
+        return ""
+    return "\n".join(task.vocab.text(ex.source, "source") for ex in examples)
 
 
 def preview_rows(task: Task, sources: list[list[str]], outputs: list[str] | None):
+    """(source, output, right answer) of each watched source, as text: outputs come as tokens joined by spaces."""
     rows = []
     for i, source in enumerate(sources):
         want = task.expected(source)
-        rows.append((" ".join(source), outputs[i] if outputs is not None and i < len(outputs) else None,
-                     None if want is None else " ".join(want)))
+        said = outputs[i] if outputs is not None and i < len(outputs) else None
+        rows.append((task.vocab.text(source, "source"), None if said is None else task.vocab.text(said.split()),
+                     None if want is None else task.vocab.text(want)))
     return rows
 
 
@@ -76,7 +87,7 @@ def check_continue(session: Session, task: Task, model_config: ModelConfig) -> N
         raise SettingsError(f"The model settings changed ({changed}), so this model cannot continue. Set them back, "
                             f"or choose “Start a new model”.", "Cannot continue")
     if session.task.vocab != task.vocab:
-        raise SettingsError(f"{task.name} uses different tokens from {session.task.name}, so this model cannot "
+        raise SettingsError(f"{task.title} uses different tokens from {session.task.title}, so this model cannot "
                             f"continue on it. Choose “Start a new model”.", "Cannot continue")
 
 
@@ -84,7 +95,8 @@ def training(values: dict, mode, watch_text, session, request: gr.Request, unrea
     """Check the settings, start a worker, and stream Frames until the run ends; the model ends up in the
     session, which changes only once the run has started. Raises SettingsError for a bad setting.
     `unread(key)` counts the session's streamed updates nobody has read yet."""
-    task, model_config, train_config = settings.read(values, limits.SETTINGS, limits.BUDGET)
+    data = session.data if isinstance(session, Session) else None
+    task, model_config, train_config = settings.read(values, limits.SETTINGS, limits.BUDGET, data)
     mode = settings.mode(mode)
     watch = settings.watch_sources(watch_text, task)
     session = session_of(session, request)
@@ -117,7 +129,7 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
     train_config = replace(train_config, val_size=val_size_within(model_config, spec, limits.BUDGET.eval_seconds),
                            eval_seconds=settings.EVAL_SECONDS)
     start = session.history.last_step if continuing else 0
-    job = Job(model_config.to_dict(), spec.to_dict(), train_config.to_dict(),
+    job = Job(model_config.to_dict(), task_to_dict(task), train_config.to_dict(),
               weights=weights_bytes(session.model) if continuing else None, start_step=start,
               eval_at_start=not (continuing and session.history.evals),
               state=session.state if continuing else None, watch=watch)

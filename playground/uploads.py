@@ -19,7 +19,9 @@ from gradio.utils import get_upload_folder
 
 from seq2seq import ModelConfig, TrainConfig
 from seq2seq.config import POSITIONS
-from seq2seq.tasks import Task, TaskSpec
+from seq2seq.controls import DATA_TASK
+from seq2seq.data import DataSpec
+from seq2seq.tasks import SPECIALS, Task, TaskSpec
 
 from . import limits, settings, views
 from .budget import size_text
@@ -74,16 +76,24 @@ def upload_check(model_config: ModelConfig, spec: TaskSpec) -> None:
                          f"(4 × its hidden size {c.hidden_dim})")
     if c.positions != POSITIONS[0]:
         raise ValueError(f"its model has {_shown(c.positions)} positions; this app trains {POSITIONS[0]} ones")
-    for name in ("min_len", "max_len"):
+    own = isinstance(spec, DataSpec)
+    if own:  # your own pairs: as long and with as many symbols as this app's limits on pairs allow
+        most = 2 * limits.DATA.max_symbols + len(SPECIALS)
+        if max(spec.max_len, spec.max_target_len) > limits.DATA.max_tokens or c.src_vocab_size > most:
+            raise ValueError(f"its pairs are larger than this app takes ({limits.DATA.describe()})")
+    for name in () if own else ("min_len", "max_len"):
         s, value = limits.SETTINGS[name], getattr(spec, name)
         if not _fits(s, value):
             raise ValueError(f"its task has {s.short.lower()} {_shown(value)}; this app allows {_allowed(s)}")
-    vocab = len(Task(spec).vocab)
+    vocab = c.src_vocab_size if own else len(Task(spec).vocab)  # a data set's: checked against config.json's
     for side, value in (("source", c.src_vocab_size), ("target", c.trg_vocab_size)):
         if value != vocab:
             raise ValueError(f"its model has a {side} vocabulary of {value} tokens; task {spec.name} has {vocab}")
-    values = {**{n: s.default for n, s in limits.SETTINGS.items()}, "task": spec.name, "min_len": spec.min_len,
-              "max_len": spec.max_len, **{n: getattr(c, n) for n in FORM_MODEL_FIELDS}, "attention": str(c.attention)}
+    # the form's other checks (a Transformer's heads dividing its hidden size, a held-out set): a data set's model
+    # is read as if for a built-in task, its own pairs being checked above
+    task = ("reverse", 3, 10) if own else (spec.name, spec.min_len, spec.max_len)
+    values = {**{n: s.default for n, s in limits.SETTINGS.items()}, "task": task[0], "min_len": task[1],
+              "max_len": task[2], **{n: getattr(c, n) for n in FORM_MODEL_FIELDS}, "attention": str(c.attention)}
     try:  # anything else the form checks (a Transformer's heads dividing its hidden size, a held-out set)
         settings.read(values, limits.SETTINGS)
     except settings.SettingsError as e:
@@ -166,25 +176,27 @@ def _sweep(path: Path) -> None:
         _sweep_later(path, wait + 0.05)
 
 
-def uploaded_path(payload: Any) -> Path:
+def uploaded_path(payload: Any, what: str = "checkpoint .zip", suffixes: tuple[str, ...] = (".zip",),
+                  wrong: str = "A checkpoint is a .zip file, as downloaded from the Train tab.",
+                  title: str = "Cannot load") -> Path:
     """The path of an uploaded file as the page or a script sent it, or a gr.Error: it must be a file uploaded to
-    this app (Gradio checks that of a file sent as one; a path sent as plain text is checked here), and a
-    checkpoint is a .zip."""
+    this app (Gradio checks that of a file sent as one; a path sent as plain text is checked here), with one of
+    `suffixes` (else `wrong` is said, and the file goes)."""
     path = payload.get("path") if isinstance(payload, dict) else payload if isinstance(payload, str) else None
     if not path or not isinstance(path, str):
-        raise problem("Choose a checkpoint .zip first.", "No file")
+        raise problem(f"Choose a {what} first.", "No file")
     try:
         resolved = Path(path).resolve()
         inside = upload_folder() in resolved.parents and resolved.is_file()
     except (OSError, ValueError):
         inside = False
     if not inside:
-        raise problem("Upload the checkpoint .zip first, then load it (a script sends it with gradio_client's "
-                      "handle_file); the server reads no other file.", "Cannot load")
-    if resolved.suffix.lower() != ".zip":
+        raise problem(f"Upload the {what} first, then load it (a script sends it with gradio_client's "
+                      f"handle_file); the server reads no other file.", title)
+    if resolved.suffix.lower() not in suffixes:
         hold_upload(resolved)
         release_upload(resolved)
-        raise problem("A checkpoint is a .zip file, as downloaded from the Train tab.", "Cannot load")
+        raise problem(wrong, title)
     return resolved
 
 
@@ -222,7 +234,8 @@ def loaded_sentence(session: Session, name: str) -> str:
 def form_values_of(session: Session) -> dict:
     """The Train tab's values for a loaded model: its task and shape, and its training settings as trained."""
     c, spec = session.model.config, session.task.spec
-    values = {"task": spec.name, "min_len": spec.min_len, "max_len": spec.max_len, "cell": c.cell,
+    values = {"task": DATA_TASK if isinstance(spec, DataSpec) else spec.name, "min_len": spec.min_len,
+              "max_len": spec.max_len, "cell": c.cell,
               "emb_dim": c.emb_dim, "hidden_dim": c.hidden_dim, "n_layers": c.n_layers, "dropout": c.dropout,
               "attention": str(c.attention), "bidirectional": c.bidirectional, "arch": c.arch, "heads": c.heads}
     saved = session.train_config or {}

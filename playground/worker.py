@@ -112,7 +112,7 @@ def _run_job(conn: Connection) -> None:
     from seq2seq.config import ModelConfig, TrainConfig
     from seq2seq import build_model, count_parameters
     from seq2seq.builder import from_config
-    from seq2seq.tasks import Task, TaskSpec
+    from seq2seq.data import task_from_dict
     from seq2seq.training import DoneEvent, EvalEvent, TrainState, train
 
     torch.set_num_threads(1)
@@ -123,7 +123,7 @@ def _run_job(conn: Connection) -> None:
     try:
         model_config = ModelConfig.from_dict(job.model_config)
         train_config = TrainConfig.from_dict(job.train_config)
-        task = Task(TaskSpec.from_dict(job.task))
+        task = task_from_dict(job.task)
         if job.weights is None:
             model = build_model(model_config, seed=train_config.seed)
         else:

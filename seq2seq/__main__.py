@@ -16,9 +16,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .config import MAX_FF, POSITIONS, RNN_FIELDS, TRANSFORMER_FIELDS, ModelConfig, TrainConfig, heads_problem
+from .config import (MAX_FF, MAX_POSITIONS, POSITIONS, RNN_FIELDS, TRANSFORMER_FIELDS, ModelConfig, TrainConfig,
+                     heads_problem)
 from .controls import DECODING, SETTINGS, Setting, SettingsError, cli_number, plain, span
-from .tasks import MAX_LENGTH_CAP, NEVER_CHOSEN, TASK_NAMES, Task, length_cap, length_unit, make_spec
+from .tasks import (MAX_LENGTH_CAP, NEVER_CHOSEN, TASK_NAMES, TOKENISATIONS, Task, length_cap, length_floor,
+                    length_unit, make_spec)
 
 # torch (about 2 s of a cold start) and what needs it are imported by the commands that use them, once the
 # arguments are checked: --help and an argument error answer at once
@@ -81,8 +83,8 @@ def _with_range(setting: Setting, text: str) -> str:
 def _length_help(which: str) -> str:
     """--min-len / --max-len: the range, and where a task's differs (addition counts digits per number)."""
     low, high = SETTINGS[which].cli_range
-    others = [f"{name}: {span(low, length_cap(name))} {length_unit(name)}" for name in TASK_NAMES
-              if length_cap(name) != MAX_LENGTH_CAP]
+    others = [f"{name}: {span(max(low, length_floor(name)), length_cap(name))} {length_unit(name)}"
+              for name in TASK_NAMES if length_cap(name) != MAX_LENGTH_CAP or length_floor(name) != low]
     what = "shortest" if which == "min_len" else "longest"
     return f"the {what} source, {span(low, high)} tokens ({'; '.join(others)})"
 
@@ -105,7 +107,15 @@ def _parser() -> argparse.ArgumentParser:
                                    f"{STATE_FILE}, and step numbers continue. Only how long to go on "
                                    f"(--steps, default {CLI_STEPS} more; --time-budget; --target-accuracy), when to "
                                    "evaluate (--eval-every, --eval-seconds) and --lr can be set.")
-    t.add_argument("--task", choices=_choices("task"), help="required unless --resume")
+    t.add_argument("--task", choices=TASK_NAMES, help="a built-in task (or --data, or --resume)")
+    t.add_argument("--data", type=Path, metavar="FILE",
+                   help="train on your own pairs: a .tsv (source TAB target), .csv (source,target), .jsonl "
+                        "({\"source\": ..., \"target\": ...}) or text file (source TAB target, or source -> "
+                        "target), one pair per line; limits from SEQ2SEQ_DATA_BYTES, _PAIRS, _TOKENS, _SYMBOLS. "
+                        "With --resume: the data the checkpoint was trained on")
+    t.add_argument("--tokens", type=_tokens_option, metavar="chars|words",
+                   help="with --data: split both sides into characters or words; SOURCE,TARGET (e.g. "
+                        "words,chars) sets each side (default: detected from the data)")
     t.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")
     t.add_argument("--resume", type=Path, metavar="DIR", help="go on training the checkpoint in DIR (see above)")
     t.add_argument("--seed", type=int, help=_with_range(SETTINGS["seed"], "seeds the weights, batches, teacher "
@@ -161,6 +171,10 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="held-out exact match and token accuracy of a checkpoint")
     e.add_argument("--checkpoint", required=True, type=Path)
     e.add_argument("--n", type=int, default=1000, help="number of held-out examples")
+    e.add_argument("--data", type=Path, metavar="FILE",
+                   help="evaluate on every pair of this file (.tsv, .csv, .jsonl or text), split into tokens as "
+                        "the checkpoint's data was (--n and --seed choose generated examples, not a file's); with "
+                        "--by-length, for each source length")
     e.add_argument("--min-len", type=int, help=_length_help("min_len"))
     e.add_argument("--max-len", type=int, help=_length_help("max_len"))
     e.add_argument("--seed", type=int, default=EVAL_SEED)
@@ -193,9 +207,37 @@ def _parser() -> argparse.ArgumentParser:
                    help='feed TOKEN at output step STEP (from 1), whatever the model prefers: "what if" '
                         "(repeatable)")
     d.add_argument("--json", action="store_true", help="print the whole trace as JSON")
-    d.add_argument("source", help='tokens separated by spaces, e.g. "3 1 4"; "-" reads one source per line '
-                                  'from standard input and writes one JSON object per line')
+    d.add_argument("source", help='the source as the task writes it: tokens separated by spaces, e.g. "3 1 4", or '
+                                  'for a data set or a real-looking task as in its data, e.g. "3 March 2021"; '
+                                  '"-" reads one source per line from standard input and writes one JSON object '
+                                  'per line')
     return p
+
+
+def _tokens_option(text: str) -> tuple[str, str]:
+    """--tokens: "chars", "words", or "SOURCE,TARGET" of those."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or any(p not in TOKENISATIONS for p in parts):
+        raise argparse.ArgumentTypeError(f"must be chars, words, or SOURCE,TARGET of those (e.g. words,chars), "
+                                         f"got {text!r}")
+    return parts[0], parts[1]
+
+
+def _read_data(args: argparse.Namespace, tokenize: tuple[str, str] | None = None):
+    """--data's pairs as a DataSet (its summary and notes on stderr); CliError with the reader's sentence."""
+    from .data import DataError, DataLimits, read_pairs
+    try:
+        data = read_pairs(args.data, tokenize=tokenize if tokenize is not None else args.tokens,
+                          limits=DataLimits.from_env())
+    except (DataError, ValueError) as e:
+        raise CliError(f"--data {args.data.name}: {e}") from None
+    sys.stderr.write(f"{data.name}: {data.summary()} (split by source: no source is in both halves); tokens: "
+                     f"{data.tokenize[0]} → {data.tokenize[1]}\n")
+    for note in data.notes():
+        sys.stderr.write(f"{data.name}: {note}\n")
+    return data
 
 
 def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
@@ -289,14 +331,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _new_run(args: argparse.Namespace) -> _Run:
     """A new model and its settings from the command line (raises ValueError for a bad value)."""
-    if args.task is None:
-        raise UsageError("the following arguments are required: --task (or --resume DIR)")
+    if args.task is None and args.data is None:
+        raise UsageError("the following arguments are required: --task or --data (or --resume DIR)")
+    if args.data is not None:
+        given = [f"--{name.replace('_', '-')}" for name in ("task", "min_len", "max_len")
+                 if getattr(args, name) is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} cannot be used with --data: the task and its lengths are the data's")
+    elif args.tokens is not None:
+        raise UsageError("--tokens says how to split --data's pairs: add --data FILE")
     _check_ranges(args, TRAIN_CONTROLS)
     _check_architecture_options(args)
     note = _tuned_defaults(args)
-    task = Task(make_spec(args.task, args.min_len, args.max_len))
+    if args.data is not None:
+        from .data import DataTask
+        task: Task = DataTask(_read_data(args))
+    else:
+        task = Task(make_spec(args.task, args.min_len, args.max_len))
     model_config = ModelConfig(len(task.vocab), len(task.vocab), **_given(args, MODEL_OPTIONS))
     model_config.validate()
+    longest = max(task.spec.max_source_len, task.spec.max_target_len + 1)  # + 1: the decoder's <sos>
+    if model_config.arch == "transformer" and model_config.positions == "learned" and longest > MAX_POSITIONS:
+        raise UsageError(f"--positions learned stops at {MAX_POSITIONS} tokens, and this task's longest source or "
+                         f"target needs {longest}: use --positions sinusoidal")
     train_fields = _given(args, {**SETTING_OPTIONS, **RUN_OPTIONS})
     if args.time_budget is not None and args.steps is None:
         train_fields["steps"] = None
@@ -381,7 +438,8 @@ def _resumed_run(args: argparse.Namespace) -> _Run:
     """The model, settings, step and training state saved in --resume's checkpoint, with what the command
     line may change: how long to go on (as for a new run: CLI_STEPS steps unless told), when to evaluate, the
     learning rate."""
-    fixed = [f"--{name.replace('_', '-')}" for name in ("task", "min_len", "max_len", *MODEL_OPTIONS, *SETTING_OPTIONS)
+    fixed = [f"--{name.replace('_', '-')}" for name in ("task", "tokens", "min_len", "max_len", *MODEL_OPTIONS,
+                                                         *SETTING_OPTIONS)
              if getattr(args, name) is not None]
     if fixed:
         raise UsageError(f"{', '.join(fixed)} cannot be used with --resume: a resumed run keeps the task, model "
@@ -410,8 +468,27 @@ def _resumed_run(args: argparse.Namespace) -> _Run:
     config.validate()
     seconds = checkpoint.training.get("seconds")
     seconds = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0
-    return _Run(checkpoint.model, checkpoint.task, config, TrainState.from_bytes(checkpoint.state, checkpoint.model),
+    task = _with_data(checkpoint.task, args)
+    return _Run(checkpoint.model, task, config, TrainState.from_bytes(checkpoint.state, checkpoint.model),
                 start, seconds)
+
+
+def _with_data(task: Task, args: argparse.Namespace) -> Task:
+    """A checkpoint's task, given its data again when it was trained on a data set (--data, which must be the same
+    pairs); a built-in task as it is (--data refused)."""
+    from .data import DataTask, with_data
+    if not isinstance(task, DataTask):
+        if args.data is not None:
+            raise CliError(f"--data: this model was trained on the built-in task {task.name}, not on a file")
+        return task
+    if args.data is None:
+        raise CliError(f"this model was trained on {task.title} ({task.info.get('pairs', '?')} pairs), which a "
+                       f"checkpoint does not hold: give that file with --data")
+    data = _read_data(args, tuple(task.vocab.tokenize))
+    try:
+        return with_data(task, data)
+    except ValueError as e:
+        raise CliError(f"--data {args.data.name}: {e}") from None
 
 
 def _event_json(event: StepEvent | EvalEvent) -> dict[str, Any]:
@@ -446,6 +523,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     checkpoint = _load(args.checkpoint)
     if not 1 <= args.n <= 100_000:
         raise CliError("--n must be between 1 and 100000")
+    if args.data is not None:
+        return _eval_data(checkpoint, args)
+    from .data import DataTask
+    if isinstance(checkpoint.task, DataTask):
+        raise CliError(f"this model was trained on {checkpoint.task.title}, which a checkpoint does not hold: give "
+                       f"a file of pairs with --data")
     spec = checkpoint.task.spec
     try:
         task = Task(make_spec(spec.name, args.min_len if args.min_len is not None else spec.min_len,
@@ -465,23 +548,54 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval_data(checkpoint, args: argparse.Namespace) -> int:
+    """eval --data FILE: exact match on every pair of the file (split as the model's data was), or by length."""
+    from .data import DataError, DataLimits, read_eval_pairs
+    from .lengths import by_length
+    from .training import evaluate
+    if args.min_len is not None or args.max_len is not None:
+        raise UsageError("--min-len and --max-len choose generated examples; with --data the file's pairs are used")
+    try:
+        examples = read_eval_pairs(args.data, checkpoint.task.vocab, DataLimits.from_env())
+    except (DataError, ValueError) as e:
+        raise CliError(f"--data {args.data.name}: {e}") from None
+    if args.by_length:
+        groups: dict[int, list] = {}
+        for ex in examples:
+            groups.setdefault(len(ex.source), []).append(ex)
+        trained = checkpoint.task.spec
+        return _print_by_length(by_length(checkpoint.model, checkpoint.task, groups, trained), trained, args,
+                                {"data": args.data.name})
+    m = evaluate(checkpoint.model, checkpoint.task, examples)
+    if args.json:
+        print(json.dumps({"exact_match": m.exact_match, "token_accuracy": m.token_accuracy, "n": m.n,
+                          "val_loss": round(m.loss, 6), "data": args.data.name}))
+    else:
+        print(f"exact match {m.exact_match:.1%}  token accuracy {m.token_accuracy:.1%}  loss {m.loss:.4f}  "
+              f"(n={m.n} pairs of {args.data.name})")
+    return 0
+
+
 def _eval_by_length(checkpoint, task: Task, args: argparse.Namespace) -> int:
     """One held-out evaluation per source length (for addition: digits per operand), each length marked as
     inside or outside the range the model was trained on: where a model stops generalising shows."""
     from .lengths import accuracy_by_length
     trained = checkpoint.task.spec
-    rows = [r.to_dict() for r in accuracy_by_length(checkpoint.model, task.name,
-                                                     range(task.spec.min_len, task.spec.max_len + 1), trained,
-                                                     args.n, args.seed)]
+    rows = accuracy_by_length(checkpoint.model, task.name, range(task.spec.min_len, task.spec.max_len + 1), trained,
+                              args.n, args.seed)
+    return _print_by_length(rows, trained, args, {"task": task.spec.to_dict()})
+
+
+def _print_by_length(rows, trained, args: argparse.Namespace, about: dict[str, Any]) -> int:
     if args.json:
-        print(json.dumps({"by_length": rows, "task": task.spec.to_dict(),
+        print(json.dumps({"by_length": [r.to_dict() for r in rows], **about,
                           "trained_lengths": [trained.min_len, trained.max_len]}))
         return 0
     print(f"{'length':>6}  {'exact':>7}  {'tokens':>7}  {'n':>5}")
     for r in rows:
-        mark = "" if r["trained"] else "  (longer than trained)" if r["length"] > trained.max_len \
+        mark = "" if r.trained else "  (longer than trained)" if r.length > trained.max_len \
             else "  (shorter than trained)"
-        print(f"{r['length']:>6}  {r['exact_match']:>7.1%}  {r['token_accuracy']:>7.1%}  {r['n']:>5}{mark}")
+        print(f"{r.length:>6}  {r.exact_match:>7.1%}  {r.token_accuracy:>7.1%}  {r.n:>5}{mark}")
     return 0
 
 
@@ -539,7 +653,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         result = decode(args.source)
     except ValueError as e:
         raise CliError(str(e)) from None
-    print(json.dumps(result) if args.json else result["output"])
+    print(json.dumps(result) if args.json else result["text"])
     return 0
 
 
@@ -553,7 +667,7 @@ def _forced(specs: list[str], vocab, then) -> Forced:
             raise ValueError(f'--force takes STEP:TOKEN with STEP from 1, e.g. "3:7" (got {spec[:40]!r})')
         if token not in vocab.stoi or token in NEVER_CHOSEN:
             raise ValueError(f"--force {spec[:40]}: unknown token {token[:20]!r}: this model knows only "
-                             f"{' '.join(vocab.tokens)}")
+                             f"{vocab.known()}")
         tokens[int(step) - 1] = vocab.stoi[token]
     return Forced(tokens, then or Greedy())
 
@@ -565,8 +679,8 @@ def _trace_json(trace, vocab) -> dict[str, Any]:
     data = trace.to_dict()
     for step in data["steps"]:
         step.pop("heads", None)  # once, at the top level
-    result = {"source": data["source"], "output": data["output"], "steps": data["steps"],
-              "finished": data["finished"], "vocab": list(vocab.itos)}
+    result = {"source": data["source"], "output": data["output"], "text": vocab.text(trace.output.split()),
+              "steps": data["steps"], "finished": data["finished"], "vocab": list(vocab.itos)}
     if trace.steps and trace.steps[0].attention is not None:
         result["attention"] = [step.attention for step in trace.steps]  # one row per output step
     if trace.steps and trace.steps[0].heads is not None:

@@ -24,11 +24,13 @@ from safetensors.torch import load, load_file, save_file
 from .config import CONFIG_FILE, ModelConfig
 from .builder import build_model
 from .model import Seq2Seq
+from .data import DataTask, task_from_dict, task_to_dict
 from .tasks import Task, TaskSpec
 from .training import MAX_STATE_HEADER_BYTES, TrainState, _state_layout, safetensors_header, state_max_bytes
 
 FORMAT = "seq2seq-playground"
-VERSION = 2  # 2: the model config may hold attention kinds, bidirectional, arch, heads, ff_dim, positions
+VERSION = 3  # 2: the model config may hold attention kinds, bidirectional, arch, heads, ff_dim, positions;
+             # 3: the task may be a data set ("name": "data", its description, tokenisation and vocabulary)
 # the model fields a version-1 config.json has (attention a bool); anything else in one is damage, not data
 V1_MODEL_FIELDS = ("src_vocab_size", "trg_vocab_size", "cell", "emb_dim", "hidden_dim", "n_layers", "dropout",
                    "attention")
@@ -82,9 +84,9 @@ def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, task: Task,
         raise CheckpointError("the model has no config; build it with build_model")
     config = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if isinstance(task, DataTask) else 2,  # the oldest that can say it: older programs read it
         "model": model.config.to_dict(),
-        "task": task.spec.to_dict(),
+        "task": task_to_dict(task, with_pairs=False),
         "vocab": task.vocab.itos,
         "training": {"torch_version": torch.__version__, **(training or {})},
     }
@@ -166,12 +168,16 @@ def _config_parts(config: dict[str, Any], file: str) -> tuple[ModelConfig, Task,
                 raise ValueError(f"model config has unknown field(s) for a version {config['version']} checkpoint: "
                                  f"{', '.join(newer)}")
         model_config = ModelConfig.from_dict(config["model"])
-        task = Task(TaskSpec.from_dict(config["task"]))
-    except (ValueError, TypeError) as e:
+        if config["version"] < 3 and isinstance(config["task"], dict) and "data" in config["task"]:
+            raise ValueError(f"a version {config['version']} checkpoint cannot hold a data set's task")
+        task = task_from_dict({k: v for k, v in config["task"].items() if k != "pairs"}  # never a checkpoint's
+                              if isinstance(config["task"], dict) else config["task"])
+    except (ValueError, TypeError, KeyError) as e:
         raise CheckpointError(f"{file}: {e}") from None
     if config["vocab"] != task.vocab.itos:
-        raise CheckpointError(f"{file}: the vocabulary does not match task {task.name!r} "
-                              f"(expected {len(task.vocab)} tokens: {' '.join(task.vocab.itos)})")
+        what = f"its data's ({task.title})" if isinstance(task, DataTask) else f"task {task.name!r}"
+        raise CheckpointError(f"{file}: the vocabulary does not match {what} "
+                              f"(expected {len(task.vocab)} tokens: {' '.join(task.vocab.itos[:60])})")
     for side in ("src_vocab_size", "trg_vocab_size"):
         if getattr(model_config, side) != len(task.vocab):
             raise CheckpointError(f"{file}: model {side} is {getattr(model_config, side)} "

@@ -15,8 +15,9 @@ from typing import Any
 
 from .config import (MAX_BATCH, MAX_EMB, MAX_HEADS, MAX_HIDDEN, MAX_LAYERS, MAX_LR, MAX_SEED, MAX_WARMUP,
                      RNN_FIELDS, ModelConfig, TrainConfig, heads_problem)
-from .tasks import MAX_LENGTH_CAP, TASK_NAMES, Task, length_cap, length_unit, make_spec
+from .tasks import DATA_TASK, MAX_LENGTH_CAP, TASK_NAMES, Task, length_cap, length_floor, length_unit, make_spec
 
+YOUR_PAIRS = "your pairs"  # ... as the menu shows it
 MIN_HELD_OUT = 10  # a task must have at least this many held-out sources to measure accuracy on
 EVAL_SECONDS = 0.25  # held-out evaluation about this often while training (and every 100 steps): 30+ points in 10 s
 
@@ -81,7 +82,7 @@ def table(max_seconds: int = 600) -> dict[str, Setting]:
     the time budget", is --time-budget there) with no upper bound. Every other option takes the form's range."""
     rows = [
         Setting("task", "Task", "dropdown", "reverse", "random", "task",
-                choices=tuple((n, n) for n in TASK_NAMES)),
+                choices=(*((n, n) for n in TASK_NAMES), (YOUR_PAIRS, DATA_TASK))),
         _numbers("min_len", "Min length", "number", 3, 5, "task", 1, MAX_LENGTH_CAP, whole=True),
         _numbers("max_len", "Max length", "number", 10, 5, "task", 1, MAX_LENGTH_CAP, whole=True),
         Setting("cell", "Cell", "radio", "lstm", "lstm", "model", choices=(("LSTM", "lstm"), ("GRU", "gru")),
@@ -264,25 +265,48 @@ def mode(value: Any) -> str:
     return value
 
 
-def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS) -> tuple[Task, ModelConfig, TrainConfig]:
-    """The form's values, checked, as (task, model config, train config). Raises SettingsError."""
+def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS,
+         data: Task | None = None) -> tuple[Task, ModelConfig, TrainConfig]:
+    """The form's values, checked, as (task, model config, train config). `data`: the task of the pairs the user
+    gave (a seq2seq.data.DataTask), which the Task choice "data" trains on (its lengths are the data's: the
+    form's are not read). Raises SettingsError."""
     v: dict[str, Any] = {}
     for name, s in settings.items():
         v[name] = value(s, values.get(name, s.default))
     task_name = v["task"]
+    if task_name == DATA_TASK:
+        if data is None:
+            raise SettingsError("Give your pairs first: upload a file, paste them, or try an example (under Task).",
+                                "No pairs yet")
+        return _configs(data, v)
     try:
         spec = make_spec(task_name, v["min_len"], v["max_len"])
     except ValueError:
         default = make_spec(task_name)
         cap, unit = length_cap(task_name), length_unit(task_name)
         unit = "" if unit == "tokens" else f" ({unit})"
-        raise SettingsError(f"For {task_name}, min length and max length{unit} must satisfy 1 ≤ min ≤ max ≤ {cap} "
+        raise SettingsError(f"For {task_name}, min length and max length{unit} must satisfy "
+                            f"{length_floor(task_name)} ≤ min ≤ max ≤ {cap} "
                             f"(you gave {v['min_len']} and {v['max_len']}); its default is "
                             f"{default.min_len}–{default.max_len}.") from None
+    task = Task(spec)
+    configs = _configs(task, v)
+    try:  # a corner of the task too small to keep examples apart for testing fails here, not mid-run
+        held_out = task.examples(random.Random(0), MIN_HELD_OUT, held_out=True, distinct=True)
+        task.examples(random.Random(0), 1, held_out=False)
+    except ValueError:
+        held_out = []
+    if len(held_out) < MIN_HELD_OUT:
+        raise SettingsError(f"{task_name} with lengths {spec.min_len}–{spec.max_len} has too few different "
+                            f"examples to keep {MIN_HELD_OUT} apart for testing: widen the length range.")
+    return configs
+
+
+def _configs(task: Task, v: dict[str, Any]) -> tuple[Task, ModelConfig, TrainConfig]:
+    """The model and train configs of checked values `v` for `task`. Raises SettingsError."""
     if v["lr_decay"] and v["steps"] == 0:
         raise SettingsError("Decaying the learning rate needs a number of steps to decay over: set Steps, or turn "
                             "the decay off.")
-    task = Task(spec)
     model_config = ModelConfig(len(task.vocab), len(task.vocab), cell=v["cell"], emb_dim=v["emb_dim"],
                                hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], dropout=v["dropout"],
                                attention=v["attention"], bidirectional=v["bidirectional"], arch=v["arch"],
@@ -296,14 +320,6 @@ def read(values: dict[str, Any], settings: dict[str, Setting] = SETTINGS) -> tup
                                warmup=v["warmup"], schedule=v["schedule"])
     model_config.validate()
     train_config.validate()
-    try:  # a corner of the task too small to keep examples apart for testing fails here, not mid-run
-        held_out = task.examples(random.Random(0), MIN_HELD_OUT, held_out=True, distinct=True)
-        task.examples(random.Random(0), 1, held_out=False)
-    except ValueError:
-        held_out = []
-    if len(held_out) < MIN_HELD_OUT:
-        raise SettingsError(f"{task_name} with lengths {spec.min_len}–{spec.max_len} has too few different "
-                            f"examples to keep {MIN_HELD_OUT} apart for testing: widen the length range.")
     return task, model_config, train_config
 
 

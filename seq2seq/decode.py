@@ -135,6 +135,8 @@ def tensor_bytes(tensors: Iterator[torch.Tensor] | Sequence[torch.Tensor]) -> in
 
 @dataclass(eq=True)
 class Trace:
+    """A decoding, step by step. `source` and `output` are tokens joined by single spaces (a token holds no
+    whitespace, so `.split()` gives them back exactly); Vocab.text writes them as a person would."""
     source: str
     output: str
     steps: list[Step] = field(default_factory=list)

@@ -7,11 +7,11 @@ without attention, exact match typically falls off a cliff just past the longest
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from .model import Seq2Seq
-from .tasks import Task, TaskSpec, make_spec
-from .training import evaluate, validation_set
+from .tasks import Example, Task, TaskSpec, make_spec
+from .training import evaluate
 
 
 @dataclass
@@ -26,15 +26,23 @@ class LengthRow:
         return asdict(self)
 
 
-def accuracy_by_length(model: Seq2Seq, task_name: str, lengths: Iterable[int], trained: TaskSpec,
+def accuracy_by_length(model: Seq2Seq, task: Task | str, lengths: Iterable[int], trained: TaskSpec,
                        n: int = 200, seed: int = 0) -> list[LengthRow]:
-    """One held-out evaluation per length, each marked as inside or outside `trained`'s range. Raises
-    ValueError for a length the task cannot make (see tasks.make_spec)."""
+    """One held-out evaluation per length, each marked as inside or outside `trained`'s range. `task`: a Task (a
+    data set's evaluates its held-out pairs of each length, and leaves out lengths it has none of) or a built-in
+    task's name. Raises ValueError for a length a built-in task cannot make (see tasks.make_spec)."""
+    task = Task(make_spec(task)) if isinstance(task, str) else task
+    return by_length(model, task, {length: task.held_out_of_length(length, n, seed) for length in lengths}, trained)
+
+
+def by_length(model: Seq2Seq, task: Task, groups: dict[int, Sequence[Example]], trained: TaskSpec) -> list[LengthRow]:
+    """One evaluation per length of `groups` (length -> examples; empty groups left out), marked as inside or
+    outside `trained`'s range."""
     rows = []
-    for length in lengths:
-        one = Task(make_spec(task_name, length, length))
-        examples = validation_set(one, n, seed=seed)
-        m = evaluate(model, one, examples)
+    for length, examples in sorted(groups.items()):
+        if not examples:
+            continue
+        m = evaluate(model, task, list(examples))
         rows.append(LengthRow(length, m.n, m.exact_match, m.token_accuracy,
                               trained.min_len <= length <= trained.max_len))
     return rows

@@ -65,7 +65,7 @@ def best_beam_trace(model: Seq2Seq, vocab: Vocab, search: BeamSearch, top_k: int
     best = search.beams[0]
     tokens = best.tokens + ([EOS] if best.finished else [])
     path = {t: vocab.stoi[token] for t, token in enumerate(tokens)}
-    return greedy_decode(model, vocab, search.source, max_len=len(path), top_k=top_k, policy=Forced(path),
+    return greedy_decode(model, vocab, search.source.split(), max_len=len(path), top_k=top_k, policy=Forced(path),
                          should_stop=should_stop)
 
 
@@ -76,8 +76,8 @@ def what_if(model: Seq2Seq, vocab: Vocab, trace: Trace, step: int, token: str, t
     if not 1 <= step <= len(trace.steps):
         raise ValueError(f"step must be between 1 and {len(trace.steps)}, got {step}")
     if token not in vocab.stoi or token in NEVER_CHOSEN:
-        raise ValueError(f"unknown token {token[:20]!r}: this model knows only {' '.join(vocab.tokens)}")
+        raise ValueError(f"unknown token {token[:20]!r}: this model knows only {vocab.known()}")
     forced = {t: vocab.stoi[s.token] for t, s in enumerate(trace.steps[:step - 1])}
     forced[step - 1] = vocab.stoi[token]
-    return greedy_decode(model, vocab, trace.source, top_k=top_k, policy=Forced(forced, Greedy()),
+    return greedy_decode(model, vocab, trace.source.split(), top_k=top_k, policy=Forced(forced, Greedy()),
                          should_stop=should_stop)

@@ -29,22 +29,53 @@ MAX_SOURCE_TOKENS = 200   # longer sources are refused: nothing here was trained
 MAX_SOURCE_CHARS = 2000   # and longer texts are refused before they are split into tokens
 
 
-class Vocab:
-    """Token <-> id mapping. Ids 0-3 are always PAD, SOS, EOS, UNK."""
+SPACE = "\u2423"  # "␣": the token a space is in character-level text (a token holds no whitespace)
+TOKENISATIONS = ("chars", "words")  # how a side's text becomes tokens: every character, or whitespace-separated
 
-    def __init__(self, tokens: Sequence[str]):
+
+def normalise(text: str) -> str:
+    """Text as tokenisation reads it: runs of whitespace become one space, none at the ends."""
+    return " ".join(text.split())
+
+
+def split_text(text: str, how: str) -> list[str]:
+    """A side's text to tokens: "chars", every character (a space is SPACE); "words", whitespace-separated."""
+    text = normalise(text)
+    if how == "chars":
+        return [SPACE if c == " " else c for c in text]
+    return text.split(" ") if text else []
+
+
+def join_tokens(tokens: Sequence[str], how: str | None) -> str:
+    """Tokens back to text as a person writes it: "2021-03-03", "three hundred and twelve"; None (the digit
+    tasks): separated by spaces, as their outputs have always been shown."""
+    if how == "chars":
+        return "".join(" " if t == SPACE else t for t in tokens)
+    return " ".join(tokens)
+
+
+class Vocab:
+    """Token <-> id mapping. Ids 0-3 are always PAD, SOS, EOS, UNK.
+
+    `tokenize`: how the (source, target) texts are split into tokens, "chars" or "words" each (see
+    split_text); None for the digit tasks, whose sources may be typed with or without spaces."""
+
+    def __init__(self, tokens: Sequence[str], tokenize: tuple[str | None, str | None] = (None, None)):
         self.itos: list[str] = list(SPECIALS) + [t for t in tokens if t not in SPECIALS]
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
         if len(self.stoi) != len(self.itos):
             raise ValueError("vocabulary has repeated tokens")
         if any(not t or any(c.isspace() for c in t) for t in self.itos):
             raise ValueError("vocabulary tokens must be non-empty and contain no spaces")
+        if any(how not in (None, *TOKENISATIONS) for how in tokenize) or len(tokenize) != 2:
+            raise ValueError(f"tokenize must be two of {', '.join(TOKENISATIONS)} (or None), got {tokenize!r}")
+        self.tokenize = tuple(tokenize)
 
     def __len__(self) -> int:
         return len(self.itos)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocab) and self.itos == other.itos
+        return isinstance(other, Vocab) and self.itos == other.itos and self.tokenize == other.tokenize
 
     @property
     def tokens(self) -> list[str]:
@@ -65,30 +96,51 @@ class Vocab:
                 out.append(self.itos[i])
         return out
 
+    def text(self, tokens: Sequence[str], side: str = "target") -> str:
+        """Tokens of a source or target as a person writes them (join_tokens with that side's tokenisation)."""
+        return join_tokens(tokens, self.tokenize[0 if side == "source" else 1])
+
+    def known(self, limit: int = 40) -> str:
+        """The tokens a user may type, for messages: "0 1 2 ..." (at most `limit` of them, then how many more)."""
+        shown = [t for t in self.tokens[:limit]]
+        more = len(self.tokens) - len(shown)
+        return " ".join(shown) + (f" … and {more} more" if more > 0 else "")
+
+    def split(self, text: str, side: str = "source") -> list[str]:
+        """Text to tokens as this vocabulary's side ("source" or "target") is split, unchecked: by its tokenisation,
+        or for the digit tasks by spaces, which are optional when every token is one character."""
+        how = self.tokenize[0 if side == "source" else 1]
+        if how is not None:
+            return split_text(text, how)
+        if all(len(t) == 1 for t in self.tokens) and text.strip():
+            return [c for c in text if not c.isspace()]
+        return text.split()
+
     def parse(self, text: str) -> list[str]:
         """A user's source string to tokens; raises ValueError with a message a person understands.
 
-        Tokens are separated by spaces. When every token is one character, spaces are optional,
-        so "314" and "3 1 4" mean the same.
+        With a tokenisation (a data set, a real-looking task), the text is split as the data was: "3 March 2021"
+        is 12 character tokens (spaces included), "jump twice" two words. For the digit tasks tokens are
+        separated by spaces, and when every token is one character spaces are optional, so "314" and "3 1 4"
+        mean the same.
         """
         if not isinstance(text, str):
             raise ValueError("the source must be text")
         if len(text) > MAX_SOURCE_CHARS:  # before splitting: a huge paste must cost nothing
             raise ValueError(f"the source is {len(text):,} characters long; at most {MAX_SOURCE_TOKENS} tokens "
                              f"({MAX_SOURCE_CHARS:,} characters) are allowed")
-        if all(len(t) == 1 for t in self.tokens) and text.strip():
-            tokens = [c for c in text if not c.isspace()]
-        else:
-            tokens = text.split()
+        how = self.tokenize[0]
+        tokens = self.split(text, "source")
         if not tokens:
-            example = " ".join(self.tokens[:3])
-            raise ValueError(f"the source is empty: type tokens separated by spaces, e.g. {example!r}")
+            example = self.text(self.tokens[:3], "source") if how else " ".join(self.tokens[:3])
+            hint = "type the source as in the data" if how else "type tokens separated by spaces"
+            raise ValueError(f"the source is empty: {hint}, e.g. {example!r}")
         if len(tokens) > MAX_SOURCE_TOKENS:
             raise ValueError(f"the source has {len(tokens)} tokens; at most {MAX_SOURCE_TOKENS} are allowed")
         unknown = sorted({t for t in tokens if t not in self.stoi or t in SPECIALS})
         if unknown:
-            shown = ", ".join(repr(t) for t in unknown[:5])
-            raise ValueError(f"unknown token(s) {shown}: this model knows only {' '.join(self.tokens)}")
+            shown = ", ".join(repr(" " if t == SPACE else t) for t in unknown[:5])
+            raise ValueError(f"unknown token(s) {shown}: this model knows only {self.known()}")
         return tokens
 
 
@@ -135,28 +187,64 @@ class Example:
     target: list[str]
 
 
-# name -> (tokens, default min, default max, largest allowed max, one-line description)
-_TASKS: dict[str, tuple[tuple[str, ...], int, int, int, str]] = {
-    "reverse": (DIGITS, 3, 10, 50, "the same digits in reverse order"),
-    "copy": (DIGITS, 3, 10, 50, "the same digits unchanged"),
-    "sort": (DIGITS, 3, 10, 50, "the digits sorted in ascending order"),
-    "addition": (DIGITS + ("+",), 1, 3, 9, "the sum of two numbers, most significant digit first"),
-    "random": (DIGITS, 5, 5, 50, "a random target unrelated to the source: it cannot be learned"),
+@dataclass(frozen=True)
+class Kind:
+    """What a built-in task is: its tokens, default and largest lengths, a description, and for the real-looking
+    tasks the generator (seq2seq.generators) that writes their pairs and solves a typed source."""
+    tokens: tuple[str, ...]
+    min_len: int
+    max_len: int
+    cap: int
+    description: str
+    generator: str | None = None  # the name of a seq2seq.generators generator
+    floor: int = 1                # the smallest min length (a real-looking task's shortest source)
+
+
+_TASKS: dict[str, Kind] = {
+    "reverse": Kind(DIGITS, 3, 10, 50, "the same digits in reverse order"),
+    "copy": Kind(DIGITS, 3, 10, 50, "the same digits unchanged"),
+    "sort": Kind(DIGITS, 3, 10, 50, "the digits sorted in ascending order"),
+    "addition": Kind(DIGITS + ("+",), 1, 3, 9, "the sum of two numbers, most significant digit first"),
+    "random": Kind(DIGITS, 5, 5, 50, "a random target unrelated to the source: it cannot be learned"),
 }
-TASK_NAMES = tuple(_TASKS)
-MAX_LENGTH_CAP = max(task[3] for task in _TASKS.values())  # the largest max length of any task (50)
+GENERATED = ("dates", "numbers", "commands")  # the real-looking tasks: lengths count source tokens (characters or
+                                             # words), and every length in the range is one the generator writes
+TASK_NAMES = tuple(_TASKS) + GENERATED
+DATA_TASK = "data"  # the name your own pairs' task has (seq2seq.data.DataTask; the form's "your pairs")
+MAX_LENGTH_CAP = 50  # the largest max length of any task
+
+
+def _kind(name: str) -> Kind:
+    """A task's Kind; the real-looking ones are made from their generator on first use."""
+    if name not in _TASKS and name in GENERATED:
+        from . import generators
+        g = generators.GENERATORS[name]
+        symbols = [SPACE if c == " " else c for c in (*g.source_symbols(), *g.target_symbols())]
+        _TASKS[name] = Kind(tuple(dict.fromkeys(symbols)), g.min_len, g.max_len, g.max_len, g.description, name,
+                            g.min_len)
+    return _TASKS[name]
+
+
+def length_floor(name: str) -> int:
+    """The smallest min length task `name` allows (1, or a real-looking task's shortest source)."""
+    return _kind(name).floor
 
 
 def length_cap(name: str) -> int:
     """The largest max length task `name` allows (for addition: digits per operand; its sums' sources are
     2n + 1 tokens long)."""
-    return _TASKS[name][3]
+    return _kind(name).cap
 
 
 def length_unit(name: str) -> str:
     """What a length of task `name` counts: "digits per number" for addition (a length of n is two
-    n-digit operands), "tokens" otherwise."""
-    return "digits per number" if name == "addition" else "tokens"
+    n-digit operands), "characters" or "words" for the real-looking tasks' sources, "tokens" otherwise."""
+    if name == "addition":
+        return "digits per number"
+    if name in GENERATED:
+        from . import generators
+        return "characters" if generators.GENERATORS[name].source_tokens == "chars" else "words"
+    return "tokens"
 
 
 def source_length(name: str, n: int) -> int:
@@ -166,27 +254,33 @@ def source_length(name: str, n: int) -> int:
 
 def target_length(name: str, n: int) -> int:
     """Tokens in the longest target for a source of length n (without <sos> and <eos>): n + 1 for addition
-    (a carry can add a digit), n otherwise."""
-    return n + 1 if name == "addition" else n
+    (a carry can add a digit), the generator's longest for a real-looking task, n otherwise."""
+    if name == "addition":
+        return n + 1
+    if name in GENERATED:
+        from . import generators
+        return generators.GENERATORS[name].max_target_len
+    return n
 
 
 def make_spec(name: str, min_len: int | None = None, max_len: int | None = None) -> TaskSpec:
     """A validated TaskSpec, with the task's default lengths where none are given."""
-    if name not in _TASKS:
+    if name not in TASK_NAMES:
         raise ValueError(f"unknown task {name!r}: choose one of {', '.join(TASK_NAMES)}")
-    _, lo, hi, cap, _ = _TASKS[name]
-    min_len = lo if min_len is None else min_len
-    max_len = hi if max_len is None else max_len
+    kind = _kind(name)
+    min_len = kind.min_len if min_len is None else min_len
+    max_len = kind.max_len if max_len is None else max_len
     for label, value in (("min length", min_len), ("max length", max_len)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{label} must be a whole number, got {value!r}")
-    if not 1 <= min_len <= max_len <= cap:
-        raise ValueError(f"{name}: lengths must satisfy 1 <= min ({min_len}) <= max ({max_len}) <= {cap}")
+    if not kind.floor <= min_len <= max_len <= kind.cap:
+        raise ValueError(f"{name}: lengths must satisfy {kind.floor} <= min ({min_len}) <= max ({max_len}) <= "
+                         f"{kind.cap}")
     return TaskSpec(name, min_len, max_len)
 
 
 def describe(name: str) -> str:
-    return _TASKS[name][4]
+    return _kind(name).description
 
 
 def _number_tokens(rng: random.Random, n_digits: int) -> list[str]:
@@ -210,23 +304,72 @@ _SOLVERS: dict[str, Callable[[Sequence[str]], list[str] | None]] = {
 }
 
 
+POOL_DRAWS = 30_000  # pairs drawn for a real-looking task's held-out examples by length (0.1-0.3 s)
+_POOLS: dict[tuple[str, int], dict[int, list[Example]]] = {}
+
+
 class Task:
     """A generator of examples for one TaskSpec, with its vocabulary and held-out split."""
 
     def __init__(self, spec: TaskSpec):
         self.spec = spec
-        self.vocab = Vocab(_TASKS[spec.name][0])
+        kind = _kind(spec.name)
+        self.generator = None
+        tokenize: tuple[str | None, str | None] = (None, None)
+        if kind.generator is not None:
+            from . import generators
+            self.generator = generators.GENERATORS[kind.generator]
+            tokenize = (self.generator.source_tokens, self.generator.target_tokens)
+        self.vocab = Vocab(kind.tokens, tokenize)
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def title(self) -> str:
+        """The task's name as the page shows it (a data set's: its file's name)."""
+        return self.spec.name
+
+    def description(self) -> str:
+        """One line for people: what the target is."""
+        return describe(self.spec.name)
+
+    def held_out_of_length(self, length: int, n: int = 200, seed: int = 0) -> list[Example]:
+        """Up to n distinct held-out examples whose source has `length` (for addition: digits per operand) -
+        also lengths outside the range the task was made with, up to its cap. ValueError when it cannot make
+        that length."""
+        if self.generator is not None:
+            pool = self._held_out_pool(seed).get(length, [])
+            return pool[:n]
+        one = Task(make_spec(self.name, length, length))
+        return one.examples(random.Random(seed), n, held_out=True, distinct=True)
+
+    def _held_out_pool(self, seed: int) -> dict[int, list[Example]]:
+        """A real-looking task's distinct held-out examples by source length, from POOL_DRAWS pairs drawn as the
+        generator draws them (its lengths are not equally common, and some within the range never occur)."""
+        key = (self.name, seed)
+        if key not in _POOLS:
+            rng, seen, pool = random.Random(seed), set(), {}
+            for _ in range(POOL_DRAWS):
+                source, target = self.generator.sample(rng)
+                tokens = split_text(source, self.vocab.tokenize[0])
+                if tuple(tokens) not in seen and self.is_held_out(tokens):
+                    seen.add(tuple(tokens))
+                    pool.setdefault(len(tokens), []).append(Example(tokens, split_text(target, self.vocab.tokenize[1])))
+            _POOLS[key] = pool
+        return _POOLS[key]
+
     def expected(self, source: Sequence[str]) -> list[str] | None:
-        """The correct target for a source, or None when there is none (random task, malformed sum)."""
-        solver = _SOLVERS.get(self.name)
-        if solver is None or any(t not in self.vocab.stoi for t in source):
+        """The correct target for a source, or None when there is none (random task, malformed sum, a date that
+        does not exist, a command outside the grammar)."""
+        if any(t not in self.vocab.stoi for t in source):
             return None
-        return solver(source)
+        if self.generator is not None:
+            answer = self.generator.solve(self.vocab.text(source, "source"))
+            return None if answer is None else split_text(answer, self.vocab.tokenize[1])
+        solver = _SOLVERS.get(self.name)
+        return None if solver is None else solver(source)
 
     def loss_floor(self) -> float:
         """The lowest mean training loss any model can reach: 0 where the target follows from the source. For
@@ -252,6 +395,8 @@ class Task:
 
     def sample(self, rng: random.Random, length: int | tuple[int, int] | None = None) -> Example:
         """One example from the whole space (held out or not), of a given or random length."""
+        if self.generator is not None:
+            return self._generated(rng, length)
         length = self.draw_length(rng) if length is None else length
         if self.name == "addition":
             source = _number_tokens(rng, length[0]) + ["+"] + _number_tokens(rng, length[1])
@@ -261,6 +406,18 @@ class Task:
             return Example(source, [rng.choice(DIGITS) for _ in range(len(source))])
         return Example(source, _SOLVERS[self.name](source))
 
+    def _generated(self, rng: random.Random, length: int | None) -> Example:
+        """A real-looking task's pair, drawn as its generator draws them, with a source of `length` tokens (any
+        length of the task's range when None); raises ValueError when 10,000 draws give none."""
+        lo, hi = (length, length) if length is not None else (self.spec.min_len, self.spec.max_len)
+        source_how, target_how = self.vocab.tokenize
+        for _ in range(10_000):
+            source, target = self.generator.sample(rng)
+            tokens = split_text(source, source_how)
+            if lo <= len(tokens) <= hi:
+                return Example(tokens, split_text(target, target_how))
+        raise ValueError(f"{self.name} has almost no sources of {lo}-{hi} {self.spec.unit}; widen the length range")
+
     def examples(self, rng: random.Random, n: int, *, held_out: bool, one_length: bool = False,
                  distinct: bool = False) -> list[Example]:
         """n examples from the training part (held_out=False) or the held-out part of the space.
@@ -269,8 +426,10 @@ class Task:
         needs no packing (about twice as fast to train); lengths still vary from batch to batch.
         distinct=True never repeats a source (for evaluation sets: a small corner of the space, like
         one-digit sums, then counts once per example rather than once per draw); it may return fewer
-        than n examples when the space has fewer."""
-        length = self.draw_length(rng) if one_length else None
+        than n examples when the space has fewer. A real-looking task's batches have sources of every
+        length (padded: its lengths are not equally common, so one length per batch would change what it
+        teaches)."""
+        length = self.draw_length(rng) if one_length and self.generator is None else None
         out: list[Example] = []
         seen: set[tuple[str, ...]] = set()
         tries = 0

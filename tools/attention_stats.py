@@ -11,6 +11,9 @@ nothing in particular) it takes the step's row of attention weights over the sou
 - addition: the summed weight on the two operand digits of the place being written (ones with ones, tens with
   tens; the leading carry digit of a longer sum has no such digits and is left out), and the share of steps
   whose largest weight is on one of them;
+- dates: for the two month digits of the ISO date (YYYY-MM-DD), the summed weight on the characters that write
+  the month in the source ("March", "Mar", "03", "3": seq2seq.generators.DATES.month_span), and the share of
+  those steps whose largest weight is on one of them; likewise for the day's and the year's digits;
 - the row's entropy as a share of a uniform row's (1 = uniform, 0 = all weight on one token): median, mean.
 
 A Transformer's row is the mean of its cross-attention over layers and heads (what the app shows); its
@@ -29,6 +32,7 @@ import sys
 from pathlib import Path
 
 from seq2seq import greedy_decode, load_checkpoint, validation_set
+from seq2seq.generators import DATES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +45,8 @@ def right_places(task_name: str, source: list[str], t: int) -> list[int]:
         return [t] if t < n else []
     if task_name == "reverse":
         return [n - 1 - t] if t < n else []
+    if task_name == "dates":
+        return date_places(source, t)[1]
     if task_name == "addition":
         plus = source.index("+")
         left, right = plus, n - plus - 1
@@ -48,6 +54,19 @@ def right_places(task_name: str, source: list[str], t: int) -> list[int]:
         place = width - 1 - t  # 0 = ones
         return ([plus - 1 - place] if place < left else []) + ([n - 1 - place] if place < right else [])
     return []
+
+
+DATE_PARTS = {0: "year", 1: "year", 2: "year", 3: "year", 5: "month", 6: "month", 8: "day", 9: "day"}  # ISO places
+
+
+def date_places(source: list[str], t: int) -> tuple[str | None, list[int]]:
+    """For the t-th character of an ISO date: which part it writes ("year", "month", "day"; None for a "-") and the
+    source positions that write that part (characters: the source's tokens, a space being one)."""
+    part = DATE_PARTS.get(t)
+    text = "".join(" " if c == "\u2423" else c for c in source)
+    span = None if part is None else getattr(DATES, f"{part}_span", None)
+    found = span(text) if span is not None else None
+    return part, (list(range(*found)) if found else [])
 
 
 def entropy_share(row: list[float]) -> float:
@@ -67,6 +86,7 @@ def stats(folder: str | Path, n: int = 200, seed: int = 3) -> dict | None:
         return None
     name = checkpoint.task.name
     maxima, entropy, on_right, on_same, aligned, band, scored = [], [], 0, 0, [], [], 0
+    parts: dict[str, dict[str, list]] = {}  # dates: part -> {"weight": [...], "top": [...]}
     head_maxima: dict[tuple[int, int], list[float]] = {}
     for example in validation_set(checkpoint.task, n, seed=seed):
         trace = greedy_decode(checkpoint.model, checkpoint.task.vocab, example.source)
@@ -76,6 +96,13 @@ def stats(folder: str | Path, n: int = 200, seed: int = 3) -> dict | None:
             maxima.append(max(row))
             entropy.append(entropy_share(row))
             places = right_places(name, example.source, t)
+            if name == "dates":
+                part = date_places(example.source, t)[0]
+                if part is not None and places:
+                    figures = parts.setdefault(part, {"weight": [], "top": []})
+                    figures["weight"].append(sum(row[p] for p in places))
+                    figures["top"].append(top in places)
+                continue
             if places:
                 scored += 1
                 on_right += top in places
@@ -98,6 +125,10 @@ def stats(folder: str | Path, n: int = 200, seed: int = 3) -> dict | None:
         result["right_weight_mean"] = statistics.fmean(aligned)
         if name != "addition":
             result["band_weight_median"] = statistics.median(band)
+    for part, figures in parts.items():
+        result[f"{part}_weight_median"] = statistics.median(figures["weight"])
+        result[f"{part}_weight_mean"] = statistics.fmean(figures["weight"])
+        result[f"{part}_top_share"] = statistics.fmean(figures["top"])
     if head_maxima:
         (layer, head), best = max(head_maxima.items(), key=lambda kv: statistics.median(kv[1]))
         result["sharpest_head"] = {"layer": layer + 1, "head": head + 1, "max_median": statistics.median(best),
@@ -118,6 +149,11 @@ def describe(r: dict) -> str:
             text += (f"; largest weight on the token written at {r['on_right_share']:.1%} of steps, on it or an "
                      f"equal digit at {r['on_same_digit_share']:.1%} (the right token's weight: median {r['right_weight_median']:.2f}, mean {r['right_weight_mean']:.2f}; "
                      f"on it and its two neighbours: median {r['band_weight_median']:.2f})")
+    for part in ("month", "day", "year"):
+        if f"{part}_weight_median" in r:
+            text += (f"; the {part}'s digits: weight on the {part} in the source median "
+                     f"{r[f'{part}_weight_median']:.2f}, mean {r[f'{part}_weight_mean']:.2f}, largest weight on it at {r[f'{part}_top_share']:.0%} of "
+                     f"those steps")
     if "sharpest_head" in r:
         h = r["sharpest_head"]
         text += (f"; sharpest head (layer {h['layer']}, head {h['head']}): largest weight median "

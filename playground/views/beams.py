@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
@@ -22,7 +22,8 @@ MAX_DRAWN = 1000  # nodes the tree draws at most (playground.cost.TREE_NODES_DRA
 
 
 def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned_per_parent: int = 1,
-                   max_steps: int = 30, max_nodes: int = MAX_DRAWN) -> str:
+                   max_steps: int = 30, max_nodes: int = MAX_DRAWN,
+                   text: Callable[[list[str]], str] = " ".join) -> str:
     """The beam search as a tree, steps left to right: every hypothesis it kept (solid) and the `pruned_per_parent`
     most probable of the ones it dropped under each (faded), the final beams' paths drawn thick, the best in amber.
     Each node shows its token and the probability of that token after its parent. At most `max_steps` steps and
@@ -95,7 +96,7 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
         ok = "" if expected is None else _mark(beam.tokens == expected and beam.finished)
         colour = BEST if rank == 0 else f"rgb{ACCENT}"
         rows.append(f'<tr data-beam="{rank}"><td style="color:{colour};font-weight:700">{rank + 1}</td>'
-                    f'<td><code>{esc(" ".join(beam.tokens)) or "(nothing)"}</code> {ok}</td>'
+                    f'<td><code>{esc(text(beam.tokens)) or "(nothing)"}</code> {ok}</td>'
                     f'<td>{round(beam.score, 3) + 0.0:.3f}</td><td>{round(beam.logp, 3) + 0.0:.3f}'
                     f'{"" if beam.finished else " (no " + esc(EOS) + ": length limit)"}</td></tr>')
     kept = sum(n.survived for n in nodes[1:])

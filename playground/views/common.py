@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 ACCENT = (79, 70, 229)  # indigo, as the Space's colours
 RIGHT, WRONG = "#15803d", "#b91c1c"
@@ -9,6 +10,15 @@ RIGHT, WRONG = "#15803d", "#b91c1c"
 
 def esc(token: str) -> str:
     return html.escape(token)
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")
+
+
+def md(text: str) -> str:
+    """Text someone typed (a file's name, a token), for a Markdown view: every character Markdown or HTML would
+    read as markup escaped with a backslash, so it shows as written."""
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def _shade(p: float) -> str:

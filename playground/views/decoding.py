@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from seq2seq.tasks import EOS
+from seq2seq.tasks import EOS, join_tokens
 
 from .common import ACCENT, RIGHT, WRONG, _mark, _shade, esc
 
@@ -23,6 +23,12 @@ class Decoded:
     tokens: list[str]           # the vocabulary the model chooses from, in display order
     forced: int | None = None   # the step (from 1) a "what if" forced, None for the model's own choices
     itos: list[str] | None = None  # the model's vocabulary by id: reads each step's whole distribution
+    tokenize: tuple[str | None, str | None] = (None, None)  # how its task writes sources and targets (Vocab.tokenize)
+    no_answer: str = "This task has no correct answer to compare with."  # said when `expected` is None
+
+    def text(self, tokens: list[str], side: str = "target") -> str:
+        """Tokens as the task writes them: "2021-03-03" for characters, words with spaces."""
+        return join_tokens(tokens, self.tokenize[0 if side == "source" else 1])
 
     def nbytes(self) -> int:
         """What keeping this decoding costs (bytes, an upper bound): its trace and the lists beside it."""
@@ -84,14 +90,14 @@ def verdict_html(decoded: Decoded) -> str:
         spans.append(f'<span class="tok" style="{colour}font-weight:600"{title}>{esc(token)}{_mark(ok)}</span>')
     parts = [f'<div id="decode-verdict-body"><p><b>Output:</b> {" ".join(spans) or "(nothing)"}</p>']
     if decoded.expected is None:
-        parts.append("<p>This task has no correct answer to compare with.</p>")
+        parts.append(f"<p>{esc(decoded.no_answer)}</p>")
     else:
         want = decoded.expected_steps
         right = sum(bool(decoded.correct(t)) for t in range(len(out_tokens)))
         exact = trace.output.split() == decoded.expected and trace.finished
         head = (f'<span style="color:{RIGHT}">✓ correct</span>' if exact
                 else f'<span style="color:{WRONG}">✗ not quite</span>')
-        parts.append(f"<p><b>Correct answer:</b> {esc(' '.join(decoded.expected))} &nbsp; {head} "
+        parts.append(f"<p><b>Correct answer:</b> {esc(decoded.text(decoded.expected))} &nbsp; {head} "
                      f"({right} of {len(want)} steps right, counting {esc(EOS)}, the token that ends an output)</p>")
     if not trace.finished:
         parts.append(f"<p>Stopped at the length limit before the model chose {esc(EOS)}.</p>")

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from seq2seq.data import DataTask
 from seq2seq.tasks import Task, describe
 
-from .common import RIGHT, WRONG, _mark, esc
+from .common import RIGHT, WRONG, _mark, esc, md
 
 if TYPE_CHECKING:  # types only: the page is built without torch
     from seq2seq.history import History
@@ -111,10 +112,19 @@ def describe_config(c, parameters: int) -> str:
 
 
 def describe_task(task: Task, markdown: bool = True) -> str:
+    """One line about a task: its name, lengths and what the target is (your own pairs: their name and size)."""
     s = task.spec
-    unit = s.unit
+    if isinstance(task, DataTask):
+        name = f"**{md(task.title)}**" if markdown else task.title
+        if task.data is None:
+            pairs = task.info.get("pairs")
+            size = f"{pairs:,} pairs" if isinstance(pairs, int) else "pairs"
+            return (f"{name}: your own {size} (not loaded here: the model decodes, but its sources have no correct "
+                    f"answer until you give the same pairs on the Train tab)")
+        return (f"{name} ({s.min_len}–{s.max_len} {s.unit} → up to {s.max_target_len}): your own pairs, "
+                f"{task.data.pairs:,} of them, {len(task.data.held_out):,} held out")
     name = f"**{s.name}**" if markdown else s.name
-    text = f"{name} ({s.min_len}–{s.max_len} {unit}): {describe(s.name)}"
+    text = f"{name} ({s.min_len}–{s.max_len} {s.unit}): {describe(s.name)}"
     floor = task.loss_floor()
     if floor:
         text += (f". A model can learn only where `<eos>` goes and how often each digit comes, so the loss can "

@@ -431,23 +431,29 @@ def test_private_handlers_called_by_index_validate_their_inputs(server):
     d = settings.PRESETS[settings.DEFAULT_PRESET]
     model_inputs = [*settings.MODEL_FIELDS, "task", "min_len", "max_len"]
     calls = {  # (elem_id, event) -> (the inputs a script sends, in the handler's order; what must come back)
-        ("setting-task", "input"): (["bogus"], raised(r"^Task must be one of reverse, copy")),
+        ("setting-task", "input"): (["bogus", None], raised(r"^Task must be one of reverse, copy")),
         ("preset", "change"): (["nope"], raised(r"^Preset must be one of")),
         # the samples are the server's own (a gr.State): a caller's list is never read
         ("decode-examples", "click"): ([0, ["9 9 9"]], raised(r"^Pick one of the examples\.$")),
         ("decode-topk", "change"): ([{"not": "decoded"}, "abc"], skipped),
         ("log-scale", "change"): (["yes", {"not": "a session"}], skipped),
-        ("watch-sources", "change"): (["1 2\n" * 2000, "reverse", 3, 10],
+        ("watch-sources", "change"): (["1 2\n" * 2000, "reverse", 3, 10, None],
                                       said(r"Watch these sources must be a few lines of tokens")),
-        ("setting-hidden-dim", "change"): ([("lots" if n == "hidden_dim" else d[n]) for n in model_inputs],
+        ("setting-hidden-dim", "change"): ([None, *[("lots" if n == "hidden_dim" else d[n]) for n in model_inputs]],
                                            model_fields_shown),
+        # your own pairs: a made-up tokenisation, an example that is not one, a file that is not an upload
+        ("data-source-tokens", "input"): (["bogus", "detect", None], said(r"Source tokens must be one of detect")),
+        ("use-pasted", "click"): ([None, {"not": "text"}, None, "detect", "detect", None], said(r"Upload a file of "
+                                                                                              r"pairs, paste some")),
+        ("upload-data", "upload"): (["/etc/passwd", "", None, "detect", "detect", None],
+                                    raised(r"takes a file uploaded to this app: upload it first")),
         ("decode-model", "change"): ([7, None, None], said(r"^Model must be one of")),
     }
     for (elem_id, event), (args, expected) in calls.items():
         index, inputs = private_handler(server.url, elem_id, event)
         assert len(args) == len(inputs), (elem_id, inputs)  # too few inputs would test Gradio, not the handler
         if elem_id == "setting-hidden-dim":
-            assert inputs == [f"setting-{n.replace('_', '-')}" for n in model_inputs], inputs
+            assert inputs[1:] == [f"setting-{n.replace('_', '-')}" for n in model_inputs], inputs
         expected(call_by_index(server.url, index, args))
     assert client(server.url).predict("3 1 4", api_name="/decode")[0] == "4 1 3"
 

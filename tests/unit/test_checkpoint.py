@@ -252,7 +252,7 @@ BREAKAGES = {
     "config.json garbage": (lambda f: (f / "config.json").write_text("garbage"), ["not valid JSON"]),
     "wrong format": (edit_config(lambda c: c.update(format="pytorch-lightning")),
                      ["not a seq2seq playground checkpoint"]),
-    "newer version": (edit_config(lambda c: c.update(version=3)), ["version 3", "upgrade"]),
+    "newer version": (edit_config(lambda c: c.update(version=4)), ["version 4", "upgrade"]),
     "missing model section": (edit_config(lambda c: c.pop("model")), ["missing model"]),
     "unknown task": (edit_config(lambda c: c["task"].update(name="juggle")), ["unknown task 'juggle'"]),
     "bad task lengths": (edit_config(lambda c: c["task"].update(min_len=0)), ["min (0)"]),

@@ -13,7 +13,7 @@ from seq2seq import __main__ as cli_module
 from seq2seq import controls
 from seq2seq.config import ModelConfig, heads_problem
 from seq2seq.controls import DECODING, SETTINGS, SettingsError, plain, span
-from seq2seq.tasks import NEVER_CHOSEN, NEVER_CHOSEN_IDS, TASK_NAMES, Vocab, length_cap, make_spec
+from seq2seq.tasks import NEVER_CHOSEN, NEVER_CHOSEN_IDS, TASK_NAMES, Vocab, length_cap, length_floor, make_spec
 from tests.helpers import ROOT, cli
 
 REVERSE = ROOT / "checkpoints" / "reverse"
@@ -58,7 +58,7 @@ def test_train_help_gives_each_controls_range_and_choices_from_the_table(capsys)
         elif setting.low is not None:
             assert squeeze(span(*setting.cli_range)) in text, (option, span(*setting.cli_range))
     for name in TASK_NAMES:  # and each task's own length cap (addition counts digits per number)
-        assert squeeze(span(SETTINGS["max_len"].low, length_cap(name))) in text
+        assert squeeze(span(max(SETTINGS["max_len"].low, length_floor(name)), length_cap(name))) in text
 
 
 def test_decode_help_gives_each_decode_controls_range_from_the_table(capsys):
@@ -155,13 +155,17 @@ def test_the_heads_rule_is_one_sentence_from_config_validate_the_form_and_the_co
 
 def test_length_caps_and_the_tokens_never_chosen_come_from_the_tasks_module():
     for name in TASK_NAMES:
-        cap = length_cap(name)
-        assert make_spec(name, 1, cap).max_len_cap == cap
+        cap, floor = length_cap(name), length_floor(name)
+        assert make_spec(name, floor, cap).max_len_cap == cap
         with pytest.raises(ValueError, match=f"<= {cap}"):
-            make_spec(name, 1, cap + 1)
+            make_spec(name, floor, cap + 1)
+        if floor > 1:  # a real-looking task's shortest source: below it, the task's own sentence
+            with pytest.raises(SettingsError, match=f"{floor} ≤ min"):
+                controls.read({**controls.PRESETS["Tuned default"], "task": name, "min_len": 1, "max_len": cap})
         if cap < SETTINGS["max_len"].high:  # within the table's range, beyond the task's: the task's sentence
             with pytest.raises(SettingsError, match=f"≤ {cap} "):
-                controls.read({**controls.PRESETS["Tuned default"], "task": name, "min_len": 1, "max_len": cap + 1})
+                controls.read({**controls.PRESETS["Tuned default"], "task": name, "min_len": floor,
+                               "max_len": cap + 1})
     assert max(length_cap(name) for name in TASK_NAMES) == SETTINGS["max_len"].high
     vocab = Vocab(list("0123456789"))
     assert [vocab.stoi[token] for token in NEVER_CHOSEN] == list(NEVER_CHOSEN_IDS)

@@ -556,4 +556,4 @@ def test_resume_refuses_options_that_would_change_the_run(capsys, tmp_path, args
 
 def test_train_without_a_task_or_resume_is_an_argument_error(capsys, tmp_path):
     code, out, err = cli(capsys, "train", "--out", tmp_path / "new")
-    assert code == 2 and "required: --task (or --resume DIR)" in err and len(err.splitlines()) == 1
+    assert code == 2 and "required: --task or --data (or --resume DIR)" in err and len(err.splitlines()) == 1

@@ -28,7 +28,8 @@ test-fast: $(VENV)/.dev
 
 # Measures, and writes every figure into docs/benchmarks.md (about 30 minutes on 2 cores)
 bench: $(VENV)/.dev
-	$(PY) tools/benchdoc.py library -- $(PY) -m seq2seq.bench
+	$(PY) tools/benchdoc.py library -- $(PY) -m seq2seq.bench --only 1b,2,3,4,5,6,7
+	$(PY) tools/benchdoc.py dates -- $(PY) -m seq2seq.bench --only 8
 	$(PY) tools/bench_app.py
 
 # The load test (loopback only, 3–4 minutes a run; REPEAT=5 runs it five times, each against a fresh server):
@@ -47,10 +48,14 @@ checkpoints: $(VENV)/.runtime
 	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse --cell lstm --emb 32 --hidden 128 --layers 2 --lr 0.005 --steps 3000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
 	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse-attention --attention additive --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 6000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
 	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse-transformer --arch transformer --hidden 64 --layers 2 --heads 4 --lr 0.002 --steps 3000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
-	$(PY) -m seq2seq train --task addition --out checkpoints/addition --attention additive --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 6000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
+	$(PY) -m seq2seq train --task addition --out checkpoints/addition --attention additive --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 12000 --batch-size 256 --eval-every 100 --lr-decay --schedule cosine --warmup 100 --seed 0 --threads 1 --no-train-state
 	$(PY) -m seq2seq train --task copy --out checkpoints/copy --attention general --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 1500 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
 	$(PY) -m seq2seq train --task sort --out checkpoints/sort --cell lstm --emb 32 --hidden 128 --lr 0.005 --steps 2000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
-	for t in reverse reverse-attention reverse-transformer addition copy sort; do $(PY) -m seq2seq eval --checkpoint checkpoints/$$t; done
+	$(PY) -m seq2seq train --task dates --out checkpoints/dates --attention additive --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 2000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
+	$(PY) -m seq2seq train --task numbers --out checkpoints/numbers --attention additive --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 2000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
+	$(PY) -m seq2seq train --task commands --out checkpoints/commands --attention additive --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 3000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
+	for t in reverse reverse-attention reverse-transformer addition copy sort dates numbers commands; do $(PY) -m seq2seq eval --checkpoint checkpoints/$$t; done
+	PYTHONPATH=. $(PY) tools/natural_addition.py --checkpoint checkpoints/addition --n 2000
 	PYTHONPATH=. $(PY) tools/attention_stats.py
 
 clean:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 
-from seq2seq import Task, make_spec
+from seq2seq import Task
+from seq2seq.data import task_to_dict
 
 from . import gradio_internals, limits
 from .cost import memory_mb
@@ -37,27 +38,32 @@ class EvalJob:
     was trained on, the lengths to measure and how many held-out sources at each."""
     model_config: dict[str, Any]
     weights: bytes
-    task_name: str
+    task: dict[str, Any]     # the task whose held-out sources it is measured on (seq2seq.data.task_to_dict)
     trained: dict[str, Any]  # the TaskSpec the model was trained on
     lengths: list[int]
     n: int
+    vocab: tuple[list[str], list] | None = None  # the model's own (itos, tokenize), when it is not the task's
 
     def run_in_worker(self, conn: Connection) -> None:
         """In the forked worker: the rows (Evaluated), or Failed with a sentence."""
         from seq2seq.config import ModelConfig
+        from seq2seq.data import task_from_dict
         from seq2seq.lengths import accuracy_by_length
-        from seq2seq.tasks import TaskSpec
+        from seq2seq.tasks import SPECIALS, Vocab
 
         os.nice(EVAL_NICE - NICE)
         conn.send(Started(os.getpid(), 0))  # at once: the caller can kill it from here on (cancelled, starved)
         try:
             model = model_from_weights(ModelConfig.from_dict(self.model_config), self.weights)
-            trained = TaskSpec.from_dict(self.trained)
+            trained = task_from_dict(self.trained).spec
+            task = task_from_dict(self.task)
+            if self.vocab is not None:  # another task's model, measured on these pairs with its own tokens
+                task = task.through(Vocab(self.vocab[0][len(SPECIALS):], tuple(self.vocab[1])))
         except Exception as e:  # noqa: BLE001 - reported to the caller, who says it in a sentence
             conn.send(Failed(f"could not build the model: {e}"))
             return
         try:
-            rows = accuracy_by_length(model, self.task_name, self.lengths, trained, self.n)
+            rows = accuracy_by_length(model, task, self.lengths, trained, self.n)
             conn.send(Evaluated([row.to_dict() for row in rows]))
         except (BrokenPipeError, ConnectionResetError, EOFError):
             return
@@ -75,21 +81,26 @@ class Evaluated:
     final: ClassVar[bool] = True
 
 
-async def measure(model: Seq2Seq, task: Task, lengths: range, n: int, estimate: float, request) -> list:
-    """`model`'s chart over `lengths` (n sources each; `estimate` its estimated seconds), from a worker process.
-    The event loop never waits on it; a cancelled request (CancelledError) or an abandoned one kills it."""
+async def measure(model: Seq2Seq, task: Task, lengths: range, n: int, estimate: float, request,
+                  trained: Task | None = None) -> list:
+    """`model`'s chart over `lengths` (n sources each; `estimate` its estimated seconds) on `task`'s held-out
+    sources, from a worker process. `trained`: the task the model learned, when it is not `task` (a bundled model
+    measured on your pairs: with its own vocabulary). The event loop never waits on it; a cancelled request
+    (CancelledError) or an abandoned one kills it."""
     from seq2seq.lengths import LengthRow  # torch: only once someone compares
 
     from .training import WORKERS  # the trainings' worker pool: its zygote has torch imported
-    spec = make_spec(task.name, lengths.stop - 1, lengths.stop - 1)
+    spec = task.spec_at(lengths.stop - 1)
+    trained = trained or task
     memory = 1.5 * max(memory_mb(model.config, 1, 1.0, spec, n), 256.0)
     # bounded by the computing it does (CPU seconds), not by the clock: at its low priority, beside trainings and
     # busy neighbours, a chart may wait long for a core without costing anyone anything; the clock only catches
     # a worker that hangs
     cpu_limit = limits.COMPARE_DEADLINE_FACTOR * max(estimate, 1.0) + 5.0
     deadline = 20 * cpu_limit + 60.0
-    job = EvalJob(model.config.to_dict(), await anyio.to_thread.run_sync(weights_bytes, model), task.name,
-                  task.spec.to_dict(), list(lengths), n)
+    own = None if trained.vocab == task.vocab else (list(trained.vocab.itos), list(trained.vocab.tokenize))
+    job = EvalJob(model.config.to_dict(), await anyio.to_thread.run_sync(weights_bytes, model), task_to_dict(task),
+                  task_to_dict(trained, with_pairs=False), list(lengths), n, own)
     started, cancelled, lock = [], [], threading.Lock()
 
     def start() -> None:  # a request cancelled meanwhile no longer waits for this thread: kill its run here

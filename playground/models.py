@@ -101,7 +101,7 @@ def pick_model(choice: str, train_task: str, session: Session | None,
             note = f"a snapshot of your model, still training (step {snapshot.step:,})"
         else:
             model = session.model
-            note = f"your model ({session.source}, step {session.history.last_step:,})"
+            note = f"your model ({views.md(session.source)}, step {session.history.last_step:,})"  # a file name
         return model, session.task, f"Decoding with {note}: {describe_model(model)}; {views.describe_task(session.task)}"
     name = choice.removeprefix("bundled:") if choice != AUTO else train_task
     if name == DATA_TASK:

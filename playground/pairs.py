@@ -45,20 +45,25 @@ def give_pairs(file: Any, text: Any, example: Any, source_tokens: Any, target_to
     """Read pairs from one of: an uploaded file, an example's name, pasted text (the first given, in that order)
     into the session; (the session, a sentence saying what was read). A gr.Error, with nothing changed, for bad
     data."""
-    tokenize = (tokens_choice(source_tokens, "source"), tokens_choice(target_tokens, "target"))
+    def tokens() -> tuple[str | None, str | None]:
+        return tokens_choice(source_tokens, "source"), tokens_choice(target_tokens, "target")
+
     if file:
         path = uploaded_path(file, "file of pairs (.tsv, .csv, .jsonl or .txt)", SUFFIXES,
                              "Pairs come as a .tsv, .csv, .jsonl or .txt file (or paste them).", "Cannot read pairs")
-        hold_upload(path)
+        hold_upload(path)  # from here on, whatever is refused, the file goes (released below)
         try:
+            tokenize = tokens()
             rows, report, name = _read(path, path.name)
         finally:
             release_upload(path)
     elif example:
+        tokenize = tokens()
         if not isinstance(example, str) or example not in EXAMPLES:
             raise problem(f"Example must be one of {', '.join(EXAMPLES)}.", "Unknown example")
         rows, report, name = _read(EXAMPLES_DIR / EXAMPLES[example], EXAMPLES[example])
     elif isinstance(text, str) and text.strip():
+        tokenize = tokens()
         rows, report, name = _read(text, "pasted pairs", fmt="text")
     else:
         raise problem("Upload a file of pairs, paste some (one pair per line: source, a tab or ->, target), or "

@@ -82,13 +82,13 @@ def plots(session: Session, log_scale: bool | None = None):
 
 
 def check_continue(session: Session, task: Task, model_config: ModelConfig) -> None:
+    if session.task.vocab != task.vocab:  # first: other tokens also change the vocabulary sizes
+        raise SettingsError(f"{task.title} uses different tokens from {session.task.title}, so this model cannot "
+                            f"continue on it. Choose “Start a new model”.", "Cannot continue")
     if session.model.config != model_config:
         changed = "; ".join(settings.changed(session.model.config, model_config, limits.SETTINGS))
         raise SettingsError(f"The model settings changed ({changed}), so this model cannot continue. Set them back, "
                             f"or choose “Start a new model”.", "Cannot continue")
-    if session.task.vocab != task.vocab:
-        raise SettingsError(f"{task.title} uses different tokens from {session.task.title}, so this model cannot "
-                            f"continue on it. Choose “Start a new model”.", "Cannot continue")
 
 
 def training(values: dict, mode, watch_text, session, request: gr.Request, unread: Callable[[str], int]):

@@ -335,6 +335,10 @@ class Task:
         """One line for people: what the target is."""
         return describe(self.spec.name)
 
+    def spec_at(self, length: int) -> TaskSpec:
+        """The spec of this task's sources of one length (what a chart at that length costs)."""
+        return make_spec(self.name, length, length)
+
     def held_out_of_length(self, length: int, n: int = 200, seed: int = 0) -> list[Example]:
         """Up to n distinct held-out examples whose source has `length` (for addition: digits per operand) -
         also lengths outside the range the task was made with, up to its cap. ValueError when it cannot make

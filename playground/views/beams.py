@@ -176,11 +176,15 @@ def by_length_note(results: dict[str, tuple]) -> str:
     """Which lengths each model was trained on, and where each stays above 90% exact match."""
     parts = []
     for name, (spec, rows) in results.items():
-        good = [r.length for r in rows if r.exact_match >= 0.9]
+        below = [r for r in rows if r.exact_match < 0.9]
+        good = [r.length for r in rows if r.exact_match >= 0.9 and (not below or r.length < below[0].length)]
         beyond = [r for r in rows if r.length > spec.max_len]
         tail = (f"; at {beyond[-1].length} (longer than any it saw) {beyond[-1].exact_match:.0%}"
                 if beyond else "")
-        reach = f"≥ 90% exact match up to length {max(good)}" if good else "never reaches 90% exact match"
+        dip = (f" (then {below[0].exact_match:.0%} at {below[0].length})"
+               if good and below and any(r.length > below[0].length and r.exact_match >= 0.9 for r in rows) else "")
+        reach = (f"≥ 90% exact match at every length up to {max(good)}{dip}" if good
+                 else f"below 90% exact match from length {rows[0].length}" if rows else "no lengths measured")
         parts.append(f"**{esc(name)}** was trained on lengths {spec.min_len}–{spec.max_len}; {reach}{tail}")
     counts = sorted({r.n for _, rows in results.values() for r in rows})
     per = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"

@@ -12,12 +12,13 @@ def esc(token: str) -> str:
     return html.escape(token)
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>&|~])")
 
 
 def md(text: str) -> str:
-    """Text someone typed (a file's name, a token), for a Markdown view: every character Markdown or HTML would
-    read as markup escaped with a backslash, so it shows as written."""
+    """Text someone typed (a file's name, a token), for a Markdown view, mid-line: every character Markdown or HTML
+    would read as markup there (emphasis, code, links, tags, entities, tables, strike-through) escaped with a
+    backslash, so it shows as written."""
     return _MARKDOWN.sub(r"\\\1", text)
 
 

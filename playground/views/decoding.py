@@ -1,6 +1,7 @@
 """One decoding, shown: the verdict, the step table, the probability heatmap, attention maps and the player."""
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -90,7 +91,7 @@ def verdict_html(decoded: Decoded) -> str:
         spans.append(f'<span class="tok" style="{colour}font-weight:600"{title}>{esc(token)}{_mark(ok)}</span>')
     parts = [f'<div id="decode-verdict-body"><p><b>Output:</b> {" ".join(spans) or "(nothing)"}</p>']
     if decoded.expected is None:
-        parts.append(f"<p>{esc(decoded.no_answer)}</p>")
+        parts.append(f"<p>{html.escape(decoded.no_answer, quote=False)}</p>")
     else:
         want = decoded.expected_steps
         right = sum(bool(decoded.correct(t)) for t in range(len(out_tokens)))

@@ -19,8 +19,14 @@ BUNDLED = {
     "copy": ("copy", "2 5 8 5 1 7 8 1 2", "2 5 8 5 1 7 8 1 2", None),
     "addition": ("addition", "3 7 + 5 3 2", "5 6 9", None),
     "sort": ("sort", "7 6 1 3 9 6 3 4", "1 3 3 4 6 6 7 9", "LSTM, 1 layer, emb 32, hidden 128, no attention"),
+    # the real-looking tasks: a source as a person types it, the output as tokens separated by spaces
+    "dates": ("dates", "Saturday, November 14, 1953", "1 9 5 3 - 1 1 - 1 4",
+              "LSTM, 1 layer, emb 32, hidden 64, bidirectional, additive attention"),
+    "numbers": ("numbers", "forty-two thousand six hundred and eighty", "4 2 6 8 0", None),
+    "commands": ("commands", "look opposite left twice and turn right", "LTURN LTURN LOOK LTURN LTURN LOOK RTURN",
+                 None),
 }
-ATTENTION = ["reverse-attention", "reverse-transformer", "copy", "addition"]
+ATTENTION = ["reverse-attention", "reverse-transformer", "copy", "addition", "dates", "numbers", "commands"]
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +87,26 @@ def test_attention_rows_sum_to_one(name):
         for layer in step.heads or []:
             for row in layer:
                 assert abs(sum(row) - 1) < 1e-4
+
+
+def test_bundled_dates_decodes_dates_as_people_write_them(capsys):
+    """The README's and docs' example, and the same date in other forms: the output as text."""
+    for source in ("3 March 2021", "March 3rd, 2021", "Wed, 3 Mar 2021", "03/03/21", "2021-03-03"):
+        assert cli(capsys, "decode", "--checkpoint", "checkpoints/dates", source).ok() == "2021-03-03\n", source
+
+
+def test_dates_attention_reads_the_month_for_the_month_digits():
+    """docs/checkpoints.md: for the month's two digits, most of the row's weight is on the characters that write
+    the month in the source ("March", "Mar", "03"), measured over held-out dates (tools/attention_stats.py)."""
+    from seq2seq.generators import DATES
+    shares, tops = [], []
+    for source, target, rows in rows_and_sources("dates", 60):
+        text = "".join(" " if c == "\u2423" else c for c in source)
+        start, end = DATES.month_span(text)
+        for t in (5, 6):  # YYYY-MM-DD: the month's digits
+            shares.append(sum(rows[t][start:end]))
+            tops.append(start <= rows[t].index(max(rows[t])) < end)
+    assert sorted(shares)[len(shares) // 2] > 0.7 and sum(tops) / len(tops) > 0.8, (shares, tops)
 
 
 def test_bundled_addition_adds(capsys):

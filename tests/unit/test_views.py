@@ -248,8 +248,16 @@ def test_by_length_frame_and_note_for_two_models():
                                      [3, 50.0, "B: your model"], [4, 12.3, "B: your model"], [5, 0.0, "B: your model"]]
     note = views.by_length_note({"A: reverse": (make_spec("reverse", 3, 4), a),
                                  "B: your model": (make_spec("reverse", 3, 3), b)})
-    assert ("**A: reverse** was trained on lengths 3–4; ≥ 90% exact match up to length 4; at 5 (longer than any it "
-            "saw) 20%") in note
+    assert ("**A: reverse** was trained on lengths 3–4; ≥ 90% exact match at every length up to 4; at 5 (longer "
+            "than any it saw) 20%") in note
+    assert "**B: your model** was trained on lengths 3–3; below 90% exact match from length 3" in note
+    wobbly = [LengthRow(6, 12, 0.5, 0.9, True), LengthRow(7, 10, 1.0, 1.0, True), LengthRow(8, 9, 1.0, 1.0, True)]
+    steady = [LengthRow(6, 12, 1.0, 1.0, True), LengthRow(7, 10, 0.6, 0.9, True), LengthRow(8, 9, 1.0, 1.0, True)]
+    uneven = views.by_length_note({"A: yours": (make_spec("reverse", 6, 8), wobbly),
+                                   "B: dates": (make_spec("reverse", 6, 8), steady)})
+    assert "**A: yours** was trained on lengths 6–8; below 90% exact match from length 6" in uneven  # not "up to 8"
+    assert "≥ 90% exact match at every length up to 6 (then 60% at 7)" in uneven
+    assert uneven.endswith("Held-out sources, 9–12 per length.")
     assert "**B: your model** was trained on lengths 3–3" in note and "at 5 (longer than any it saw) 0%" in note
     assert note.endswith("Held-out sources, 100 per length.")
 

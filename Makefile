@@ -43,7 +43,7 @@ fit-cost: $(VENV)/.dev
 	$(PY) tools/fit_cost.py --write
 
 # Regenerates the bundled models in checkpoints/ (deterministic: fixed seeds, one thread, step limits; every
-# setting spelled out, so a change of the CLI's defaults changes none of them); about 20 minutes on 2 cores
+# setting spelled out, so a change of the CLI's defaults changes none of them); about 40 minutes on 2 cores
 checkpoints: $(VENV)/.runtime
 	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse --cell lstm --emb 32 --hidden 128 --layers 2 --lr 0.005 --steps 3000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state
 	$(PY) -m seq2seq train --task reverse --out checkpoints/reverse-attention --attention additive --bidirectional --cell lstm --emb 32 --hidden 64 --lr 0.003 --steps 6000 --batch-size 128 --eval-every 100 --lr-decay --seed 0 --threads 1 --no-train-state

@@ -166,3 +166,20 @@ def test_addition_attention_is_on_the_two_digits_of_the_place_it_writes():
             if digits:
                 aligned.append(sum(row[d] for d in digits))
     assert sorted(aligned)[len(aligned) // 2] > 0.9
+
+
+def test_bundled_addition_is_right_on_sums_as_people_type_them():
+    """docs/checkpoints.md: 99.85% on held-out sums of two operands uniform in 0-999 (most have three digits,
+    which the task's own split, a digit count uniform in 1-3, sees a ninth of the time)."""
+    import random
+    from seq2seq.tasks import Example
+    from seq2seq.training import evaluate
+    checkpoint = load_checkpoint(ROOT / "checkpoints" / "addition")
+    rng, sums = random.Random(0), {}
+    while len(sums) < 1000:
+        a, b = rng.randint(0, 999), rng.randint(0, 999)
+        source = list(f"{a}+{b}")
+        if checkpoint.task.is_held_out(source):
+            sums[(a, b)] = Example(source, list(str(a + b)))
+    assert sum(a >= 100 and b >= 100 for a, b in sums) > 750  # what a person types: mostly three digits each
+    assert evaluate(checkpoint.model, checkpoint.task, list(sums.values())).exact_match >= 0.99

@@ -70,7 +70,7 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
     follows it)."""
     examples_state = gr.State([])     # the example sources shown
     with gr.Row(equal_height=True):
-        source = gr.Textbox("3 1 4 1 5 9", label="Source (tokens separated by spaces)", elem_id="decode-input",
+        source = gr.Textbox("3 1 4 1 5 9", label="Source (tokens separated by spaces; for your pairs or dates, text as written)", elem_id="decode-input",
                             scale=4, min_width=200)
         decode_button = gr.Button("Decode", variant="primary", elem_id="decode-button", scale=1, min_width=90)
         model_choice = gr.Dropdown(MODEL_CHOICES, value=AUTO, label="Model", elem_id="decode-model", scale=4,

@@ -114,7 +114,7 @@ def pick_model(choice: str, train_task: str, session: Session | None,
     checkpoint = bundled(name)
     score = checkpoint.training.get("exact_match")
     scored = f", {score:.1%} held-out exact match" if isinstance(score, float) else ""
-    yours = (f" (your model learns {session.task.title}; pick “Your model” to use it)"
+    yours = (f" (your model learns {views.md(session.task.title)}; pick “Your model” to use it)"
              if choice == AUTO and trained and session.task is not None else "")
     return (checkpoint.model, checkpoint.task, f"Decoding with the bundled **{name}** model "
             f"({describe_model(checkpoint.model)}{scored}){yours}; {views.describe_task(checkpoint.task)}")

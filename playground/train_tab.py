@@ -83,12 +83,12 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
             preset_note = gr.Markdown(settings.PRESET_NOTES[settings.DEFAULT_PRESET], elem_id="preset-note")
             with gr.Row():
                 for name in ("task", "min_len", "max_len"):
-                    form[name] = form_field(limits.SETTINGS[name], min_width=90)
+                    form[name] = form_field(limits.SETTINGS[name], min_width=130 if name == "task" else 90)
             task_note = gr.Markdown(views.describe_task(first_task), elem_id="task-note")
             with gr.Group(visible=d["task"] == DATA_TASK, elem_id="data-box") as data_box:
                 gr.Markdown(f"One pair per line: a **.tsv** (source, tab, target), **.csv**, **.jsonl** "
                             f"(`{{\"source\": …, \"target\": …}}`) or **.txt** file, or pasted (source, a tab or "
-                            f"`->`, target). At most {limits.DATA.describe()}.", elem_id="data-help")
+                            f"`->`, target): {limits.DATA.describe()}.", elem_id="data-help")
                 with gr.Row():
                     data_upload = gr.UploadButton("Upload pairs", file_types=list(SUFFIXES), size="sm",
                                                   elem_id="upload-data", min_width=120)
@@ -152,19 +152,22 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
     # ------------------------------------------------------------ the form's own events
 
     @guarded
-    def apply_preset(name):
+    def apply_preset(name, task_name=None, session=None):
         """The preset's values in every field (showing the fields its architecture uses), its note, its task's
-        note, its model's diagram and preview sources."""
+        note, its model's diagram and preview sources. With "your pairs" chosen and given, the task stays theirs:
+        a preset sets the model and the training, not the data."""
         if name not in settings.PRESETS:
             raise gr.Error(f"Preset must be one of: {', '.join(settings.PRESETS)}.", title="Unknown preset")
         values = settings.PRESETS[name]
-        task = Task(make_spec(values["task"], values["min_len"], values["max_len"]))
+        own = task_name == DATA_TASK and isinstance(session, Session) and session.data is not None
+        if own:
+            values = {**values, "task": DATA_TASK}
+            task: Task = session.data
+        else:
+            task = Task(make_spec(values["task"], values["min_len"], values["max_len"]))
         return {**form_updates(form, values), preset_note: settings.PRESET_NOTES[name],
-                task_note: views.describe_task(task), watch: watch_default(task),
                 diagram: views.diagram_html(settings.model_config(values, len(task.vocab)), len(task.vocab)),
-                settings_message: say(), data_box: gr.update(visible=False),
-                form["min_len"]: gr.update(value=values["min_len"], interactive=True),
-                form["max_len"]: gr.update(value=values["max_len"], interactive=True)}
+                settings_message: say(), **task_outputs(task, own)}
 
     def task_outputs(task: Task, data_chosen: bool) -> dict:
         """What the form shows for a task: its lengths (your pairs': fixed, the data's), its note, a few of its
@@ -253,8 +256,8 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         return plots(session)[0] if session.history.losses else gr.skip()
 
     lengths = [form["task"], form["min_len"], form["max_len"]]
-    preset.change(apply_preset, preset, [*form.values(), preset_note, task_note, watch, diagram, settings_message,
-                                         data_box], **PRIVATE)
+    preset.change(apply_preset, [preset, form["task"], session_state],
+                  [*form.values(), preset_note, task_note, watch, diagram, settings_message, data_box], **PRIVATE)
     form["task"].input(task_changed, [form["task"], session_state],
                        [form["min_len"], form["max_len"], task_note, watch, data_box], **PRIVATE)
     for name in ("min_len", "max_len"):

@@ -220,3 +220,14 @@ def same_weights(a, b) -> bool:
     assert ta and tb, f"nothing to compare: {len(ta)} and {len(tb)} tensors"
     assert ta.keys() == tb.keys(), f"different tensors: {sorted(ta.keys() ^ tb.keys())}"
     return all(ta[name].dtype == tb[name].dtype and torch.equal(ta[name], tb[name]) for name in ta)
+
+
+def one_line_error(result, code: int = 1) -> str:
+    """The command line's failure contract: exit `code`, one non-empty stderr line, no traceback, nothing on
+    stdout. The line."""
+    assert result.returncode == code, result
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), result.stderr
+    assert result.stdout == "", result.stdout
+    return lines[0]

@@ -21,6 +21,9 @@ BEST = "#f59e0b"  # amber: the best beam, as the current step elsewhere
 MAX_DRAWN = 1000  # nodes the tree draws at most (playground.cost.TREE_NODES_DRAWN counts them)
 
 
+LABEL_CHARS = 5  # a node's box shows this much of a long token (a word of your pairs); its title has it all
+
+
 def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned_per_parent: int = 1,
                    max_steps: int = 30, max_nodes: int = MAX_DRAWN,
                    text: Callable[[list[str]], str] = " ".join) -> str:
@@ -69,7 +72,8 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
             cls = "kept" if node.survived else "pruned"
             stroke = (f'stroke="{BEST}" stroke-width="3"' if rank == 0 else
                       f'stroke="rgb{ACCENT}" stroke-width="2"' if rank is not None else "")
-            label = esc(node.token) if step == 0 else f"{esc(node.token)} {prob:.0%}"
+            shown = node.token if len(node.token) <= LABEL_CHARS else node.token[:LABEL_CHARS - 1] + "…"
+            label = esc(shown) if step == 0 else f"{esc(shown)} {prob:.0%}"  # the whole token: in the title
             title = (f"{esc(' '.join(search.path(node.id)) or node.token)}: log-probability {node.logp:.3f}"
                      f"{'' if node.survived else ' (dropped)'}")
             parts.append(f'<g class="node {cls}" data-node="{node.id}" data-step="{node.step}"'
@@ -106,9 +110,9 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
            f"not help the eye)." if full and shown < steps else
            f" The tree is drawn for the first {max_steps} of its {steps} steps." if steps > max_steps else "")
     return (f'<div id="beam-tree-body"><div class="scroll-x">{svg}</div>'
-            '<table class="preview" id="beam-list"><thead><tr><th>#</th>'
+            '<div class="scroll-x"><table class="preview" id="beam-list"><thead><tr><th>#</th>'
             '<th>final beam</th><th>score</th><th>log-prob</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>'
             f'<p class="legend">Width {search.width}: at each step every kept hypothesis (solid) is extended by its '
             f'{search.width} most probable next tokens, and only the {search.width} most probable sequences are kept; '
             f'the rest are dropped (faded: the most probable dropped one under each kept one is shown). '
@@ -140,8 +144,8 @@ def what_if_html(original: Decoded, changed: Decoded) -> str:
             if was is not None else "")
     return (f'<div id="what-if-body"><p>{said}forced <code>{esc(forced.token)}</code> ({forced.prob:.1%} to the '
             f'model) instead, then let it go on greedily.</p>'
-            f'<table class="preview" id="what-if-table">{line(original, "as decoded")}'
-            f'{line(changed, f"what if: {esc(forced.token)} at step {t}")}</table>'
+            f'<div class="scroll-x"><table class="preview" id="what-if-table">{line(original, "as decoded")}'
+            f'{line(changed, f"what if: {esc(forced.token)} at step {t}")}</table></div>'
             '<p class="legend">The forced token is outlined in amber. Everything after it is the model’s own choice '
             'given that token. Click another token in the step views to try again.</p></div>')
 

@@ -28,6 +28,7 @@ from seq2seq.checkpoint import load_checkpoint
 from seq2seq.builder import build_model
 from seq2seq.training import VALIDATION_SEED
 from tests.helpers import ROOT, cli, run_main, same_weights
+from tests.helpers import one_line_error as assert_one_line_error
 
 TRAIN_STEPS = 400
 # the real process, without the debug switch that turns one-line errors into tracebacks
@@ -55,16 +56,6 @@ def json_lines(stdout: str) -> list[dict]:
 
 def is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def assert_one_line_error(result, code: int = 1) -> str:
-    """The failure contract: exit `code`, one non-empty stderr line, no traceback, nothing on stdout."""
-    assert result.returncode == code, result
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].strip(), result.stderr
-    assert result.stdout == "", result.stdout
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from seq2seq.checkpoint import load_checkpoint
 from seq2seq.data import DataTask, read_pairs
 from seq2seq.tasks import SPACE
 from tests.helpers import ROOT, cli, run_main
+from tests.helpers import one_line_error
 
 EXAMPLES = ROOT / "examples"
 DATES = EXAMPLES / "dates.tsv"
@@ -40,16 +41,6 @@ def clean_environment(monkeypatch):
     monkeypatch.delenv("SEQ2SEQ_DEBUG", raising=False)
     for var in ("SEQ2SEQ_DATA_BYTES", "SEQ2SEQ_DATA_PAIRS", "SEQ2SEQ_DATA_TOKENS", "SEQ2SEQ_DATA_SYMBOLS"):
         monkeypatch.delenv(var, raising=False)
-
-
-def one_line_error(result, code: int = 1) -> str:
-    """The failure contract: exit `code`, one non-empty stderr line, no traceback, nothing on stdout."""
-    assert result.returncode == code, result
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].strip(), result.stderr
-    assert result.stdout == "", result.stdout
-    return lines[0]
 
 
 def as_text(output: str) -> str:

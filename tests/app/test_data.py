@@ -125,6 +125,27 @@ def test_training_on_dates_learns_them_and_decodes_sources_in_and_out_of_the_pai
     assert f"Correct answer: {target}" in text_of(decode(c, "  " + source.replace(" ", "  ") + " ")[VERDICT])
 
 
+def test_compare_sets_your_model_beside_the_bundled_dates_model_on_your_held_out_pairs(dates, dates_model):
+    """Compare with your pairs: the bundled dates model (another task, the same characters) beside yours, both
+    measured on your held-out pairs at each of their lengths; and a model that splits text otherwise is refused."""
+    c, _ = dates_model
+    task, held_out, _ = dates
+    source, target = held_out[0]
+    a, b, chart, note = c.predict(source, "session", "bundled:dates", api_name="/compare")
+    assert "A: your model" in a and "B: dates" in b
+    assert all(t in text_of(b) for t in target)  # the bundled model writes the date (its own answer, marked)
+    rows = chart["data"]
+    lengths = {length for length, _, _ in rows}
+    assert lengths <= set(range(task.spec.min_len, task.spec.max_len + 1)) and len(lengths) > 5
+    bundled = [percent for _, percent, model in rows if model == "B: dates"]
+    assert min(bundled) >= 90, rows  # it reads your dates as well as its own
+    assert "**A: your model** was trained on lengths 6–28" in note and "**B: dates** was trained on lengths 6–29" \
+        in note and "per length" in note
+    with pytest.raises(Exception, match="Model A learns dates.tsv and model B numbers: pick two models for the same "
+                                        "task"):
+        c.predict(source, "session", "bundled:numbers", api_name="/compare")
+
+
 def test_beam_search_and_what_if_work_on_your_pairs(dates, dates_model):
     _, held_out, _ = dates
     c, _ = dates_model

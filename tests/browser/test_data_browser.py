@@ -21,7 +21,7 @@ from tests.browser import test_browser
 from tests.browser.test_browser import (
     choose, decode, events, in_view, open_accordion, open_page, page_fits_its_width, screenshot, set_steps,
     step_rows, wait_for_answers, wait_for_page_status, wait_for_what_if)
-from tests.helpers import ROOT, run_main, wait_until
+from tests.helpers import run_main, wait_until
 
 browser = test_browser.browser  # its Chromium fixture (one per module)
 STEPS = 200  # the dates example's training: about 96% held-out exact match with the fastest preset

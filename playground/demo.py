@@ -19,7 +19,7 @@ from .api import declare_api
 from .compare_tab import build_compare_tab
 from .decode_tab import build_decode_tab
 from .models import load_bundled
-from .page import asset
+from .page import page_css, page_js
 from .train_tab import build_train_tab
 from .training import WORKERS
 from .webguard import BodyLimit, guard_inputs
@@ -87,7 +87,7 @@ def launch(demo: gr.Blocks) -> None:
     gc.freeze()
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0" if on_space else "127.0.0.1"),
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), ssr_mode=False,
-                css=asset("style.css"), js=asset("page.js"), theme=gr.themes.Soft(primary_hue="indigo"),
+                css=page_css(), js=page_js(), theme=gr.themes.Soft(primary_hue="indigo"),
                 max_file_size=limits.MAX_UPLOAD_BYTES, state_session_capacity=limits.MAX_GRADIO_SESSIONS,
                 app_kwargs={"middleware": [Middleware(BodyLimit, other_bytes=int(limits.MAX_REQUEST_KB * 1000),
                                                       upload_bytes=limits.MAX_UPLOAD_BYTES)]},

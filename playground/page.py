@@ -21,6 +21,21 @@ def asset(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+PAGE_SCRIPTS = ("page.js", "tour.js", "links.js")  # each `() => {...}`: run in order once the page has loaded
+PAGE_STYLES = ("style.css", "tour.css", "links.css")
+
+
+def page_js() -> str:
+    """The page's scripts as one function (Gradio runs one): each file's function, called in turn (a file not
+    there yet is skipped)."""
+    calls = [f"({asset(name).strip().rstrip(';')})();" for name in PAGE_SCRIPTS if (ASSETS / name).exists()]
+    return "() => {\n" + "\n".join(calls) + "\n}\n"
+
+
+def page_css() -> str:
+    return "\n".join(asset(name) for name in PAGE_STYLES if (ASSETS / name).exists())
+
+
 def field(s, value, elem_id: str, **kw) -> gr.components.Component:
     """The component for a control, from its row in the controls table (`seq2seq.controls.Setting`)."""
     common = dict(label=s.label, info=s.info or None, elem_id=elem_id, **kw)

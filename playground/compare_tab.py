@@ -19,6 +19,18 @@ EMPTY_COMPARE = ('<p class="legend" id="compare-empty">Pick two models for the s
                  "exactly right at every source length, including lengths longer than any it was trained on.</p>")
 
 
+EDGE_KEY = (f'<p class="legend" id="by-length-edge"><span class="edge-swatch" style="border-color:{views.EDGE_COLOUR}">'
+            '</span> Grey line: the longest source length the models were trained on; longer sources to its right.</p>')
+
+
+def chart_update(frame) -> tuple[gr.LinePlot, str]:
+    """The chart's value with its legend naming the two models only, which fits a phone's width (Gradio draws the
+    legend in one row under the plot and cuts what does not fit), and the line under it that names the grey line."""
+    names = list(dict.fromkeys(frame[views.BY_LENGTH_COLUMNS[2]]))
+    models = [name for name in names if name != views.TRAINED_EDGE]
+    return gr.LinePlot(frame, colors_in_legend=models), EDGE_KEY if views.TRAINED_EDGE in names else ""
+
+
 @dataclass
 class CompareTab:
     """The Compare tab's components the API uses."""
@@ -50,6 +62,7 @@ def build_compare_tab(session_state: gr.State) -> CompareTab:
             x, y, colour = views.BY_LENGTH_COLUMNS
             chart = gr.LinePlot(None, x=x, y=y, color=colour, y_lim=[0, 100], title="Exact match by source length",
                                 color_map=COMPARE_COLOURS, elem_id="by-length-plot", height=260)
+            edge_key = gr.HTML("", elem_id="by-length-key")  # the page's own: /compare returns the chart's data
             note = gr.Markdown(elem_id="by-length-note", elem_classes="legend")
 
     @guarded
@@ -57,9 +70,10 @@ def build_compare_tab(session_state: gr.State) -> CompareTab:
         try:
             c = await comparing.compare(source, model_a, model_b, session, request)
         except gr.Error as e:
-            return {a: EMPTY_COMPARE, b: "", chart: None, note: "", message: say(e.message)}
-        return {a: c.a, b: c.b, chart: c.by_length, note: c.note, message: say()}
+            return {a: EMPTY_COMPARE, b: "", chart: None, edge_key: "", note: "", message: say(e.message)}
+        plot, key = chart_update(c.by_length)
+        return {a: c.a, b: c.b, chart: plot, edge_key: key, note: c.note, message: say()}
 
-    button.click(compare_on_page, [source, model_a, model_b, session_state], [a, b, chart, note, message],
+    button.click(compare_on_page, [source, model_a, model_b, session_state], [a, b, chart, edge_key, note, message],
                  js=scroll_to("compare-chart", 300, 320), **PRIVATE, **comparing.COMPARES)
     return CompareTab(source, model_a, model_b, a, b, chart, note)

@@ -17,7 +17,8 @@ from seq2seq.data import DataTask
 from . import limits, views
 from .cost import eval_seconds
 from .decoding import check_decode_cost, check_source, decoded_view, parse_source
-from .models import COMPARE_CHOICES, COMPARE_DEFAULTS, SESSION, describe_model, model_label, pick_model
+from .models import (COMPARE_CHOICES, COMPARE_DEFAULTS, SESSION, attention_model_for, describe_model, model_label,
+                     pick_model)
 from .registry import checked, problem, session_of
 from .sessions import Session
 from .charts import measure
@@ -147,7 +148,9 @@ async def compare(source, choice_a, choice_b, session, request) -> Comparison:
     def panel(which: str, name: str, model: Seq2Seq, task: Task) -> str:
         trace = seq2seq.greedy_decode(model, task.vocab, tokens[which], top_k=3)
         decoded = decoded_view(trace, task, tokens[which])
-        return views.compare_html(f"{name} — {describe_model(model)}", decoded, which)
+        other = attention_model_for(task)  # named only when it is not already on this tab
+        other = None if other is None or f"bundled:{other}" in (choice_a, choice_b) else other
+        return views.compare_html(f"{name} — {describe_model(model)}", decoded, which, other)
 
     panels, results = [], {}
     for which, (name, (choice, model, task)) in zip("ab", names.items()):

@@ -359,9 +359,12 @@ def eval_seconds(model: "ModelConfig", spec: "TaskSpec", n: int) -> float:
 
 
 def estimate(model: "ModelConfig", train: "TrainConfig", spec: "TaskSpec") -> Cost:
-    """What training `model` with `train` on `spec` costs at the longest length, before building anything."""
-    return Cost(memory_mb=memory_mb(model, train.batch_size, train.teacher_forcing, spec, train.val_size),
-                step_seconds=step_seconds(model, train.batch_size, train.teacher_forcing, spec),
+    """What training `model` with `train` on `spec` costs at the longest length, before building anything. (A
+    decaying teacher-forcing schedule trains below a ratio of 1 after its first step: the step loop's cost.)"""
+    ratio = train.teacher_forcing if getattr(train, "tf_schedule", "constant") == "constant" else \
+        min(train.teacher_forcing, 0.5)
+    return Cost(memory_mb=memory_mb(model, train.batch_size, ratio, spec, train.val_size),
+                step_seconds=step_seconds(model, train.batch_size, ratio, spec),
                 eval_seconds=eval_seconds(model, spec, train.val_size),
                 parameters=count_parameters(model))
 

@@ -27,6 +27,11 @@ STRATEGY_FIELDS = ("width", "temperature", "sample_k", "top_p", "seed")  # shown
 EMPTY_VERDICT = ('<p class="legend" id="decode-empty">Press <b>Decode</b> (or click an example) to see the '
                  "model’s answer, marked right or wrong, and how it chose each token.</p>")
 EMPTY_PLAYER = '<p class="legend">The decoding, one step at a time, appears here.</p>'
+EMPTY_DISTRIBUTION = ('<p class="legend" id="distribution-empty">Press <b>Decode</b>: every token’s probability at '
+                      'every step appears here.</p>')
+EMPTY_ATTENTION = ('<p class="legend" id="attention-empty">Press <b>Decode</b>: where the model looked in the source '
+                   'at each step appears here (for a model with attention).</p>')
+STEPS_MAX_HEIGHT = 460  # a decoding of up to 16 steps whole, without scrolling inside the table
 EMPTY_WHAT_IF = ('<p class="legend" id="what-if-empty">Click any token in the probabilities, a bar in the Steps '
                  'view or a “#” cell of the step table: the decoding is run again with that token '
                  'forced at that step, and shown beside the original.</p>')
@@ -54,6 +59,30 @@ def control(name: str, elem_id: str | None = None, **kw) -> gr.components.Compon
     """A Decode control from its row in the table, showing its default."""
     s = DECODING[name]
     return field(s, s.default, elem_id or f"decode-{name.replace('_', '-')}", **kw)
+
+
+def reveal(top: str, bottom: str, answer: str) -> str:
+    """JavaScript run once an event's outputs are shown: scroll the page as little as needed to bring `top`'s top to
+    `bottom`'s bottom into view, from `top` down as far as fits when it cannot all fit. With an `answer` (a selector)
+    shown, it first waits for `bottom` (a table, drawn a moment after its value arrives) to show its cells and keep
+    its height for a few frames; without one (a message instead), `top` alone. Nothing when it is in view, or when
+    the visitor scrolled meanwhile (the page stays where they put it)."""
+    return ("() => { const y0 = window.scrollY, t0 = performance.now(); let last = -1, same = 0; "
+            "const step = () => { if (Math.abs(window.scrollY - y0) > 1) return; "
+            f"const t = document.getElementById('{top}'), b = document.getElementById('{bottom}'); if (!t) return; "
+            f"const wanted = !!document.querySelector('{answer}'), "
+            "shown = wanted && !!b && b.offsetParent !== null && !!b.querySelector('[role=gridcell]'), "
+            "height = shown ? b.getBoundingClientRect().height : -1; "
+            "same = height === last ? same + 1 : 0; last = height; "
+            "if ((wanted && !shown || same < 3) && performance.now() - t0 < 3000) { requestAnimationFrame(step); "
+            "return; } "
+            "const m = 8, h = window.innerHeight, r = t.getBoundingClientRect(), "
+            "bottom = shown ? b.getBoundingClientRect().bottom : r.bottom; "
+            "const dy = r.top < m ? r.top - m : Math.min(Math.max(bottom - h + m, 0), r.top - m); "
+            "if (Math.abs(dy) > 1) window.scrollBy(0, dy); }; requestAnimationFrame(step); }")
+
+
+REVEAL_ANSWER = reveal("decode-verdict", "decode-steps", "#decode-verdict-body")  # the answer, then its steps
 
 
 def last_decoding(session) -> views.Decoded | None:
@@ -88,50 +117,75 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
         with gr.Column(scale=5, min_width=320):
             verdict = gr.HTML(EMPTY_VERDICT, elem_id="decode-verdict")
             steps_table = gr.Dataframe(label="Decoding steps (click a row to see that step, a # cell to force that "
-                                             "token)", interactive=False, elem_id="decode-steps", max_height=300)
+                                             "token)", interactive=False, elem_id="decode-steps",
+                                       max_height=STEPS_MAX_HEIGHT, visible=False)  # shown with a decoding
         with gr.Column(scale=6, min_width=320):
             with gr.Tabs(selected="view-steps", elem_id="decode-views") as decode_views:
                 with gr.Tab("Steps", id="view-steps", elem_id="view-steps"):
                     playback = gr.HTML(EMPTY_PLAYER, elem_id="playback", js_on_load=asset("click_token.js"))
                 with gr.Tab("Probabilities", id="view-probabilities", elem_id="view-probabilities"):
-                    distribution = gr.HTML("", elem_id="decode-distribution", elem_classes="scroll-x",
+                    distribution = gr.HTML(EMPTY_DISTRIBUTION, elem_id="decode-distribution", elem_classes="scroll-x",
                                            js_on_load=asset("click_token.js"))
                 with gr.Tab("Attention", id="view-attention", elem_id="view-attention"):
                     attention_head = gr.Dropdown([(views.AVERAGE, views.AVERAGE)], value=views.AVERAGE,
                                                  label="Which attention (Transformer)", visible=False,
                                                  elem_id="decode-attention-head")
-                    attention_map = gr.HTML("", elem_id="decode-attention", elem_classes="scroll-x")
+                    attention_map = gr.HTML(EMPTY_ATTENTION, elem_id="decode-attention", elem_classes="scroll-x")
+                    attention_button = gr.Button(visible=False, elem_id="decode-attention-model", size="md")
+                    attention_choice = gr.State(None)  # the bundled model the button decodes with
                 with gr.Tab("Beams", id="view-tree", elem_id="view-tree"):
                     beam_tree = gr.HTML(decoding.EMPTY_TREE, elem_id="beam-tree")
                 with gr.Tab("What if", id="view-what-if", elem_id="view-what-if"):
                     what_if_box = gr.HTML(EMPTY_WHAT_IF, elem_id="what-if")
     strategy_inputs = [strategy, *fields.values()]
 
-    @guarded
-    async def decode_on_page(source, model_choice, top_k, train_task, strategy, session, request: gr.Request,
-                             **values):
-        """The Decode button: as /decode, but a bad source is one sentence under the box, and the old result goes.
-        Beam search opens the beam tree; otherwise the step-by-step view. A cancelled request stops decoding."""
+    async def decode_and_show(view, source, model_choice, top_k, train_task, strategy, session, request, values):
+        """As /decode, but a bad source is one sentence under the box, and the old result goes. `view`: the view to
+        open (None: the beam tree for beam search, else the step-by-step view). A cancelled request stops decoding."""
         try:
             chosen = decoding.read_strategy(strategy, **values)
             d = await in_thread(decoding.decode, source, model_choice, top_k, train_task, session, request, chosen)
         except gr.Error as e:
             if checked(session) is not None:
                 session.decoded = None  # the old result goes
-            return {verdict: EMPTY_VERDICT, steps_table: None, distribution: "", attention_map: "",
-                    playback: EMPTY_PLAYER, session_state: gr.skip(), beam_tree: decoding.EMPTY_TREE,
-                    what_if_box: EMPTY_WHAT_IF, attention_head: gr.update(visible=False), decode_message: say(e.message)}
+            return {verdict: EMPTY_VERDICT, steps_table: gr.update(value=None, visible=False),
+                    distribution: EMPTY_DISTRIBUTION, attention_map: EMPTY_ATTENTION, playback: EMPTY_PLAYER,
+                    session_state: gr.skip(), beam_tree: decoding.EMPTY_TREE, what_if_box: EMPTY_WHAT_IF,
+                    attention_head: gr.update(visible=False), attention_button: gr.update(visible=False),
+                    attention_choice: None, decode_message: say(e.message)}
         heads = views.head_choices(d.decoded)
         session = session_of(session, request)  # it keeps the decoding (counted in its memory) for what follows
         session.decoded = d.decoded
         keep_sessions_within_memory()
-        return {verdict: d.verdict, steps_table: d.steps, distribution: d.distribution, attention_map: d.attention,
-                playback: d.player, session_state: session, model_info: d.info, beam_tree: d.tree,
-                what_if_box: EMPTY_WHAT_IF,
-                decode_views: gr.Tabs(selected="view-tree" if chosen.kind == "beam" else "view-steps"),
+        other = d.attention_model
+        return {verdict: d.verdict, steps_table: gr.update(value=d.steps, visible=True), distribution: d.distribution,
+                attention_map: d.attention, playback: d.player, session_state: session, model_info: d.info,
+                beam_tree: d.tree, what_if_box: EMPTY_WHAT_IF,
+                decode_views: gr.Tabs(selected=view or ("view-tree" if chosen.kind == "beam" else "view-steps")),
                 attention_head: gr.update(choices=heads or [(views.AVERAGE, views.AVERAGE)], value=views.AVERAGE,
                                           visible=bool(heads)),
+                attention_button: gr.update(visible=other is not None,
+                                            value=f"Decode this source with the bundled {other} model" if other
+                                            else "Decode with a model with attention"),
+                attention_choice: f"bundled:{other}" if other else None,
                 decode_message: say()}
+
+    @guarded
+    async def decode_on_page(source, model_choice, top_k, train_task, strategy, session, request: gr.Request,
+                             **values):
+        """The Decode button: beam search opens the beam tree; otherwise the step-by-step view."""
+        return await decode_and_show(None, source, model_choice, top_k, train_task, strategy, session, request, values)
+
+    @guarded
+    async def decode_for_attention(source, model_choice, top_k, train_task, strategy, session,
+                                   request: gr.Request, **values):
+        """The Attention view's button, once it has picked the model with attention: decode, and show attention."""
+        return await decode_and_show("view-attention", source, model_choice, top_k, train_task, strategy, session,
+                                     request, values)
+
+    def pick_attention_model(choice):
+        """The Attention view's button: the bundled model with attention for this task, in the model menu."""
+        return choice if choice in {value for _, value in MODEL_CHOICES} else gr.skip()
 
     async def what_if_at(step, token, model_choice, train_task, session, request) -> dict:
         try:
@@ -210,11 +264,17 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
     decode_inputs = dict(inputs=[source, model_choice, top_k, train_task, strategy, session_state],
                          inputs_kwargs=dict(fields),
                          outputs=[verdict, steps_table, distribution, attention_map, playback, session_state,
-                                  model_info, beam_tree, what_if_box, decode_views, attention_head, decode_message])
+                                  model_info, beam_tree, what_if_box, decode_views, attention_head, attention_button,
+                                  attention_choice, decode_message])
+    answer_in_view = scroll_to("decode-verdict", 300, 400)  # as it starts; REVEAL_ANSWER once it is shown
     for trigger in (decode_button.click, source.submit):
-        trigger(decode_on_page, **decode_inputs, js=scroll_to("decode-verdict", 300, 400), **PRIVATE, **DECODES)
+        trigger(decode_on_page, **decode_inputs, js=answer_in_view, **PRIVATE, **DECODES).then(
+            None, js=REVEAL_ANSWER, **PRIVATE)
     examples.click(pick_example, [examples, examples_state], source, **PRIVATE).then(
-        decode_on_page, **decode_inputs, **PRIVATE, **DECODES)
+        decode_on_page, **decode_inputs, js=answer_in_view, **PRIVATE, **DECODES).then(
+        None, js=REVEAL_ANSWER, **PRIVATE)
+    attention_button.click(pick_attention_model, attention_choice, model_choice, **PRIVATE).then(
+        decode_for_attention, **decode_inputs, **PRIVATE, **DECODES)
     strategy.change(strategy_changed, strategy, list(fields.values()), **PRIVATE, show_progress="hidden")
     top_k.change(top_k_changed, [session_state, top_k], steps_table, **PRIVATE, show_progress="hidden")
     attention_head.change(attention_head_changed, [session_state, attention_head], attention_map, **PRIVATE,

@@ -18,7 +18,7 @@ from seq2seq.tasks import MAX_SOURCE_CHARS, NEVER_CHOSEN
 
 from . import limits, settings, views
 from .budget import BudgetError, decode_check
-from .models import pick_model
+from .models import attention_model_for, pick_model
 from .registry import problem
 from .sessions import Session
 from .settings import SettingsError
@@ -124,6 +124,7 @@ class Decoding:
     info: str
     decoded: views.Decoded
     strategy: Strategy
+    attention_model: str | None = None  # a bundled model with attention for the same task, when this one has none
 
     def nbytes(self) -> int:
         """What keeping this decoding costs (bytes, an upper bound): the decoding and the HTML of its views."""
@@ -151,9 +152,11 @@ def decode(source, model_choice, top_k, train_task, session: Session | None, req
                         should_stop=should_stop)
     decoded = decoded_view(trace, task, tokens)
     tree = views.beam_tree_html(search, decoded.expected, text=decoded.text) if search is not None else EMPTY_TREE
-    return Decoding(task.vocab.text(trace.output.split()), views.verdict_html(decoded), views.steps_frame(decoded, min(k, len(decoded.tokens))),
-                    views.distribution_html(decoded), views.attention_html(decoded), views.playback_html(decoded),
-                    tree, f"{info}. Strategy: {strategy.describe()}.", decoded, strategy)
+    other = None if views.has_attention(decoded) else attention_model_for(task, model_choice)
+    return Decoding(task.vocab.text(trace.output.split()), views.verdict_html(decoded),
+                    views.steps_frame(decoded, min(k, len(decoded.tokens))), views.distribution_html(decoded),
+                    views.attention_html(decoded, with_attention=other), views.playback_html(decoded),
+                    tree, f"{info}. Strategy: {strategy.describe()}.", decoded, strategy, other)
 
 
 def what_if(decoded, step, token, model_choice, train_task, session, request, *,

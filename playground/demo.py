@@ -14,17 +14,18 @@ import threading
 import gradio as gr
 from starlette.middleware import Middleware
 
-from . import comparing, gradio_internals, limits, registry
+from . import comparing, gradio_internals, limits, registry, tour
 from .api import declare_api
 from .compare_tab import build_compare_tab
 from .decode_tab import build_decode_tab
+from .links import build_notice, wire_links
 from .models import load_bundled
 from .page import page_css, page_js
 from .train_tab import build_train_tab
 from .training import WORKERS
 from .webguard import BodyLimit, guard_inputs
 
-TITLE = ("## seq2seq playground\nTrain an LSTM encoder–decoder on a toy task, watch the loss fall, then watch it "
+TITLE = ("## seq2seq playground\nTrain an encoder–decoder (LSTM, GRU or Transformer) on a toy task, watch the loss fall, then watch it "
          "decode one token at a time (on the CPU, in seconds).")
 
 
@@ -33,8 +34,11 @@ def build_demo() -> gr.Blocks:
     gradio_internals.keep_lean_session_states()  # per-session page state without copies of every value shown
     with gr.Blocks(title="seq2seq playground", delete_cache=(60, 3600)) as demo:
         session_state = gr.State(None, time_to_live=limits.SESSION_TTL, delete_callback=registry.forget_session)
-        gr.Markdown(TITLE, elem_id="title")
-        with gr.Tabs():
+        with gr.Row(equal_height=False, elem_id="title-row"):
+            gr.Markdown(TITLE, elem_id="title")
+            gr.HTML(tour.LAUNCH_HTML, elem_id="tour-launch", min_width=200)
+        notice = build_notice()  # what a link asked for that could not be set
+        with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Train", id="train", elem_id="train-tab"):
                 train = build_train_tab(demo, session_state)
             with gr.Tab("Decode", id="decode", elem_id="decode-tab"):
@@ -42,6 +46,8 @@ def build_demo() -> gr.Blocks:
             with gr.Tab("Compare", id="compare", elem_id="compare-tab"):
                 compare = build_compare_tab(session_state)
         declare_api(demo, session_state, train, decode, compare)
+        tour.build_tour(demo, train)  # the guided tour: its panel, and "Show me" setting each step's controls
+        wire_links(demo, train, decode, tabs, notice)  # a link's settings as the page loads; Copy link; the file
         # the Decode tab's examples and model line follow whatever may change the session's model
         train.train_event.then(**decode.refresh)
         train.upload.upload(**decode.refresh)

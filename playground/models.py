@@ -4,6 +4,7 @@ menus that offer them. The library's torch-using parts are reached through `seq2
 building the page imports no torch."""
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import seq2seq
 from seq2seq import TASK_NAMES, Task
 from seq2seq.controls import DATA_TASK
+from seq2seq.data import DataTask
 from seq2seq.config import CONFIG_FILE
 
 from . import views
@@ -30,6 +32,34 @@ BUNDLED_NAMES = [p.name for p in sorted(CHECKPOINTS.iterdir()) if (p / CONFIG_FI
     if CHECKPOINTS.is_dir() else []
 _BUNDLED: dict[str, Checkpoint] = {}
 _LOADING = threading.Lock()
+
+
+def _with_attention(names: list[str]) -> dict[str, str]:
+    """Task name -> the bundled model that learns it with attention (an RNN's before a Transformer's), read from
+    each checkpoint's config.json (no torch, no weights): what the Attention view offers for a model without it."""
+    found: dict[str, tuple[bool, str]] = {}
+    for name in names:
+        try:
+            config = json.loads((CHECKPOINTS / name / CONFIG_FILE).read_text())
+            task, model = config["task"]["name"], config["model"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        transformer = model.get("arch") == "transformer"
+        if (transformer or model.get("attention", "none") not in ("none", False)) and \
+                (task not in found or found[task][0] and not transformer):
+            found[task] = (transformer, name)
+    return {task: name for task, (_, name) in found.items()}
+
+
+ATTENTION_MODELS = _with_attention(BUNDLED_NAMES)
+
+
+def attention_model_for(task: Task, choice: str | None = None) -> str | None:
+    """The bundled model with attention for `task` (a built-in task: never your pairs), unless it is `choice`."""
+    if isinstance(task, DataTask):
+        return None
+    name = ATTENTION_MODELS.get(task.name)
+    return None if name is None or choice == f"bundled:{name}" else name
 
 
 def bundled(name: str) -> Checkpoint:

@@ -22,7 +22,7 @@ def asset(name: str) -> str:
 
 
 PAGE_SCRIPTS = ("page.js", "tour.js", "links.js")  # each `() => {...}`: run in order once the page has loaded
-PAGE_STYLES = ("style.css", "tour.css", "links.css")
+PAGE_STYLES = ("style.css", "train.css", "tour.css", "links.css")
 
 
 def page_js() -> str:

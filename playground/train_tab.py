@@ -12,6 +12,7 @@ from seq2seq.controls import DATA_TASK
 from seq2seq.data import DataTask
 
 from . import limits, settings, views
+from .links import ShareBox, build_share_box
 from .page import download, field, message_html, say, scroll_to
 from .pairs import DETECT, EXAMPLES, SUFFIXES, TOKEN_CHOICES, give_pairs, retokenize
 from .gradio_internals import unread_updates
@@ -24,6 +25,9 @@ from .webguard import friendly
 
 guarded = friendly(gr.Error, (gr.Error,))  # an unexpected failure is a sentence, never Gradio's generic error
 PRIVATE = dict(api_visibility="private", preprocess=False)  # values arrive as sent: the handler checks them
+EMPTY_PLOTS = ("Press **Train** to see the loss fall and the held-out accuracy rise (held-out: sources never used "
+               "for training).")
+STARTING = "Starting: the loss and the held-out accuracy are drawn from the first steps on."
 GROUPS = {"model": "Model", "training": "Training", "stopping": "When to stop"}
 
 
@@ -45,6 +49,11 @@ class TrainTab:
     source_tokens: gr.Dropdown
     target_tokens: gr.Dropdown
     data_status: gr.HTML
+    preset: gr.Radio | None = None  # links (playground/links.py): the preset, what a new task shows, and the row
+    task_outputs: object = None     # that shares the settings
+    share: ShareBox | None = None
+    preset_updates: object = None  # (name, values over it, task name, session) -> the updates that choose a preset
+    preset_outputs: list | None = None  # ... and the components they update
 
 
 def form_field(s: settings.Setting, **kw) -> gr.components.Component:
@@ -127,47 +136,53 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
                                              elem_id="upload-checkpoint")
                 upload_status = gr.HTML(message_html("A checkpoint downloaded here loads back as your model: decode "
                                                      "with it, or train it further.", "info"), elem_id="upload-status")
+            share = build_share_box()
         with gr.Column(scale=7, min_width=320, elem_id="train-results"):
-            with gr.Row(equal_height=True):
+            with gr.Row(equal_height=True, elem_id="train-controls"):
                 mode = gr.Radio(list(settings.MODES), value="continue", label="When you press Train",
                                 elem_id="train-mode", scale=3, min_width=170)
-                train_button = gr.Button("Train", variant="primary", elem_id="train-button", scale=1, min_width=70)
-                stop_button = gr.Button("Stop", variant="stop", elem_id="stop-button", scale=1, min_width=70)
+                with gr.Row(elem_id="train-buttons"):  # on a phone: a bar fixed at the bottom (Stop never scrolls off)
+                    train_button = gr.Button("Train", variant="primary", elem_id="train-button", min_width=70)
+                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop-button", min_width=70)
             settings_message = gr.HTML("", elem_id="settings-message", visible=False)
             status = gr.Textbox(label="Status", value="Not trained yet: press Train.", interactive=False,
                                 elem_id="train-status", lines=2, max_lines=3)
-            empty_plots = gr.Markdown("Press **Train** to see the loss fall and the held-out accuracy rise "
-                                      "(held-out: sources never used for training).", elem_id="empty-plots")
+            empty_plots = gr.Markdown(EMPTY_PLOTS, elem_id="empty-plots")
             with gr.Row(visible=False, elem_id="plots") as plot_row:
                 loss_plot = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
-                                        color_map=views.LOSS_COLOURS, elem_id="loss-plot", height=230, min_width=280)
+                                        color_map=views.LOSS_COLOURS, elem_id="loss-plot", height=200, min_width=280,
+                                        x_axis_format="d")
                 accuracy_plot = gr.LinePlot(None, x="step", y="percent", color="series",
                                             title="Held-out accuracy, %", y_lim=[0, 100],
-                                            color_map=views.ACCURACY_COLOURS, elem_id="accuracy-plot", height=230,
-                                            min_width=280)
+                                            color_map=views.ACCURACY_COLOURS, elem_id="accuracy-plot", height=200,
+                                            min_width=280, x_axis_format="d")
             log_scale = gr.Checkbox(False, label="Loss on a log scale (log₁₀)", elem_id="log-scale", container=False)
             preview = gr.HTML(views.preview_html(preview_rows(first_task, settings.watch_sources(
                 watch_default(first_task), first_task), None)), elem_id="preview", elem_classes="scroll-x")
 
     # ------------------------------------------------------------ the form's own events
 
-    @guarded
-    def apply_preset(name, task_name=None, session=None):
-        """The preset's values in every field (showing the fields its architecture uses), its note, its task's
-        note, its model's diagram and preview sources. With "your pairs" chosen and given, the task stays theirs:
-        a preset sets the model and the training, not the data."""
-        if name not in settings.PRESETS:
-            raise gr.Error(f"Preset must be one of: {', '.join(settings.PRESETS)}.", title="Unknown preset")
-        values = settings.PRESETS[name]
+    def preset_updates(name: str, over: dict | None = None, task_name=None, session=None) -> dict:
+        """The preset's values (with `over` over them) in every field, showing the fields its architecture uses, its
+        note, its task's note, its model's diagram and preview sources. With "your pairs" chosen and given, the task
+        stays theirs: a preset sets the model and the training, not the data."""
+        values = {**settings.PRESETS[name], **(over or {})}
         own = task_name == DATA_TASK and isinstance(session, Session) and session.data is not None
         if own:
             values = {**values, "task": DATA_TASK}
             task: Task = session.data
         else:
             task = Task(make_spec(values["task"], values["min_len"], values["max_len"]))
-        return {**form_updates(form, values), preset_note: settings.PRESET_NOTES[name],
+        return {preset: name, **form_updates(form, values), preset_note: settings.PRESET_NOTES[name],
                 diagram: views.diagram_html(settings.model_config(values, len(task.vocab)), len(task.vocab)),
                 settings_message: say(), **task_outputs(task, own)}
+
+    @guarded
+    def apply_preset(name, task_name=None, session=None):
+        """A preset chosen: its values in the form (see preset_updates)."""
+        if name not in settings.PRESETS:
+            raise gr.Error(f"Preset must be one of: {', '.join(settings.PRESETS)}.", title="Unknown preset")
+        return preset_updates(name, None, task_name, session)
 
     def task_outputs(task: Task, data_chosen: bool) -> dict:
         """What the form shows for a task: its lengths (your pairs': fixed, the data's), its note, a few of its
@@ -256,8 +271,10 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         return plots(session)[0] if session.history.losses else gr.skip()
 
     lengths = [form["task"], form["min_len"], form["max_len"]]
-    preset.change(apply_preset, [preset, form["task"], session_state],
-                  [*form.values(), preset_note, task_note, watch, diagram, settings_message, data_box], **PRIVATE)
+    # .input, not .change: a person choosing a preset fills the form; a link or the tour setting the radio sets the
+    # form too, in the same update, with its own values over the preset's
+    preset_outputs = [preset, *form.values(), preset_note, task_note, watch, diagram, settings_message, data_box]
+    preset.input(apply_preset, [preset, form["task"], session_state], preset_outputs, **PRIVATE)
     form["task"].input(task_changed, [form["task"], session_state],
                        [form["min_len"], form["max_len"], task_note, watch, data_box], **PRIVATE)
     for name in ("min_len", "max_len"):
@@ -294,8 +311,10 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         and what the page shows stays as it was."""
         try:
             for f in training(values, mode, watch_text, session, request, unread):
+                drawing = f.loss is not None  # a new model's plots appear with its first losses, not as empty boxes
                 yield {**frame_outputs(f), preview: f.preview, settings_message: say(),
-                       empty_plots: gr.update(visible=False), plot_row: gr.update(visible=True)}
+                       empty_plots: gr.update(visible=False) if drawing else gr.update(visible=True, value=STARTING),
+                       plot_row: gr.update(visible=drawing)}
         except SettingsError as e:
             yield {settings_message: say(str(e))}
 
@@ -325,24 +344,24 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         sentence = loaded_sentence(session, name)
         own = isinstance(session.task, DataTask)
         return {session_state: session, upload_status: message_html(sentence, "info"),
-                **form_updates(form, form_values_of(session)), mode: "continue", loss_plot: loss,
-                accuracy_plot: accuracy,
+                **form_updates(form, form_values_of(session)), mode: "continue",
+                loss_plot: loss, accuracy_plot: accuracy,
                 status: f"{sentence} Press Train to continue it from step {session.history.last_step:,}.",
                 empty_plots: gr.update(visible=loss is None and accuracy is None),
                 plot_row: gr.update(visible=loss is not None or accuracy is not None),
-                task_note: views.describe_task(session.task), data_box: gr.update(visible=own),
-                form["min_len"]: gr.update(value=session.task.spec.min_len, interactive=not own),
-                form["max_len"]: gr.update(value=session.task.spec.max_len, interactive=not own)}
+                **task_outputs(session.task, own)}
 
     train_event = train_button.click(
         train_on_page, [session_state, mode, watch], inputs_kwargs=dict(form),
         outputs=[loss_plot, accuracy_plot, status, checkpoint_file, metrics_file, session_state, preview,
                  settings_message, empty_plots, plot_row],
-        show_progress_on=[status], js=scroll_to("train-status", 440, 790), concurrency_limit=limits.MAX_TRAININGS,
+        show_progress_on=[status], js=scroll_to("train-status", 600, 790), concurrency_limit=limits.MAX_TRAININGS,
         concurrency_id="train", **PRIVATE)
     stop_button.click(stop_on_page, None, status, queue=False, **PRIVATE)
     upload.upload(load_on_page, [upload, session_state],
                   [session_state, upload_status, *form.values(), mode, loss_plot, accuracy_plot, status, empty_plots,
-                   plot_row, task_note, data_box], **PRIVATE)
+                   plot_row, task_note, data_box, watch], **PRIVATE)
     return TrainTab(form, mode, status, loss_plot, accuracy_plot, checkpoint_file, metrics_file, upload,
-                    upload_status, train_event, data_upload, paste, source_tokens, target_tokens, data_status)
+                    upload_status, train_event, data_upload, paste, source_tokens, target_tokens, data_status,
+                    preset=preset, task_outputs=task_outputs, share=share,
+                    preset_updates=preset_updates, preset_outputs=preset_outputs)

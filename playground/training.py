@@ -81,14 +81,14 @@ def plots(session: Session, log_scale: bool | None = None):
             views.accuracy_frame(history, limits.PLOT_POINTS))
 
 
-def check_continue(session: Session, task: Task, model_config: ModelConfig) -> None:
+def why_not_continue(session: Session, task: Task, model_config: ModelConfig) -> str | None:
+    """Why the session's model cannot go on training with these settings (None: it can): its tokens or its shape
+    differ. Train then starts a new model and says why."""
     if session.task.vocab != task.vocab:  # first: other tokens also change the vocabulary sizes
-        raise SettingsError(f"{task.title} uses different tokens from {session.task.title}, so this model cannot "
-                            f"continue on it. Choose “Start a new model”.", "Cannot continue")
+        return f"{task.title} uses different tokens from {session.task.title}"
     if session.model.config != model_config:
-        changed = "; ".join(settings.changed(session.model.config, model_config, limits.SETTINGS))
-        raise SettingsError(f"The model settings changed ({changed}), so this model cannot continue. Set them back, "
-                            f"or choose “Start a new model”.", "Cannot continue")
+        return f"the model settings changed ({'; '.join(settings.changed(session.model.config, model_config, limits.SETTINGS))})"
+    return None
 
 
 def training(values: dict, mode, watch_text, session, request: gr.Request, unread: Callable[[str], int]):
@@ -121,8 +121,8 @@ def training(values: dict, mode, watch_text, session, request: gr.Request, unrea
 def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mode: str, watch: list[list[str]],
            session: Session, key: str, unread: Callable[[str], int]):
     continuing = mode == "continue" and session.model is not None
-    if continuing:
-        check_continue(session, task, model_config)
+    why_new = why_not_continue(session, task, model_config) if continuing else None
+    continuing = continuing and why_new is None
     spec = task.spec
     cost = estimate_cost(model_config, train_config, spec)  # settings.read has checked it against the budget
     budget = train_config.time_budget  # train() keeps room in it for a step and the final evaluation
@@ -149,12 +149,20 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
     session.train_config = {k: v for k, v in train_config.to_dict().items() if k not in ("val_size", "eval_seconds")}
     history = session.history
     how = f"continuing from step {start:,}" if continuing else "new model"
+    if why_new:
+        how += f": {why_new}, so the last model could not continue"
     eta = views.Eta(start, start + train_config.steps if train_config.steps else None, budget)
 
     def frame(status, preview=None) -> Frame:
         loss, accuracy = plots(session)
-        # a LinePlot draws only the colour series present in its first data: wait for a training loss
-        return Frame(loss if history.losses else gr.skip(), accuracy, status, gr.skip(), gr.skip(), session,
+        # A LinePlot draws only the colour series present in its first data after None: a new model's plots are
+        # None until its first training loss (so they start again with every series of this run, e.g. the seed
+        # task's floor), and the accuracy plot until its points span two steps (one step: an axis of 0.000000s)
+        if not history.losses:
+            loss = None
+        if accuracy is not None and accuracy["step"].nunique() < 2:
+            accuracy = None
+        return Frame(loss, accuracy, status, gr.skip(), gr.skip(), session,
                      preview if preview is not None else gr.skip())
 
     def preview(event) -> str | None:

@@ -239,7 +239,8 @@ def form_values_of(session: Session) -> dict:
               "emb_dim": c.emb_dim, "hidden_dim": c.hidden_dim, "n_layers": c.n_layers, "dropout": c.dropout,
               "attention": str(c.attention), "bidirectional": c.bidirectional, "arch": c.arch, "heads": c.heads}
     saved = session.train_config or {}
-    for key in ("batch_size", "lr", "teacher_forcing", "lr_decay", "seed", "warmup", "schedule"):  # as trained
+    trained = ("batch_size", "lr", "teacher_forcing", "lr_decay", "seed", "warmup", "schedule", "tf_schedule")
+    for key in trained:  # as trained
         if key not in saved:
             continue
         s = limits.SETTINGS[key]

@@ -60,7 +60,7 @@ TRAIN_CONTROLS = {"task": "task", "min_len": "min_len", "max_len": "max_len", "c
                   "hidden": "hidden_dim", "layers": "n_layers", "dropout": "dropout", "attention": "attention",
                   "bidirectional": "bidirectional", "arch": "arch", "heads": "heads", "batch_size": "batch_size",
                   "lr": "lr", "teacher_forcing": "teacher_forcing", "steps": "steps", "seed": "seed",
-                  "lr_decay": "lr_decay", "warmup": "warmup", "schedule": "schedule"}
+                  "lr_decay": "lr_decay", "warmup": "warmup", "schedule": "schedule", "tf_schedule": "tf_schedule"}
 # ... of which these keep their own checks and sentences (scripts match on them), over the same ranges: the
 # lengths (their range depends on the task: tasks.make_spec), the learning rate (above 0) and warm-up
 # (TrainConfig.validate, with config.py's limits, which the table's command-line range names) and --heads
@@ -151,6 +151,10 @@ def _parser() -> argparse.ArgumentParser:
                                                                         f"default {CLI_LR})"))
     t.add_argument("--teacher-forcing", type=float, metavar="X",
                    help=_with_range(SETTINGS["teacher_forcing"], "ratio ({range}); 1.0 takes the fast path"))
+    t.add_argument("--tf-schedule", choices=_choices("tf_schedule"),
+                   help="the teacher-forcing ratio: constant (the default: --teacher-forcing at every step), or "
+                        "lowered from --teacher-forcing to 0 by the last step, linear or inverse_sigmoid (scheduled "
+                        "sampling; needs --steps). See docs/exposure-bias.md")
     t.add_argument("--eval-every", type=int, metavar="N")
     t.add_argument("--eval-seconds", type=float, metavar="SECONDS",
                    help="also evaluate once this much time has passed since the last evaluation")
@@ -253,7 +257,7 @@ OPTION_OF = {field: option for option, field in MODEL_OPTIONS.items()}
 RNN_ONLY = tuple(OPTION_OF[f] for f in RNN_FIELDS)  # options the Transformer has no use for
 TRANSFORMER_ONLY = tuple(OPTION_OF[f] for f in TRANSFORMER_FIELDS)
 SETTING_OPTIONS = {"seed": "seed", "batch_size": "batch_size", "teacher_forcing": "teacher_forcing",
-                   "lr_decay": "lr_decay", "warmup": "warmup", "schedule": "schedule"}
+                   "lr_decay": "lr_decay", "warmup": "warmup", "schedule": "schedule", "tf_schedule": "tf_schedule"}
 # ... and these a resumed run may set
 RUN_OPTIONS = {"steps": "steps", "time_budget": "time_budget", "target_accuracy": "target_accuracy",
                "eval_every": "eval_every", "eval_seconds": "eval_seconds", "lr": "lr"}
@@ -315,7 +319,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"event": "done", "steps": done.step, "seconds": round(done.elapsed, 3),
                           "exact_match": done.exact_match, "token_accuracy": done.token_accuracy,
-                          "val_loss": done.val_loss, "reason": done.reason, "message": done.message,
+                          "forced_accuracy": done.forced_accuracy, "val_loss": done.val_loss, "reason": done.reason,
+                          "message": done.message,
                           "checkpoint": str(args.out)}), flush=True)
     else:
         if sys.stderr.isatty():
@@ -364,6 +369,9 @@ def _new_run(args: argparse.Namespace) -> _Run:
         train_fields["lr_decay"] = True  # without a number of steps there is nothing to decay over
     if "schedule" in train_fields and not train_fields.get("lr_decay"):
         raise UsageError("--schedule shapes the decay of the learning rate: add --lr-decay (it needs --steps)")
+    if train_fields.get("tf_schedule", "constant") != "constant" and train_fields["steps"] is None:
+        raise UsageError(f"--tf-schedule {train_fields['tf_schedule']} lowers the teacher-forcing ratio over a "
+                         f"number of steps: add --steps")
     _eval_on_time(args, train_fields)
     config = TrainConfig(**train_fields)
     config.validate()
@@ -465,6 +473,9 @@ def _resumed_run(args: argparse.Namespace) -> _Run:
     config = dataclasses.replace(saved, **{**length, **given})
     if config.lr_decay and config.steps is None:  # a time budget alone: nothing to decay over
         config = dataclasses.replace(config, lr_decay=False)
+    if config.tf_schedule != "constant" and config.steps is None:  # ... but the ratio would jump back: say so
+        raise UsageError(f"{args.resume} was trained with --tf-schedule {config.tf_schedule}, which lowers the "
+                         f"teacher-forcing ratio over a number of steps: add --steps")
     config.validate()
     seconds = checkpoint.training.get("seconds")
     seconds = float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else 0.0
@@ -541,10 +552,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     m = evaluate(checkpoint.model, task, examples)
     if args.json:
         print(json.dumps({"exact_match": m.exact_match, "token_accuracy": m.token_accuracy, "n": m.n,
-                          "val_loss": round(m.loss, 6), "task": task.spec.to_dict()}))
+                          "val_loss": round(m.loss, 6), "forced_accuracy": m.forced_accuracy,
+                          "task": task.spec.to_dict()}))
     else:
-        print(f"exact match {m.exact_match:.1%}  token accuracy {m.token_accuracy:.1%}  loss {m.loss:.4f}  "
-              f"(n={m.n} held-out {task.name} examples, lengths {task.spec.min_len}-{task.spec.max_len})")
+        print(f"exact match {m.exact_match:.1%}  token accuracy {m.token_accuracy:.1%} (teacher-forced "
+              f"{m.forced_accuracy:.1%})  loss {m.loss:.4f}  (n={m.n} held-out {task.name} examples, lengths "
+              f"{task.spec.min_len}-{task.spec.max_len})")
     return 0
 
 
@@ -569,10 +582,11 @@ def _eval_data(checkpoint, args: argparse.Namespace) -> int:
     m = evaluate(checkpoint.model, checkpoint.task, examples)
     if args.json:
         print(json.dumps({"exact_match": m.exact_match, "token_accuracy": m.token_accuracy, "n": m.n,
-                          "val_loss": round(m.loss, 6), "data": args.data.name}))
+                          "val_loss": round(m.loss, 6), "forced_accuracy": m.forced_accuracy,
+                          "data": args.data.name}))
     else:
-        print(f"exact match {m.exact_match:.1%}  token accuracy {m.token_accuracy:.1%}  loss {m.loss:.4f}  "
-              f"(n={m.n} pairs of {args.data.name})")
+        print(f"exact match {m.exact_match:.1%}  token accuracy {m.token_accuracy:.1%} (teacher-forced "
+              f"{m.forced_accuracy:.1%})  loss {m.loss:.4f}  (n={m.n} pairs of {args.data.name})")
     return 0
 
 

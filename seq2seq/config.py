@@ -22,6 +22,7 @@ MAX_POSITIONS = 128  # the longest source, and the most decoder steps, a Transfo
 MAX_LR = 10.0  # Adam moves every weight by about lr per step: far above 0.1 nothing here can learn
 MAX_EVAL_SECONDS = 3600.0  # an evaluation cadence longer than an hour is no cadence
 SCHEDULES = ("linear", "cosine")  # the shape of lr_decay's fall to a tenth
+TF_SCHEDULES = ("constant", "linear", "inverse_sigmoid")  # the teacher-forcing ratio's course (seq2seq.training)
 # The library's own limits: the largest values `validate` accepts (far beyond them nothing trains on a CPU).
 # The web form's ranges are narrower (seq2seq/controls.py: what a shared server trains); the command line,
 # which trains on your own machine, takes these (each Setting's cli_low/cli_high there).
@@ -200,6 +201,9 @@ class TrainConfig:
     warmup: int = 0  # raise the learning rate linearly over the first `warmup` steps of training (counted from
                      # the model's first step, so a resumed run goes on where it was; 0: none)
     schedule: str = "linear"  # with lr_decay: "linear", or "cosine" (half a cosine: slow, fast, then slow again)
+    tf_schedule: str = "constant"  # the teacher-forcing ratio: "constant" (teacher_forcing at every step), or
+                                   # falling from teacher_forcing to 0 over the run's steps, "linear" or along an
+                                   # "inverse_sigmoid" (scheduled sampling); see seq2seq.training.teacher_forcing_at
 
     def validate(self) -> None:
         _check_int("batch_size", self.batch_size, 1, MAX_BATCH)
@@ -226,6 +230,10 @@ class TrainConfig:
         _check_int("warmup", self.warmup, 0, MAX_WARMUP)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.tf_schedule not in TF_SCHEDULES:
+            raise ValueError(f"tf_schedule must be one of {', '.join(TF_SCHEDULES)}, got {self.tf_schedule!r}")
+        if self.tf_schedule != "constant" and self.steps is None:
+            raise ValueError(f"tf_schedule {self.tf_schedule} needs a number of steps to decay over")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

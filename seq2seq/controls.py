@@ -68,6 +68,7 @@ def _numbers(name, label, widget, default, seed, group, low, high, *, whole=Fals
 ATTENTION_CHOICES = (("None", "none"), ("Dot product (Luong)", "dot"), ("General (Luong)", "general"),
                      ("Additive (Bahdanau)", "additive"))
 ARCH_CHOICES = (("LSTM/GRU", "rnn"), ("Transformer", "transformer"))
+TF_SCHEDULE_CHOICES = (("Constant", "constant"), ("Linear decay", "linear"), ("Inverse sigmoid", "inverse_sigmoid"))
 RNN_ONLY = RNN_FIELDS  # fields a Transformer does not use
 TRANSFORMER_ONLY = ("heads",)  # the Transformer's fields that are on the form (TRANSFORMER_FIELDS)
 
@@ -128,6 +129,10 @@ def table(max_seconds: int = 600) -> dict[str, Setting]:
         Setting("schedule", "Decay shape", "radio", "linear", "linear", "training",
                 choices=(("Linear", "linear"), ("Cosine", "cosine")),
                 info="How the learning rate falls to a tenth when it decays."),
+        Setting("tf_schedule", "Teacher-forcing schedule", "dropdown", "constant", "constant", "training",
+                choices=TF_SCHEDULE_CHOICES,
+                info="Constant keeps Teacher forcing's ratio; the others lower it to 0 by the last step, so the "
+                     "decoder learns to go on from its own guesses (scheduled sampling)."),
     ]
     return {s.name: s for s in rows}
 
@@ -179,7 +184,7 @@ PRESETS = {"Tuned default": _DEFAULTS,
            "Transformer": {**_DEFAULTS, **TRANSFORMER},
            "Seed tutorial settings": {s.name: s.seed for s in SETTINGS.values()}}
 DEFAULT_PRESET = "Tuned default"
-MODES = (("Continue the model", "continue"), ("Start a new model", "new"))
+MODES = (("Continue if possible", "continue"), ("New model", "new"))
 
 
 def number(setting: Setting, value: Any, title: str = "Check the settings") -> int | float:
@@ -307,6 +312,9 @@ def _configs(task: Task, v: dict[str, Any]) -> tuple[Task, ModelConfig, TrainCon
     if v["lr_decay"] and v["steps"] == 0:
         raise SettingsError("Decaying the learning rate needs a number of steps to decay over: set Steps, or turn "
                             "the decay off.")
+    if v["tf_schedule"] != "constant" and v["steps"] == 0:
+        raise SettingsError("A teacher-forcing schedule needs a number of steps to decay over: set Steps, or choose "
+                            "Constant.")
     model_config = ModelConfig(len(task.vocab), len(task.vocab), cell=v["cell"], emb_dim=v["emb_dim"],
                                hidden_dim=v["hidden_dim"], n_layers=v["n_layers"], dropout=v["dropout"],
                                attention=v["attention"], bidirectional=v["bidirectional"], arch=v["arch"],
@@ -317,7 +325,7 @@ def _configs(task: Task, v: dict[str, Any]) -> tuple[Task, ModelConfig, TrainCon
     train_config = TrainConfig(batch_size=v["batch_size"], lr=v["lr"], teacher_forcing=v["teacher_forcing"],
                                steps=v["steps"] or None, time_budget=v["time_budget"],
                                target_accuracy=v["target"] / 100 or None, lr_decay=v["lr_decay"], seed=v["seed"],
-                               warmup=v["warmup"], schedule=v["schedule"])
+                               warmup=v["warmup"], schedule=v["schedule"], tf_schedule=v["tf_schedule"])
     model_config.validate()
     train_config.validate()
     return task, model_config, train_config

@@ -6,13 +6,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+NAN = float("nan")
+
 
 @dataclass
 class Metrics:
+    """Held-out figures. exact_match, token_accuracy and loss with teacher forcing off (the model decodes from its
+    own guesses, as it will be used); forced_accuracy: the token accuracy with teacher forcing on (each step fed
+    the right previous token, as the training loss sees it). The gap between the two is exposure bias."""
     exact_match: float
     token_accuracy: float
     loss: float
     n: int
+    forced_accuracy: float = NAN
 
 
 class _Event:
@@ -26,6 +32,7 @@ class StepEvent(_Event):
     loss: float
     elapsed: float
     event: str = "step"
+    teacher_forcing: float | None = None  # the teacher-forcing ratio this step trained with (None: not reported)
 
 
 @dataclass
@@ -37,6 +44,8 @@ class EvalEvent(_Event):
     val_loss: float
     watch: list[str] = field(default_factory=list)  # the greedy output for each watched source, in order
     event: str = "eval"
+    forced_accuracy: float = NAN  # held-out token accuracy with teacher forcing on (Metrics.forced_accuracy)
+    teacher_forcing: float | None = None  # the ratio training is at: the last step's (before any step: the first's)
 
 
 @dataclass
@@ -60,6 +69,8 @@ class DoneEvent(_Event):
     evaluated: bool = True        # whether the weights of `step` were evaluated (False: stopped before)
     figures_step: int | None = None  # the step whose held-out evaluation the figures are (None: kept_step)
     event: str = "done"
+    forced_accuracy: float = NAN  # as EvalEvent's, for the same weights as the other figures (NaN: not known)
+    teacher_forcing: float | None = None  # the ratio training got to (the last step's), as EvalEvent's
 
 
 TrainEvent = StepEvent | EvalEvent | DoneEvent

@@ -1,4 +1,5 @@
-"""A model's training record: every step's loss and every held-out evaluation, across runs.
+"""A model's training record: every step's loss and teacher-forcing ratio and every held-out evaluation (free-running
+and teacher-forced), across runs.
 
 Training can stop and continue, so steps keep counting and one History covers the model's whole life.
 It gives plot-sized views (a few hundred points, however long the run) and the full record as CSV.
@@ -18,10 +19,14 @@ from dataclasses import dataclass, field
 
 from .events import DoneEvent, EvalEvent, StepEvent, TrainEvent
 
-CSV_COLUMNS = ("step", "elapsed_s", "train_loss", "val_loss", "exact_match", "token_accuracy")
+CSV_COLUMNS = ("step", "elapsed_s", "train_loss", "val_loss", "exact_match", "token_accuracy", "forced_accuracy",
+               "teacher_forcing")  # new columns go last: scripts may read them by position
 SMOOTHING = 0.97      # the smoothed loss is an exponential moving average over about 1 / (1 - this) steps
 CURVE_POINTS = 200    # points per series a checkpoint carries of its training curve
 MAX_CURVE_POINTS = 1000  # ... and at most this many are read back from an uploaded one
+
+
+NAN = float("nan")
 
 
 @dataclass
@@ -29,7 +34,9 @@ class EvalPoint:
     step: int
     val_loss: float
     exact_match: float
-    token_accuracy: float
+    token_accuracy: float           # teacher forcing off: the model's own guesses fed back
+    forced_accuracy: float = NAN    # teacher forcing on (NaN: not measured, e.g. a record from before it was)
+    teacher_forcing: float = NAN    # the ratio training was at (NaN: not known)
 
 
 @dataclass
@@ -40,6 +47,7 @@ class History:
     evals: list[EvalPoint] = field(default_factory=list)
     smoothed: list[float] = field(default_factory=list)  # the loss's moving average, one per step
     offset: int = 0  # the step a loaded model had reached, when its curve is unknown
+    ratios: list[float] = field(default_factory=list)  # the teacher-forcing ratio of each step (NaN: not known)
 
     @property
     def last_step(self) -> int:
@@ -51,18 +59,20 @@ class History:
             self.losses.append(event.loss)
             self.elapsed.append(event.elapsed)
             self.smoothed.append(self._smooth(event.loss))
+            self.ratios.append(_number(event.teacher_forcing))
         elif isinstance(event, (EvalEvent, DoneEvent)):
             if isinstance(event, DoneEvent) and self.steps and self.steps[-1] > event.step:
                 self.truncate(event.step)  # training went back to earlier weights (it diverged)
             if isinstance(event, DoneEvent) and not event.evaluated:
                 return  # stopped before its last weights were evaluated: its figures are an earlier point's
             if not self.evals or self.evals[-1].step != event.step:  # a DoneEvent repeats the last eval
-                self.evals.append(EvalPoint(event.step, event.val_loss, event.exact_match, event.token_accuracy))
+                self.evals.append(EvalPoint(event.step, event.val_loss, event.exact_match, event.token_accuracy,
+                                            _number(event.forced_accuracy), _number(event.teacher_forcing)))
 
     def truncate(self, step: int) -> None:
         """Forget everything after `step`: the model went back to its weights of that step."""
         keep = bisect.bisect_right(self.steps, step)
-        del self.steps[keep:], self.losses[keep:], self.elapsed[keep:]
+        del self.steps[keep:], self.losses[keep:], self.elapsed[keep:], self.ratios[keep:]
         self.evals = [e for e in self.evals if e.step <= step]
         self.smoothed = []
         for loss in self.losses:
@@ -103,7 +113,9 @@ class History:
         return {"step": [p[0] for p in loss], "train_loss": [r(p[1]) for p in loss],
                 "eval_step": [e.step for e in evals], "val_loss": [r(e.val_loss) for e in evals],
                 "exact_match": [r(e.exact_match) for e in evals],
-                "token_accuracy": [r(e.token_accuracy) for e in evals]}
+                "token_accuracy": [r(e.token_accuracy) for e in evals],
+                "forced_accuracy": [r(e.forced_accuracy) for e in evals],
+                "teacher_forcing": [r(e.teacher_forcing) for e in evals]}
 
     @classmethod
     def from_training(cls, training: dict) -> "History":
@@ -145,6 +157,9 @@ class History:
         steps, losses = numbers("step", True), numbers("train_loss")
         eval_steps = numbers("eval_step", True)
         metrics = [numbers(k) for k in ("val_loss", "exact_match", "token_accuracy")]
+        # added later: a curve written before has none (then NaN: not known)
+        metrics += [numbers(k) if k in curve else [NAN] * len(eval_steps) for k in ("forced_accuracy",
+                                                                                 "teacher_forcing")]
         if len(steps) != len(losses) or any(len(m) != len(eval_steps) for m in metrics):
             raise ValueError("lengths")
         for series in (steps, eval_steps):
@@ -152,7 +167,7 @@ class History:
                 raise ValueError("steps")
         for step, loss in zip(steps, losses):
             self.record(StepEvent(step, loss, float("nan")))
-        self.evals = [EvalPoint(s, v, e, t) for s, v, e, t in zip(eval_steps, *metrics)]
+        self.evals = [EvalPoint(*point) for point in zip(eval_steps, *metrics)]
 
     def eval_points(self, max_points: int = 300) -> list[EvalPoint]:
         """Held-out evaluations, thinned to at most `max_points` (always keeping the latest)."""
@@ -166,13 +181,25 @@ class History:
     def to_csv(self) -> str:
         """One row per training step (and per evaluation), with held-out metrics where they were measured."""
         rows: dict[int, list[str]] = {}
-        for step, elapsed, loss in zip(self.steps, self.elapsed, self.losses):
-            rows[step] = [str(step), f"{elapsed:.3f}", f"{loss:.6g}", "", "", ""]
+        ratios = self.ratios + [NAN] * (len(self.steps) - len(self.ratios))  # (a History built by hand may lack them)
+        for step, elapsed, loss, ratio in zip(self.steps, self.elapsed, self.losses, ratios):
+            rows[step] = [str(step), f"{elapsed:.3f}", f"{loss:.6g}", "", "", "", "", _cell(ratio)]
         for e in self.evals:
-            row = rows.setdefault(e.step, [str(e.step), "", "", "", "", ""])
-            row[3:] = [f"{e.val_loss:.6g}", f"{e.exact_match:.6g}", f"{e.token_accuracy:.6g}"]
+            row = rows.setdefault(e.step, [str(e.step), "", "", "", "", "", "", _cell(e.teacher_forcing)])
+            row[3:7] = [f"{e.val_loss:.6g}", f"{e.exact_match:.6g}", f"{e.token_accuracy:.6g}",
+                        _cell(e.forced_accuracy)]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         writer.writerows(rows[step] for step in sorted(rows))
         return out.getvalue()
+
+
+def _number(x: float | None) -> float:
+    """A figure an event may not have (None, from a record older than it): NaN then."""
+    return NAN if x is None else x
+
+
+def _cell(x: float) -> str:
+    """A CSV cell: empty when the figure is not known."""
+    return f"{x:.6g}" if math.isfinite(x) else ""

@@ -42,7 +42,7 @@ def by_length(model: Seq2Seq, task: Task, groups: dict[int, Sequence[Example]], 
     for length, examples in sorted(groups.items()):
         if not examples:
             continue
-        m = evaluate(model, task, list(examples))
+        m = evaluate(model, task, list(examples), forced=False)  # only exact match and token accuracy are shown
         rows.append(LengthRow(length, m.n, m.exact_match, m.token_accuracy,
                               trained.min_len <= length <= trained.max_len))
     return rows

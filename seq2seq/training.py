@@ -33,13 +33,14 @@ from .decode import Interrupted, decode_batch, default_max_len, evaluating, exac
 from .common import sequence_loss
 from .model import Seq2Seq
 from .events import DoneEvent, EvalEvent, Metrics, StepEvent, TrainEvent  # noqa: F401 - also exported here
-from .tasks import MAX_SOURCE_TOKENS, VALIDATION_SEED, Batch, Example, Task, make_batch, \
+from .tasks import MAX_SOURCE_TOKENS, NEVER_CHOSEN_IDS, PAD_ID, VALIDATION_SEED, Batch, Example, Task, make_batch, \
     validation_set  # noqa: F401 - also exported here
 
 LR_FLOOR = 0.1                # lr_decay lowers the learning rate linearly to this factor of config.lr
 MAX_WATCH = 100               # sources a run may decode at each evaluation for a live preview
 STATE_FORMAT = "seq2seq-train-state"
 STATE_VERSION = 2              # 2: + the kept evaluation and, when they differ from the model's, the last weights
+                               # (and tf_progress, written only when above 0: older states go on from 0)
 MAX_STATE_HEADER_BYTES = 200_000  # a real train state's safetensors header: 4 KB + 2.5 KB per RNN layer
 _DROPOUT_STREAM = 0x5EED_D809_0F00_0001  # XORed into the seed: dropout masks draw from a stream of their own
 _GENERATOR_BYTES = torch.Generator().get_state().numel()  # a CPU generator's state (mt19937 + its position)
@@ -77,7 +78,12 @@ class TrainState:
     With keep_best: `kept`, the evaluation of the weights the model holds (the best so far, which the next
     run must beat), and `last_weights`, the weights training had reached, per parameter name, when they
     are not the model's (None when the model holds its last weights): a run given this state trains on
-    from `last_weights`, so going on is exact whichever weights were kept."""
+    from `last_weights`, so going on is exact whichever weights were kept.
+
+    `tf_progress`: how far a decaying teacher-forcing schedule (config.tf_schedule) has got, from 0 (not begun,
+    the ratio is config.teacher_forcing) to 1 (done, the ratio is 0); a run with a decaying schedule takes it from
+    there to 1 over its `steps`, as lr_decay does its factor, and a constant one sets it back to 0 (see
+    teacher_forcing_at)."""
     batches: random.Random
     teacher_forcing: torch.Generator
     dropout: torch.Generator
@@ -85,6 +91,7 @@ class TrainState:
     adam: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # name -> step, exp_avg, exp_avg_sq
     kept: Kept | None = None
     last_weights: dict[str, torch.Tensor] | None = None
+    tf_progress: float = 0.0
 
     @classmethod
     def fresh(cls, seed: int) -> "TrainState":
@@ -99,7 +106,8 @@ class TrainState:
                           self.lr_factor, {name: {k: v.clone() for k, v in moments.items()}
                                            for name, moments in self.adam.items()},
                           None if self.kept is None else Kept(**asdict(self.kept)),
-                          None if self.last_weights is None else {k: v.clone() for k, v in self.last_weights.items()})
+                          None if self.last_weights is None else {k: v.clone() for k, v in self.last_weights.items()},
+                          self.tf_progress)
 
     def trained_weights(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
         """The parameters training had reached: `last_weights` when the state has them, else the model's."""
@@ -142,6 +150,8 @@ class TrainState:
         info = {"format": STATE_FORMAT, "version": STATE_VERSION, "lr_factor": self.lr_factor,
                 "random_version": version, "gauss_next": gauss_next,
                 "kept": None if self.kept is None else asdict(self.kept)}
+        if self.tf_progress:  # only when a schedule is under way: other states stay the bytes they always were
+            info["tf_progress"] = self.tf_progress
         # one metadata entry: safetensors writes several in any order, and the same state should be the same bytes
         return save_safetensors(tensors, metadata={"state": json.dumps(info)})
 
@@ -170,7 +180,8 @@ class TrainState:
         except (SafetensorError, ValueError) as e:
             raise ValueError(f"the training state is damaged or not a safetensors file ({e})") from None
         state = cls(_random(tensors["generator.batches"], info), _generator(tensors["generator.teacher_forcing"]),
-                    _generator(tensors["generator.dropout"]), info["lr_factor"], kept=info["kept"])
+                    _generator(tensors["generator.dropout"]), info["lr_factor"], kept=info["kept"],
+                    tf_progress=info["tf_progress"])
         for name in params:
             if "adam.step." + name in tensors:
                 state.adam[name] = {key: tensors[f"adam.{key}.{name}"] for key in _ADAM_KEYS}
@@ -244,6 +255,10 @@ def _state_info(metadata: Any) -> dict[str, Any]:
     if info.get("random_version") != 3 or not (gauss is None or isinstance(gauss, float) and math.isfinite(gauss)):
         raise ValueError("the training state's batch generator is damaged")
     info["kept"] = _kept(info.get("kept"))
+    progress = info.get("tf_progress", 0.0)
+    if isinstance(progress, bool) or not isinstance(progress, (int, float)) or not 0 <= progress <= 1:
+        raise ValueError(f"the training state's tf_progress must be between 0 and 1, got {progress!r}")
+    info["tf_progress"] = float(progress)
     return info
 
 
@@ -292,10 +307,17 @@ def _check_moments(name: str, moments: dict[str, torch.Tensor]) -> None:
 
 
 def evaluate(model: Seq2Seq, task: Task, examples: Sequence[Example], batch_size: int = 1000,
-             should_stop: Callable[[], bool] | None = None) -> Metrics:
-    """Held-out metrics with teacher forcing off: the model decodes greedily from its own guesses.
-    `should_stop` is asked before every decoder step (seq2seq.decode.Interrupted when it says yes)."""
-    exact = correct = total = 0
+             should_stop: Callable[[], bool] | None = None, *, forced: bool = True) -> Metrics:
+    """Held-out metrics with teacher forcing off: the model decodes greedily from its own guesses. With `forced`
+    (the default; False spares its cost where only the free-running figures are read), also the token accuracy
+    with teacher forcing on, on the same examples (`forced_accuracy`, else NaN: every step fed the right
+    previous token, as the training loss sees it; no random numbers drawn). An example decoded exactly right
+    was fed the right tokens throughout, so teacher forcing would predict what it did: only the others go
+    through the forced pass (one parallel forward pass), which costs least once the model is good.
+    `should_stop` is asked before every decoder step, and before the forced pass (seq2seq.decode.Interrupted
+    when it says yes)."""
+    exact = correct = forced_hits = total = 0
+    never = torch.tensor(NEVER_CHOSEN_IDS)  # as greedy decoding, the forced pass never predicts these
     loss_sum = 0.0
     with evaluating(model):
         for start in range(0, len(examples), batch_size):
@@ -307,8 +329,60 @@ def evaluate(model: Seq2Seq, task: Task, examples: Sequence[Example], batch_size
             correct += int(rows_correct.sum())
             total += int(rows_total.sum())
             loss_sum += float(sequence_loss(logits, batch.trg)) * int(rows_total.sum())
+            if not forced:
+                continue
+            forced_hits += int(rows_total[rows_exact].sum())
+            wrong = (~rows_exact).nonzero().squeeze(1)                           # [wrong]
+            if len(wrong):
+                if should_stop is not None and should_stop():
+                    raise Interrupted()
+                src_lens = batch.src_lens.index_select(0, wrong)                 # [wrong]
+                trg = batch.trg.index_select(0, wrong)                           # [wrong, trg_len]
+                trg = trg[:, :int((trg != PAD_ID).sum(1).max())]                 # without all-padding columns
+                src = batch.src.index_select(0, wrong)[:, :int(src_lens.max())]  # [wrong, src_len]
+                logits = model(src, src_lens, trg, 1.0)                          # [wrong, trg_len-1, vocab]
+                pred = logits.index_fill(-1, never, float("-inf")).argmax(-1)    # [wrong, trg_len-1]
+                forced_hits += int(exact_and_token_hits(pred, trg)[1].sum())
     n = len(examples)
-    return Metrics(exact / n, correct / total, loss_sum / total, n)
+    return Metrics(exact / n, correct / total, loss_sum / total, n, forced_hits / total if forced else math.nan)
+
+
+TF_SIGMOID_MIDDLE = 0.5  # inverse_sigmoid: the ratio is half its start this far through the schedule
+
+
+def sigmoid_k(length: float) -> float:
+    """Scheduled sampling's k for an inverse-sigmoid schedule `length` steps long: k/(k + exp(i/k)) is a half at
+    i = k ln k, so k solves k ln k = TF_SIGMOID_MIDDLE x length (Newton's method; always above 1)."""
+    target = TF_SIGMOID_MIDDLE * length
+    k = max(2.0, target / math.log(target)) if target > math.e else 2.0
+    for _ in range(100):
+        step = (k * math.log(k) - target) / (math.log(k) + 1.0)
+        k = max(k - step, 1.0 + 1e-9)
+        if abs(step) <= 1e-12 * k:
+            break
+    return k
+
+
+def teacher_forcing_at(schedule: str, teacher_forcing: float, progress: float, length: float) -> float:
+    """The teacher-forcing ratio `progress` (0-1) of the way through a schedule `length` steps long:
+    constant: teacher_forcing, whatever the progress;
+    linear: teacher_forcing x (1 - progress);
+    inverse_sigmoid: teacher_forcing x ((k + 1) s - 1) / (k - 1), where s = k / (k + exp(i / k)) is Bengio et
+      al.'s (2015) inverse sigmoid decay at the schedule's step i = progress x length, with k from `length`
+      (sigmoid_k: s is a half at the middle); the rescaling (at most 1/(k-1) from s) makes it start at exactly
+      teacher_forcing and end at exactly 0, as the linear one does.
+    Both decaying ones are 0 from progress 1 on."""
+    if schedule == "constant" or progress <= 0.0:
+        return teacher_forcing
+    if progress >= 1.0:
+        return 0.0
+    if schedule == "linear":
+        return teacher_forcing * (1.0 - progress)
+    if schedule == "inverse_sigmoid":
+        k = sigmoid_k(length)
+        s = k / (k + math.exp(progress * length / k))
+        return teacher_forcing * min(1.0, max(0.0, ((k + 1.0) * s - 1.0) / (k - 1.0)))
+    raise ValueError(f"unknown teacher-forcing schedule {schedule!r}")
 
 
 def _watch_batch(task: Task, sources: Sequence[Sequence[str]]) -> Batch | None:
@@ -383,9 +457,10 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     state: the generators, Adam's moments and learning-rate factor to go on from (None: a fresh state
     from config.seed). The run updates it in place at every step: once it ends, `state` is where it left
     off (after a divergence, where its weights went back to), so a later train() with the same model and
-    state continues exactly (see TrainState for the learning rate with lr_decay). Evaluation draws from
-    none of the state's generators, so when it happens (or whether one is cut short) never changes the
-    training.
+    state continues exactly (see TrainState for the learning rate with lr_decay, and for the teacher-forcing
+    ratio of config.tf_schedule, teacher_forcing_at; every StepEvent reports the ratio it trained with).
+    Evaluation draws from none of the state's generators, so when it happens (or whether one is cut short)
+    never changes the training.
 
     Evaluation happens after a step once `eval_every` steps have passed since the last one, or
     `eval_seconds` of run time since it ended, but never sooner than EVAL_WAIT times as long as it took:
@@ -432,6 +507,11 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     for name, moments in state.adam.items():
         optimizer.state[params[name]] = moments
     start_factor = state.lr_factor
+    start_progress = state.tf_progress
+    # a decaying schedule's whole length: the run's steps when it begins one; when it goes on with one part-way,
+    # the length it would have had for this run to be its rest (so continuing with the steps left is exact)
+    tf_length = config.steps / (1.0 - start_progress) if config.tf_schedule != "constant" and start_progress < 1 \
+        else float(config.steps or 0)
     good = _GoodPoint(model, state, start_step)
     started = clock()  # after the set-up (a cold process's first torch call can take a second), before any work
     step = start_step
@@ -444,10 +524,30 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     unset_at = started  # when the stop was last found unset: it came after this
 
     yielded_eval = -1  # the step of the last EvalEvent yielded
+    best_forced: dict[int, float] = {}  # the forced accuracy of `best`, when this run evaluated it
+
+    def tf_ratio(steps_done: int) -> float:
+        """The teacher-forcing ratio of the run's step `steps_done` (from 0): config.teacher_forcing, or with a
+        decaying config.tf_schedule its value at the schedule's progress then (from the state's, in a straight
+        line to 1 by the run's last step)."""
+        if config.tf_schedule == "constant":
+            return config.teacher_forcing
+        return teacher_forcing_at(config.tf_schedule, config.teacher_forcing, progress(steps_done), tf_length)
+
+    def progress(steps_done: int) -> float:
+        """How far the schedule is after the run's first `steps_done` steps (exactly 1 once they are all done)."""
+        if steps_done >= config.steps:
+            return 1.0
+        return start_progress + (1.0 - start_progress) * steps_done / config.steps
+
+    def ratio_now() -> float:
+        """The ratio training is at: the last step's, or before the run's first step that step's."""
+        return tf_ratio(max(step - start_step - 1, 0))
 
     def eval_now(should_stop: Callable[[], bool] | None = None) -> tuple[Metrics, list[str]]:
         """The evaluation of the current weights (once per step); Interrupted when `should_stop` says yes."""
-        nonlocal last_eval, eval_took, evaluated_step, evaluated_at, best, best_weights, best_watch, unset_at
+        nonlocal last_eval, eval_took, evaluated_step, evaluated_at, best, best_weights, best_watch, unset_at, \
+            best_forced
         if last_eval is None or last_eval[0] != step:
             begun = clock()
             metrics = evaluate(model, task, val_examples, should_stop=should_stop)
@@ -460,6 +560,7 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
             candidate = Kept(step, m.exact_match, m.token_accuracy, m.loss)
             if config.keep_best and math.isfinite(m.loss) and candidate.better_than(best):
                 best, best_watch = candidate, last_eval[2]
+                best_forced = {step: m.forced_accuracy}  # (Kept has no room for it: an earlier run's is not known)
                 current = [p.detach() for p in params.values()]
                 if best_weights is None:
                     best_weights = [p.clone() for p in current]
@@ -471,7 +572,8 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
         nonlocal yielded_eval
         m, outputs = eval_now(interrupt)
         yielded_eval = step
-        return EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss, outputs)
+        return EvalEvent(step, clock() - started, m.exact_match, m.token_accuracy, m.loss, outputs,
+                         forced_accuracy=m.forced_accuracy, teacher_forcing=ratio_now())
 
     def final_eval() -> bool:
         """Evaluate the last weights for the DoneEvent, unless a stop says there is no time: whether it did."""
@@ -503,17 +605,19 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
         if best is None or best.step == step:  # the last weights are the ones to keep
             state.kept = best
             yield DoneEvent(step, clock() - started, reason, message, m.exact_match, m.token_accuracy, m.loss,
-                            outputs, step, figures_step=step)
+                            outputs, step, figures_step=step, forced_accuracy=m.forced_accuracy,
+                            teacher_forcing=ratio_now())
             return
         if yielded_eval != step:  # the curve's point for the last weights, before the model goes back
             yield eval_event()
         m = last_eval[1]
         go_back()
         kept_watch = best_watch if best_watch is not None else _watch_outputs(model, task, watched)
-        message += (f"; kept the weights of step {best.step:,} ({best.exact_match:.1%} held-out exact match, "
-                    f"against {m.exact_match:.1%} at step {step:,})")
+        message += (f"; kept the model as it was at step {best.step:,}, its best ({best.exact_match:.1%} of "
+                    f"held-out sources exactly right, {m.exact_match:.1%} at step {step:,})")
         yield DoneEvent(step, clock() - started, reason, message, best.exact_match, best.token_accuracy,
-                        best.val_loss, kept_watch, best.step, figures_step=best.step)
+                        best.val_loss, kept_watch, best.step, figures_step=best.step,
+                        forced_accuracy=best_forced.get(best.step, math.nan), teacher_forcing=ratio_now())
 
     def go_back() -> None:
         """The model to the best evaluation's weights; the state keeps the last ones, to go on from."""
@@ -539,7 +643,8 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                     kept_watch = _watch_outputs(model, task, watched, lambda: clock() > unset_at + stop_within)
                 except Interrupted:
                     kept_watch = []
-            message += (f"; kept the weights of step {best.step:,} ({best.exact_match:.1%} held-out exact match; "
+            message += (f"; kept the model as it was at step {best.step:,}, its best ({best.exact_match:.1%} of held-out "
+                        f"sources exactly right; "
                         f"{not_this})")
             yield DoneEvent(step, clock() - started, reason, message, best.exact_match, best.token_accuracy,
                             best.val_loss, kept_watch, best.step, evaluated=False, figures_step=best.step)
@@ -609,8 +714,8 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
 
             examples = task.examples(state.batches, config.batch_size, held_out=False, one_length=True)
             batch = make_batch(examples, task.vocab)
-            logits = model(batch.src, batch.src_lens, batch.trg, config.teacher_forcing, state.teacher_forcing,
-                           state.dropout)
+            ratio = tf_ratio(step - start_step)
+            logits = model(batch.src, batch.src_lens, batch.trg, ratio, state.teacher_forcing, state.dropout)
             loss = sequence_loss(logits, batch.trg)
             loss_value = float(loss.detach())
             if ceiling is None and math.isfinite(loss_value):
@@ -636,9 +741,10 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
             step += 1
             state.adam = {name: optimizer.state[p] for name, p in params.items() if p in optimizer.state}
             state.lr_factor = factor(step - start_step)
+            state.tf_progress = 0.0 if config.tf_schedule == "constant" else progress(step - start_step)
             now = clock()
             step_seconds = now - begun
-            yield StepEvent(step, loss_value, now - started)
+            yield StepEvent(step, loss_value, now - started, teacher_forcing=ratio)
 
             if step - evaluated_step >= config.eval_every or (config.eval_seconds is not None and clock() - evaluated_at
                                                               >= max(config.eval_seconds, EVAL_WAIT * eval_took)):

@@ -1,5 +1,6 @@
 // The step-by-step player runs in the page: every step's panel arrives with the decoding, so stepping needs no
 // server round trip (two quick clicks cannot race) and the step table and both heatmaps highlight the same step.
+// It also shows a beam tree node's whole sequence under the tree when the node is tapped or hovered.
 () => {
   const S = {t: 1, timer: null, body: null};
   const q = (sel) => document.querySelector(sel);
@@ -36,7 +37,21 @@
     const first = row && row.querySelector('[role=gridcell]');
     if (first && parseInt(first.textContent)) { stop(); go(parseInt(first.textContent)); return; }
     const tr = e.target.closest('#distribution-table tr[data-step], #attention-table tr[data-step]');
-    if (tr) { stop(); go(+tr.dataset.step); }
+    if (tr) { stop(); go(+tr.dataset.step); return; }
+    const node = e.target.closest('#beam-tree g.node');
+    if (node) showNode(node);
+  });
+  // a beam tree node tapped (a touch screen cannot hover): its title (the whole sequence) written under the tree
+  function showNode(node) {
+    const info = q('#beam-node-info'), title = node.querySelector('title');
+    if (!info || !title) return;
+    document.querySelectorAll('#beam-tree g.node.tapped').forEach(g => g.classList.remove('tapped'));
+    node.classList.add('tapped');
+    info.textContent = title.textContent;
+  }
+  document.addEventListener('mouseover', e => {
+    const node = e.target.closest && e.target.closest('#beam-tree g.node');
+    if (node) showNode(node);
   });
   document.addEventListener('input', e => { if (e.target.id === 'playback-step') { stop(); go(+e.target.value); } });
   let queued = false;

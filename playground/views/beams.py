@@ -28,9 +28,11 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
                    max_steps: int = 30, max_nodes: int = MAX_DRAWN,
                    text: Callable[[list[str]], str] = " ".join) -> str:
     """The beam search as a tree, steps left to right: every hypothesis it kept (solid) and the `pruned_per_parent`
-    most probable of the ones it dropped under each (faded), the final beams' paths drawn thick, the best in amber.
-    Each node shows its token and the probability of that token after its parent. At most `max_steps` steps and
-    `max_nodes` nodes are drawn (whole steps: the first ones), and the legend says what was left out."""
+    most probable of the ones it dropped under each (faded), the final beams' paths drawn thick, the best in amber,
+    bold and starred. Each node shows its token and the probability of that token after its parent; tapping one
+    shows its whole sequence (page.js), and a visually hidden list says the same tree to a screen reader. At most
+    `max_steps` steps and `max_nodes` nodes are drawn (whole steps: the first ones), and the legend says what was
+    left out."""
     nodes = search.nodes
     children: dict[int, list] = {}
     for node in nodes[1:]:
@@ -61,7 +63,7 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
         drawn += len(column)
         columns.append(column)
     where: dict[int, tuple[float, float]] = {}
-    parts, edges = [], []
+    parts, edges, stars = [], [], []
     for step, column in enumerate(columns):
         x = pad + step * col_w
         for row, node in enumerate(column):
@@ -70,10 +72,12 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
             prob = math.exp(node.token_logp)
             rank = on_path.get(node.id)
             cls = "kept" if node.survived else "pruned"
-            stroke = (f'stroke="{BEST}" stroke-width="3"' if rank == 0 else
+            stroke = (f'class="best" stroke="{BEST}" stroke-width="3"' if rank == 0 else  # bold too (style.css)
                       f'stroke="rgb{ACCENT}" stroke-width="2"' if rank is not None else "")
             shown = node.token if len(node.token) <= LABEL_CHARS else node.token[:LABEL_CHARS - 1] + "…"
             label = esc(shown) if step == 0 else f"{esc(shown)} {prob:.0%}"  # the whole token: in the title
+            if final.get(node.id) == 0:  # the best beam's end: starred on its box's corner (not colour alone)
+                stars.append(f'<text class="star" x="{x + 1}" y="{y + 6}" aria-hidden="true">★</text>')
             title = (f"{esc(' '.join(search.path(node.id)) or node.token)}: log-probability {node.logp:.3f}"
                      f"{'' if node.survived else ' (dropped)'}")
             parts.append(f'<g class="node {cls}" data-node="{node.id}" data-step="{node.step}"'
@@ -93,13 +97,16 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
                     f'{"start" if s == 0 else f"step {s}"}</text>' for s in range(len(columns)))
     width = pad * 2 + (len(columns) - 1) * col_w + box_w
     height = pad * 2 + 18 + max(len(c) for c in columns) * row_h
+    best = (f"; the best beam: {esc(text(search.beams[0].tokens)) or '(nothing)'}" if search.beams else "")
     svg = (f'<svg class="beam-tree" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-           f'role="img" aria-label="beam search tree">{heads}{"".join(edges)}{"".join(parts)}</svg>')
+           f'role="img" aria-label="Beam search tree, width {search.width}, {len(columns) - 1} steps drawn{best}. '
+           f'The same tree as a list follows.">{heads}{"".join(edges)}{"".join(parts)}{"".join(stars)}</svg>')
     rows = []
     for rank, beam in enumerate(search.beams):
         ok = "" if expected is None else _mark(beam.tokens == expected and beam.finished)
         colour = BEST if rank == 0 else f"rgb{ACCENT}"
-        rows.append(f'<tr data-beam="{rank}"><td style="color:{colour};font-weight:700">{rank + 1}</td>'
+        rows.append(f'<tr data-beam="{rank}"><td style="color:{colour};font-weight:700">{rank + 1}'
+                    f'{" ★ best" if rank == 0 else ""}</td>'
                     f'<td><code>{esc(text(beam.tokens)) or "(nothing)"}</code> {ok}</td>'
                     f'<td>{round(beam.score, 3) + 0.0:.3f}</td><td>{round(beam.logp, 3) + 0.0:.3f}'
                     f'{"" if beam.finished else " (no " + esc(EOS) + ": length limit)"}</td></tr>')
@@ -110,15 +117,38 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
            f"not help the eye)." if full and shown < steps else
            f" The tree is drawn for the first {max_steps} of its {steps} steps." if steps > max_steps else "")
     return (f'<div id="beam-tree-body"><div class="scroll-x">{svg}</div>'
+            '<p class="legend" id="beam-node-info" aria-live="polite">Tap or hover a node: its whole sequence shows '
+            f'here.</p>{tree_as_list(search, columns, final)}'
             '<div class="scroll-x"><table class="preview" id="beam-list"><thead><tr><th>#</th>'
             '<th>final beam</th><th>score</th><th>log-prob</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div>'
             f'<p class="legend">Width {search.width}: at each step every kept hypothesis (solid) is extended by its '
             f'{search.width} most probable next tokens, and only the {search.width} most probable sequences are kept; '
             f'the rest are dropped (faded: the most probable dropped one under each kept one is shown). '
-            f'{len(nodes) - 1} hypotheses expanded, {kept} kept. Thick lines: the final beams; amber: the best, which '
-            f'the step views follow. Hover a node for its whole sequence. Score = log-probability ÷ length, so '
-            f'longer outputs are not punished just for having more tokens.{cut}</p></div>')
+            f'{len(nodes) - 1} hypotheses expanded, {kept} kept. Thick lines: the final beams; amber, bold and ★: '
+            f'the best, which the step views follow. Tap or hover a node for its whole sequence. Score = '
+            f'log-probability ÷ length, so longer outputs are not punished just for having more tokens.{cut}'
+            '</p></div>')
+
+
+def tree_as_list(search: BeamSearch, columns: list[list], final: dict[int, int]) -> str:
+    """The drawn tree as nested lists, for screen readers (visually hidden): each node's token, its probability after
+    its parent, whether it was dropped, and which final beam it ends."""
+    children: dict[int, list] = {}
+    for column in columns[1:]:
+        for node in column:
+            children.setdefault(node.parent, []).append(node)
+
+    def item(node) -> str:
+        said = [esc(node.token) if node.parent is None else f"{esc(node.token)} ({math.exp(node.token_logp):.0%})"]
+        if not node.survived:
+            said.append("dropped")
+        if node.id in final:
+            said.append("the best final beam" if final[node.id] == 0 else f"final beam {final[node.id] + 1}")
+        kids = children.get(node.id, [])
+        inner = f'<ul>{"".join(item(k) for k in kids)}</ul>' if kids else ""
+        return f'<li>{", ".join(said)}{inner}</li>'
+    return f'<ul class="sr-only" id="beam-tree-text" aria-label="The beam search tree">{item(columns[0][0])}</ul>'
 
 
 def what_if_html(original: Decoded, changed: Decoded) -> str:
@@ -150,9 +180,11 @@ def what_if_html(original: Decoded, changed: Decoded) -> str:
             'given that token. Click another token in the step views to try again.</p></div>')
 
 
-def compare_html(name: str, decoded: Decoded, which: str) -> str:
-    """One model's answer for the comparison: its output marked, and its attention ('' ids made unique)."""
-    attention = attention_html(decoded).replace('id="attention-table"', f'id="attention-table-{which}"')
+def compare_html(name: str, decoded: Decoded, which: str, with_attention: str | None = None) -> str:
+    """One model's answer for the comparison: its output marked, and its attention (ids made unique);
+    `with_attention`: a bundled model with attention for the same task, named when this one has none."""
+    attention = attention_html(decoded, with_attention=with_attention)
+    attention = attention.replace('id="attention-table"', f'id="attention-table-{which}"')
     attention = attention.replace('id="attention-none"', f'id="attention-none-{which}"')
     return (f'<div class="compare" id="compare-{which}-body"><h4>{esc(name)}</h4>'
             f'{verdict_html(decoded).replace("decode-verdict-body", f"compare-verdict-{which}")}{attention}</div>')

@@ -123,13 +123,16 @@ def distribution_html(decoded: Decoded, upto: int | None = None) -> str:
             if want is not None and t < len(want) and tok == want[t] and tok != step.token:
                 style += f"text-decoration:underline;text-decoration-color:{RIGHT};text-decoration-thickness:3px;"
             label = f"{p:.0%}" if p >= 0.01 else ""
-            cells.append(f'<td data-token="{esc(tok)}" style="{style}" title="{esc(tok)}: {p:.4f}">{label}</td>')
+            said = "chosen" if tok == step.token else "what if it had chosen this?"
+            cells.append(f'<td data-token="{esc(tok)}" style="{style}" title="{esc(tok)}: {p:.4f}" tabindex="0" '
+                         f'role="button" aria-label="step {t + 1}, {esc(tok)}: {p:.1%}, {said}">{label}</td>')
         body.append(f'<tr data-step="{t + 1}"><th>{t + 1}</th>{"".join(cells)}</tr>')
     return (f'<table class="heatmap" id="distribution-table"><thead><tr><th>step</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>"
             '<p class="legend">Darker = more probable. Outlined: the token chosen. '
             'Underlined in green: the right token, where the choice was wrong. '
-            '<b>Click any cell</b> to see what the model does next if it had chosen that token there.</p>')
+            '<b>Click any cell</b> (or Tab to it and press Enter) to see what the model does next if it had chosen '
+            'that token there.</p>')
 
 
 AVERAGE = "average"
@@ -154,14 +157,23 @@ def _head_shape(decoded: Decoded) -> tuple[int, int] | None:
     return shape if shape and shape[0] and shape[1] else None
 
 
-def attention_html(decoded: Decoded, head: str = AVERAGE) -> str:
-    """Heatmap of attention: one row per output step, one column per source token ('' without attention). For a
-    Transformer, `head` picks one layer's head ("layer:head", from 0) instead of the average of all of them."""
+def has_attention(decoded: Decoded) -> bool:
     steps = decoded.trace.steps
-    if not steps or steps[0].attention is None:
+    return bool(steps) and steps[0].attention is not None
+
+
+def attention_html(decoded: Decoded, head: str = AVERAGE, with_attention: str | None = None) -> str:
+    """Heatmap of attention: one row per output step, one column per source token; for a model without attention,
+    a sentence saying so and, when `with_attention` names a bundled model that learns the same task with attention,
+    that one. For a Transformer, `head` picks one layer's head ("layer:head", from 0) instead of the average."""
+    steps = decoded.trace.steps
+    if not has_attention(decoded):
+        other = (f"The bundled <b>{esc(with_attention)}</b> model learns the same task with attention: pick it as "
+                 f"the model to see where it looks." if with_attention else
+                 "Turn on Attention on the Train tab and train a model, or pick a bundled model that has it, to see "
+                 "where it looks.")
         return ('<p class="legend" id="attention-none">This model has no attention: the decoder sees the source '
-                'only through the encoder\'s final state. Turn on Attention on the Train tab (or pick the bundled '
-                'copy or addition model) to see where it looks.</p>')
+                f"only through the encoder's final state. {other}</p>")
     layer = index = None
     shape = _head_shape(decoded)
     if head != AVERAGE and shape:
@@ -208,7 +220,9 @@ def _step_panel(decoded: Decoded, t: int) -> str:
     r, g, b = ACCENT
     for tok, p in step.top[:5]:
         chosen = " ← chosen" if tok == step.token else " what if?"
-        bars.append(f'<div class="bar" data-token="{esc(tok)}" data-step="{t}" role="button" '
+        said = "chosen" if tok == step.token else "what if it had chosen this?"
+        bars.append(f'<div class="bar" data-token="{esc(tok)}" data-step="{t}" role="button" tabindex="0" '
+                    f'aria-label="step {t}, {esc(tok)}: {p:.1%}, {said}" '
                     f'title="what if it chose {esc(tok)} here?"><span class="bar-label">{esc(tok)}</span>'
                     f'<span class="bar-fill" style="width:{max(p * 100, 0.5):.1f}%;'
                     f'background:rgb({r},{g},{b})"></span><span>{p:.1%}{chosen}</span></div>')

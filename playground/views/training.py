@@ -16,9 +16,12 @@ if TYPE_CHECKING:  # types only: the page is built without torch
     from seq2seq.history import History
 
 LOSS_SERIES = ("each step", "smoothed", "held-out", "best possible")
-ACCURACY_SERIES = ("exact match", "token accuracy")
+# held-out exact match; token accuracy with teacher forcing off ("free": the model's own guesses fed back) and on
+# ("forced": the right previous token fed, as the training loss sees it); the teacher-forcing ratio training is at.
+# Short: a LinePlot's legend is one row, cut at the plot's edge, and these four just fit on a phone (330 px)
+ACCURACY_SERIES = ("exact match", "free", "forced", "ratio")
 LOSS_COLOURS = dict(zip(LOSS_SERIES, ("#c7d2fe", "#4338ca", "#f59e0b", "#64748b")))
-ACCURACY_COLOURS = dict(zip(ACCURACY_SERIES, ("#15803d", "#0ea5e9")))
+ACCURACY_COLOURS = dict(zip(ACCURACY_SERIES, ("#15803d", "#0ea5e9", "#a855f7", "#94a3b8")))
 
 
 def loss_frame(history: History, max_points: int = 300, log: bool = False,
@@ -42,12 +45,16 @@ def loss_frame(history: History, max_points: int = 300, log: bool = False,
 
 
 def accuracy_frame(history: History, max_points: int = 300) -> pd.DataFrame | None:
-    """Long-format frame for the accuracy plot: held-out exact match and token accuracy, in percent."""
+    """Long-format frame for the accuracy plot, in percent, at each held-out evaluation: exact match, token accuracy
+    with teacher forcing off and on (exposure bias is the gap), and the teacher-forcing ratio training was at. Every
+    evaluation gives a row to every series it measured (a LinePlot draws only the series of its first data); an
+    evaluation recorded before the forced accuracy and the ratio were (an older checkpoint's curve) has none."""
     rows = []
     for e in history.eval_points(max_points):
-        if math.isfinite(e.exact_match) and math.isfinite(e.token_accuracy):
-            rows.append((e.step, 100 * e.exact_match, ACCURACY_SERIES[0]))
-            rows.append((e.step, 100 * e.token_accuracy, ACCURACY_SERIES[1]))
+        if not (math.isfinite(e.exact_match) and math.isfinite(e.token_accuracy)):
+            continue
+        values = (e.exact_match, e.token_accuracy, e.forced_accuracy, e.teacher_forcing)
+        rows += [(e.step, 100 * x, name) for x, name in zip(values, ACCURACY_SERIES) if math.isfinite(x)]
     return pd.DataFrame(rows, columns=["step", "percent", "series"]) if rows else None
 
 

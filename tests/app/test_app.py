@@ -118,8 +118,11 @@ def test_stop_keeps_the_model_and_training_continues_from_it(app_url):
     assert series(again[-1][LOSS_PLOT], RAW)[-1][0] == step + 50
     assert series(again[-1][ACCURACY_PLOT], "exact match")[0][0] == 0  # one history, from the first step
 
-    with pytest.raises(AppError, match=r"model settings changed \(Hidden size 96 → 64\)"):
-        c.predict(hidden_dim=64, steps=10, api_name="/train")
+    # another shape cannot continue: Train starts a new model and says why
+    other = train(c, hidden_dim=64, steps=10)
+    assert other[0][STATUS].startswith("Starting (new model: the model settings changed (Hidden size 96 → 64), so "
+                                       "the last model could not continue)"), other[0][STATUS]
+    assert series(other[-1][LOSS_PLOT], RAW)[-1][0] == 10
     fresh = train(c, hidden_dim=64, steps=10, mode="new")
     assert fresh[0][STATUS].startswith("Starting (new model)")
     assert series(fresh[-1][LOSS_PLOT], RAW)[-1][0] == 10

@@ -66,7 +66,7 @@ def test_too_many_inputs_through_gradio_client_get_a_sentence(server):
 
 
 def test_the_page_handlers_get_a_sentence_for_a_wrong_number_of_inputs(server):
-    for elem_id, event in [("decode-button", "click"), ("setting-task", "input"), ("preset", "change"),
+    for elem_id, event in [("decode-button", "click"), ("setting-task", "input"), ("preset", "input"),
                            ("decode-topk", "change"), ("upload-checkpoint", "upload")]:
         index, inputs = private_handler(server.url, elem_id, event)
         for data in ([], [None] * (len(inputs) + 2)):

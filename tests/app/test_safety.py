@@ -432,7 +432,7 @@ def test_private_handlers_called_by_index_validate_their_inputs(server):
     model_inputs = [*settings.MODEL_FIELDS, "task", "min_len", "max_len"]
     calls = {  # (elem_id, event) -> (the inputs a script sends, in the handler's order; what must come back)
         ("setting-task", "input"): (["bogus", None], raised(r"^Task must be one of reverse, copy")),
-        ("preset", "change"): (["nope", None, None], raised(r"^Preset must be one of")),
+        ("preset", "input"): (["nope", None, None], raised(r"^Preset must be one of")),
         # the samples are the server's own (a gr.State): a caller's list is never read
         ("decode-examples", "click"): ([0, ["9 9 9"]], raised(r"^Pick one of the examples\.$")),
         ("decode-topk", "change"): ([{"not": "decoded"}, "abc"], skipped),

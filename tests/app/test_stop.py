@@ -47,8 +47,9 @@ def test_stop_during_an_evaluation_ends_the_run_there_and_continue_goes_on_exact
     assert c.predict(api_name="/stop") == "Stopping…"
     final = outputs(job)[-1][STATUS]
     # by its own hand (a kill would say "it did not stop when asked"), inside the evaluation, which it gave up
-    stopped = re.match(rf"Stopped: stopped by request after 100 steps, during the evaluation of step 100; kept the "
-                       rf"weights of step 0 \(([\d.]+)% held-out exact match; step 100 was not evaluated\)\. ", final)
+    stopped = re.match(r"Stopped: stopped by request after 100 steps, during the evaluation of step 100; kept the "
+                       r"model as it was at step 0, its best \(([\d.]+)% of held-out sources exactly right; step 100 was not "
+                       r"evaluated\)\. ", final)
     assert stopped, final
     ran, seconds, step = reported(final)
     assert (ran, step) == (100, 100)  # training stands at step 100 (the next run goes on from there) ...

@@ -147,7 +147,10 @@ def page_fits_its_width(page) -> bool:
 
 
 def open_accordion(page, elem_id: str) -> None:
-    page.locator(f"#{elem_id} > button").first.click()
+    """Open the accordion (left open if it is)."""
+    button = page.locator(f"#{elem_id} > button").first
+    if "open" not in (button.get_attribute("class") or "").split():
+        button.click()
 
 
 def set_steps(page, steps: int) -> None:
@@ -168,7 +171,8 @@ def decode(page, source: str) -> str:
     page.wait_for_function("s => document.querySelector('#playback-body') && "
                            "document.querySelector('#decode-verdict').innerText.includes('Output:') && "
                            "!document.querySelector('#decode-verdict').innerText.includes('processing') && "
-                           "document.querySelector('#playback-body').innerText.length > 0", arg=source)
+                           "document.querySelector('#playback-body').innerText.length > 0 && "
+                           "document.querySelectorAll('#decode-steps [role=gridcell]').length > 0", arg=source)
     return re.search(r"Output: (.*)", page.inner_text("#decode-verdict"))[1]
 
 

@@ -153,7 +153,7 @@ def test_a_stop_during_an_evaluation_ends_the_run_there_and_continuing_is_the_ru
     assert (done.reason, done.step, done.kept_step, done.figures_step, done.evaluated) == ("stopped", 100, 50, 50,
                                                                                           False)
     assert done.message.startswith("stopped by request after 100 steps, during the evaluation of step 100; kept "
-                                   "the weights of step 50 (") and done.message.endswith("step 100 was not evaluated)")
+                                   "the model as it was at step 50, its best (") and done.message.endswith("step 100 was not evaluated)")
     [at_50] = [e for e in events if isinstance(e, EvalEvent)]  # no point for the unevaluated step 100
     assert at_50.step == 50 and (done.exact_match, done.val_loss) == (at_50.exact_match, at_50.val_loss)
     assert same_weights(model.state_dict(), at[50]) and same_weights(state.last_weights, at[100])

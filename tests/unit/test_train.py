@@ -312,8 +312,8 @@ def test_the_model_ends_with_the_weights_of_its_best_evaluation(monkeypatch):
     assert same_weights(list(state.last_weights.values()), at[30])  # ... and training stands at step 30
     assert (state.kept.step, state.kept.exact_match) == (20, 0.9)
     assert done.exact_match == 0.9 and done.token_accuracy == 0.9  # the kept model's figures
-    assert done.message == "finished 30 steps; kept the weights of step 20 (90.0% held-out exact match, against " \
-                           "70.0% at step 30)"
+    assert done.message == "finished 30 steps; kept the model as it was at step 20, its best (90.0% of held-out " \
+                           "sources exactly right, 70.0% at step 30)"
     assert done.watch == [greedy_decode(model, task.vocab, ["3", "1", "4"]).output]  # what the kept model says
     evals = [(e.step, e.exact_match) for e in events if isinstance(e, EvalEvent)]
     assert evals == [(10, 0.5), (20, 0.9), (30, 0.7)]  # the curve has the last weights' point, once
@@ -417,8 +417,8 @@ def test_a_quick_stop_evaluates_the_last_weights_only_if_that_fits():
     done = events[-1]
     [at_5] = [e for e in events if isinstance(e, EvalEvent)]
     assert (done.reason, done.step, done.kept_step, done.figures_step, done.evaluated) == ("stopped", 7, 5, 5, False)
-    assert done.message == (f"stopped by request after 7 steps; kept the weights of step 5 ({at_5.exact_match:.1%} "
-                            f"held-out exact match; step 7 was not evaluated)")
+    assert done.message == (f"stopped by request after 7 steps; kept the model as it was at step 5, its best "
+                            f"({at_5.exact_match:.1%} of held-out sources exactly right; step 7 was not evaluated)")
     assert (done.exact_match, done.token_accuracy, done.val_loss, done.watch) == \
         (at_5.exact_match, at_5.token_accuracy, at_5.val_loss, at_5.watch)
     assert same_weights(weights(model), at[5]) and same_weights(list(state.last_weights.values()), at[7])
@@ -470,7 +470,7 @@ def test_a_stop_during_an_evaluation_cuts_it_short(monkeypatch):
     assert [e.step for e in events if isinstance(e, EvalEvent)] == [0]
     assert (done.reason, done.step, done.kept_step, done.evaluated) == ("stopped", 10, 0, False)
     assert done.message.startswith("stopped by request after 10 steps, during the evaluation of step 10; kept the "
-                                   "weights of step 0")
+                                   "model as it was at step 0")
 
 
 def test_a_stop_during_the_final_evaluation_of_a_finished_run_ends_it_unevaluated(monkeypatch):
@@ -487,7 +487,7 @@ def test_a_stop_during_the_final_evaluation_of_a_finished_run_ends_it_unevaluate
     model, task = setup()
     done = list(train(model, task, small(steps=25), stop, stop_within=0.0))[-1]
     assert (done.reason, done.step, done.evaluated) == ("steps", 25, False) and len(calls) == 3
-    assert done.message.startswith("finished 25 steps; kept the weights of step ")
+    assert done.message.startswith("finished 25 steps; kept the model as it was at step ")
     assert done.message.endswith("step 25 was not evaluated)")
 
 

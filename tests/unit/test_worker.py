@@ -142,7 +142,7 @@ def test_a_run_that_got_worse_sends_the_weights_of_its_best_evaluation_and_goes_
     run = pool.start(job(steps=100, lr=0.02))
     events, others = collect(run)
     done, finished = events[-1], others[-1]
-    assert (done.step, done.kept_step) == (100, 80) and "kept the weights of step 80 (78.0%" in done.message
+    assert (done.step, done.kept_step) == (100, 80) and "kept the model as it was at step 80, its best (78.0%" in done.message
     [at_80] = [e for e in events if isinstance(e, EvalEvent) and e.step == 80]
     assert (done.exact_match, done.val_loss, done.watch) == (at_80.exact_match, at_80.val_loss, at_80.watch)
 

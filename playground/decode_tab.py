@@ -131,7 +131,8 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
                                                  label="Which attention (Transformer)", visible=False,
                                                  elem_id="decode-attention-head")
                     attention_map = gr.HTML(EMPTY_ATTENTION, elem_id="decode-attention", elem_classes="scroll-x")
-                    attention_button = gr.Button(visible=False, elem_id="decode-attention-model", size="md")
+                    with gr.Column(visible=False) as attention_offer:  # shown when a bundled model has attention
+                        attention_button = gr.Button(elem_id="decode-attention-model", size="md")
                     attention_choice = gr.State(None)  # the bundled model the button decodes with
                 with gr.Tab("Beams", id="view-tree", elem_id="view-tree"):
                     beam_tree = gr.HTML(decoding.EMPTY_TREE, elem_id="beam-tree")
@@ -151,7 +152,7 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
             return {verdict: EMPTY_VERDICT, steps_table: gr.update(value=None, visible=False),
                     distribution: EMPTY_DISTRIBUTION, attention_map: EMPTY_ATTENTION, playback: EMPTY_PLAYER,
                     session_state: gr.skip(), beam_tree: decoding.EMPTY_TREE, what_if_box: EMPTY_WHAT_IF,
-                    attention_head: gr.update(visible=False), attention_button: gr.update(visible=False),
+                    attention_head: gr.update(visible=False), attention_offer: gr.update(visible=False),
                     attention_choice: None, decode_message: say(e.message)}
         heads = views.head_choices(d.decoded)
         session = session_of(session, request)  # it keeps the decoding (counted in its memory) for what follows
@@ -164,9 +165,9 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
                 decode_views: gr.Tabs(selected=view or ("view-tree" if chosen.kind == "beam" else "view-steps")),
                 attention_head: gr.update(choices=heads or [(views.AVERAGE, views.AVERAGE)], value=views.AVERAGE,
                                           visible=bool(heads)),
-                attention_button: gr.update(visible=other is not None,
-                                            value=f"Decode this source with the bundled {other} model" if other
-                                            else "Decode with a model with attention"),
+                attention_offer: gr.update(visible=other is not None),
+                attention_button: f"Decode this source with the bundled {other} model" if other
+                else "Decode with a model with attention",
                 attention_choice: f"bundled:{other}" if other else None,
                 decode_message: say()}
 
@@ -264,8 +265,8 @@ def build_decode_tab(session_state: gr.State, train_task: gr.components.Componen
     decode_inputs = dict(inputs=[source, model_choice, top_k, train_task, strategy, session_state],
                          inputs_kwargs=dict(fields),
                          outputs=[verdict, steps_table, distribution, attention_map, playback, session_state,
-                                  model_info, beam_tree, what_if_box, decode_views, attention_head, attention_button,
-                                  attention_choice, decode_message])
+                                  model_info, beam_tree, what_if_box, decode_views, attention_head, attention_offer,
+                                  attention_button, attention_choice, decode_message])
     answer_in_view = scroll_to("decode-verdict", 300, 400)  # as it starts; REVEAL_ANSWER once it is shown
     for trigger in (decode_button.click, source.submit):
         trigger(decode_on_page, **decode_inputs, js=answer_in_view, **PRIVATE, **DECODES).then(

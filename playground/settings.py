@@ -2,6 +2,9 @@
 this server's cost budget, the presets' notes, and the live preview's sources. No gradio here."""
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
 from typing import Any
 
 from seq2seq.config import ModelConfig, TrainConfig
@@ -50,8 +53,9 @@ def _preset_notes() -> dict[str, str]:
                                       f"any it was trained on.",
         "Transformer": f"A small Transformer encoder–decoder (pre-norm, sinusoidal positions): {t['n_layers']} layers "
                        f"each side, hidden size {t['hidden_dim']}, {t['heads']} attention heads, Adam warming up over "
-                       f"{t['warmup']} steps to {t['lr']:g}, then decaying over the rest of {t['steps']:,} steps. No recurrence: every position attends to every other, and the "
-                       f"Attention view shows each layer's and head's look at the source.",
+                       f"{t['warmup']} steps to {t['lr']:g}, then decaying along a {t['schedule']} over the rest of "
+                       f"{t['steps']:,} steps, batch {t['batch_size']}. No recurrence: every position attends to every "
+                       f"other, and the Attention view shows each layer's and head's look at the source.",
         "Seed tutorial settings": f"The tutorial's own model ({s['n_layers']}-layer LSTM, hidden {s['hidden_dim']}, "
                                   f"dropout {s['dropout']:g}, batch {s['batch_size']}, lr {s['lr']:g}, teacher "
                                   f"forcing {s['teacher_forcing']:g}) on its own data: **random** pairs, each target "
@@ -63,7 +67,26 @@ def _preset_notes() -> dict[str, str]:
     }
 
 
-PRESET_NOTES = _preset_notes()
+TIMES = Path(__file__).resolve().parent / "preset_times.json"  # written by `python -m seq2seq.bench --only 9`
+
+
+def preset_time(name: str, path: Path = TIMES) -> str:
+    """How long the preset takes, as `make bench` measured it on this machine (CPU seconds of its one training
+    thread: a quiet machine's wall clock), or "" when there is no measurement of the preset as it is now."""
+    try:
+        measured = json.loads(path.read_text())["presets"][name]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if measured.get("values") != PRESETS[name]:  # measured with other settings: no claim
+        return ""
+    whole, to_99 = measured.get("cpu_seconds"), measured.get("to_99_cpu_seconds")
+    if not isinstance(whole, (int, float)):
+        return ""
+    reach = f", 99% held-out exact match after about {math.ceil(to_99)} s" if isinstance(to_99, (int, float)) else ""
+    return f" Takes about {math.ceil(whole)} s on 2 quiet CPU cores{reach}."
+
+
+PRESET_NOTES = {name: note + preset_time(name) for name, note in _preset_notes().items()}
 
 
 MAX_WATCH = 6  # sources in the live preview

@@ -236,7 +236,7 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
 
     @guarded
     def lengths_changed(task, min_len, max_len, session):
-        """New lengths: the task's note says so (and its best possible loss, for random)."""
+        """New lengths: the task's note says so (and its floor, the lowest loss possible, for random)."""
         if task == DATA_TASK:
             return gr.skip()  # your pairs' lengths are the data's
         return views.describe_task(task_of({"task": task, "min_len": min_len, "max_len": max_len}, session))

@@ -15,7 +15,7 @@ from .common import RIGHT, WRONG, _mark, esc, md
 if TYPE_CHECKING:  # types only: the page is built without torch
     from seq2seq.history import History
 
-LOSS_SERIES = ("each step", "smoothed", "held-out", "best possible")
+LOSS_SERIES = ("each step", "smoothed", "held-out", "floor")
 # held-out exact match; token accuracy with teacher forcing off ("free": the model's own guesses fed back) and on
 # ("forced": the right previous token fed, as the training loss sees it); the teacher-forcing ratio training is at.
 # Short: a LinePlot's legend is one row, cut at the plot's edge, and these four just fit on a phone (330 px)

@@ -61,8 +61,9 @@ STEPS = (
          view="Steps"),
     Step("attention", "Attention: where each step looked",
          "This bundled model has attention: before each output token it looks back at every source digit. Each "
-         "row of the map is one output step and its darkest cell is where it looked: to reverse, the first "
-         "output looks at the last digit, the next at the one before — an anti-diagonal.",
+         "row of the map is one output step and its darkest cell is where it looked most: to reverse, the first "
+         "output looks at the last digit and the last output at the first, so the dark cells run along the "
+         "anti-diagonal.",
          look="decode-attention", tab="decode", press="decode-button",
          decode={"decode-input": ATTENTION_SOURCE, "decode-model": "bundled:reverse-attention",
                  "decode-strategy": "greedy"}, view="Attention"),
@@ -82,7 +83,7 @@ STEPS = (
          train={"steps": 150}, live="about 3 s"),
     Step("beam", "Beam search, and what if",
          "On this 12-digit source, longer than any it was trained on, the model without attention decoded "
-         "greedily gets a digit wrong. Beam search keeps the 5 likeliest partial answers at every step, not just "
+         "greedily gets it wrong. Beam search keeps the 5 likeliest partial answers at every step, not just "
          "one, and finds the right answer; the tree shows what it kept. In the <i>What if</i> view, force any "
          "token and see whether the model recovers.",
          look="beam-tree", tab="decode", press="decode-button",

@@ -47,6 +47,7 @@
   function pointAt(id) {
     clearLook();
     T.look = id;
+    T.scrolled = false;
     let el = null, height = 0, ticks = 0, since = 0;
     const tick = () => {
       if (T.look !== id || !T.open) { clearInterval(T.watch); T.watch = null; return; }
@@ -55,7 +56,8 @@
       if (!shown(now)) return;
       const h = Math.round(now.getBoundingClientRect().height);
       if (now !== el) { since = ticks; el = now; now.classList.add('s2s-look'); }
-      if (ticks - since < 150 || h !== height) intoView(now);  // the page moves as results come: 15 s in view
+      // the page moves as results come: kept in view for 15 s, unless the person scrolls it themselves
+      if ((ticks - since < 150 && !T.scrolled) || (h !== height && !T.scrolled)) intoView(now);
       height = h;
     };
     T.watch = setInterval(tick, 100);
@@ -141,6 +143,8 @@
     else if (a === 'back') go(T.i - 1);
     else if (a === 'next') go(T.i + 1);
   });
+  const byHand = () => { if (T.look) T.scrolled = true; };  // a person scrolling: the tour stops moving the page
+  ['wheel', 'touchmove'].forEach((kind) => window.addEventListener(kind, byHand, {passive: true}));
   document.addEventListener('change', (e) => { if (e.target.id === 'presenter-switch') presenter(e.target.checked); });
   document.addEventListener('keydown', (e) => {
     if (!T.open || e.altKey || e.ctrlKey || e.metaKey) return;

@@ -86,14 +86,14 @@ STEPS = (
          "greedily gets it wrong. Beam search keeps the 5 likeliest partial answers at every step, not just "
          "one, and finds the right answer; the tree shows what it kept. In the <i>What if</i> view, force any "
          "token and see whether the model recovers.",
-         look="beam-tree", tab="decode", press="decode-button",
+         look="beam-tree-drawing", tab="decode", press="decode-button",
          decode={"decode-input": BEAM_SOURCE, "decode-model": "bundled:reverse", "decode-strategy": "beam"},
          view="Beams"),
     Step("yours", "Your turn",
          "Now your own data: <b>Show me</b> gives the example file of dates written 17 ways, each with its ISO "
          "form, and chooses the attention preset. Press <b>Train</b>, or upload your own pairs (a .tsv, .csv, "
          ".jsonl or .txt file), or set up the form yourself.",
-         look="data-box", tab="train", preset="LSTM + attention (fastest)", data_example="dates"),
+         look="data-status", tab="train", preset="LSTM + attention (fastest)", data_example="dates"),
 )
 
 

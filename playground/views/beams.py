@@ -116,7 +116,7 @@ def beam_tree_html(search: BeamSearch, expected: list[str] | None = None, pruned
     cut = (f" The tree is drawn for the first {shown} of its {steps} steps ({drawn:,} nodes; a larger drawing would "
            f"not help the eye)." if full and shown < steps else
            f" The tree is drawn for the first {max_steps} of its {steps} steps." if steps > max_steps else "")
-    return (f'<div id="beam-tree-body"><div class="scroll-x">{svg}</div>'
+    return (f'<div id="beam-tree-body"><div class="scroll-x" id="beam-tree-drawing">{svg}</div>'
             '<p class="legend" id="beam-node-info" aria-live="polite">Tap or hover a node: its whole sequence shows '
             f'here.</p>{tree_as_list(search, columns, final)}'
             '<div class="scroll-x"><table class="preview" id="beam-list"><thead><tr><th>#</th>'

@@ -209,7 +209,8 @@ def test_a_settings_file_loads_into_the_form_naming_what_it_left_out(server, tmp
                                          "hidden_dim": 99999}))
     shown = call(server.url, dep, [upload(server.url, path), *form_data(dep)[1:]])
     assert {n: value(shown[field(n)]) for n in ("task", "min_len", "arch", "steps", "hidden_dim")} == \
-        {"task": "dates", "min_len": 8, "arch": "transformer", "steps": 1000, "hidden_dim": SKIP}
+        {"task": "dates", "min_len": 8, "arch": "transformer",
+         "steps": settings.PRESETS["Transformer"]["steps"], "hidden_dim": SKIP}
     assert shown[field("cell")]["visible"] is False and "dates" in value(shown["task-note"])
     assert "Ignored in mine.json (the other" in value(shown["share-message"]) and "hidden_dim=99999" in \
         value(shown["share-message"])

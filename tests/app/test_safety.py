@@ -121,7 +121,10 @@ class TreePeak:
 
 
 def files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file())
+    """Every file under `folder`; a folder or file deleted while it is walked (a session let go) is not counted
+    (os.walk skips a folder that has gone; rglob would fail)."""
+    found = [Path(root) / name for root, _, names in os.walk(folder) for name in names]
+    return sorted(p for p in found if p.is_file())
 
 
 def runs_going(pid: int) -> int:

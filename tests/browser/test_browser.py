@@ -88,14 +88,18 @@ def browser():
         browser.close()
 
 
-def open_page(browser, app_url, size: str = "projector"):
+def open_page(browser, app_url, size: str = "projector", query: str = "", touch: bool = False,
+              ready: str = "visible"):
+    """A fresh page (a browser session of its own) at `size`, opened at `app_url + query`; `touch`: a touch screen,
+    so that taps are taps. Ready once the Train button is `ready` ("attached" when a link or the tour may show
+    another tab)."""
     width, height = SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height})
+    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=touch)
     context.add_init_script(COUNT_EVENTS)
     page = context.new_page()
     page.set_default_timeout(30_000)
-    page.goto(app_url)
-    page.wait_for_selector("#train-button")
+    page.goto(app_url + query)
+    page.wait_for_selector("#train-button", state=ready)
     return page
 
 

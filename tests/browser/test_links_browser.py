@@ -71,13 +71,7 @@ def type_into(page, selector: str, text: str) -> None:
 
 def opened(browser, url: str, size: str):
     """A fresh page (a new browser session) opened at `url`, once it has answered everything it asked."""
-    width, height = test_browser.SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.add_init_script(test_browser.COUNT_EVENTS)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    page.wait_for_selector("#train-button", state="attached")  # a link may open another tab
+    page = test_browser.open_page(browser, url, size, ready="attached")  # a link may open another tab
     settle(page)
     return page
 

@@ -25,7 +25,7 @@ from playground.tour import ATTENTION_SOURCE, BEAM_SOURCE, HELD_OUT, LONG_SOURCE
 from seq2seq.generators import DATE_FORMATS, GENERATORS
 from seq2seq.tasks import Task, make_spec
 from tests.browser.test_browser import (COUNT_EVENTS, SIZES, browser, drawn_lines, in_view,  # noqa: F401
-                                        open_accordion, screenshot, selected_view, status)
+                                        open_accordion, open_page, screenshot, selected_view, status)
 from tests.helpers import ROOT, VERDICT, client, wait_until
 
 TRAINING = 180.0   # the longest a live run of the tour may take (they take 5-35 s; CI machines are shared)
@@ -44,14 +44,7 @@ def reversed_text(source: str) -> str:
 
 def open_tour(browser, app_url, size: str, query: str = ""):  # noqa: F811
     """The page at `size` (a phone's with a touch screen, so that taps are taps), opened with `query`."""
-    width, height = SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=size == "phone")
-    context.add_init_script(COUNT_EVENTS)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app_url + query)
-    page.wait_for_selector("#train-button", state="attached")  # (a tour opened at a later step shows its tab)
-    return page
+    return open_page(browser, app_url, size, query, touch=size == "phone", ready="attached")
 
 
 def state(page) -> dict:

@@ -18,16 +18,7 @@ BOTH = ["projector", "phone"]
 
 def open_sized(browser, app_url, size: str):  # noqa: F811
     """The page at `size`; a phone's with a touch screen, so that taps are taps."""
-    if size != "phone":
-        return open_page(browser, app_url, size)
-    width, height = SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True)
-    context.add_init_script(COUNT_EVENTS)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app_url)
-    page.wait_for_selector("#train-button")
-    return page
+    return open_page(browser, app_url, size, touch=size == "phone")
 
 
 @pytest.fixture(params=BOTH)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from . import comparing, decoding, limits
+from . import comparing, decoding, limits, pace
 from .compare_tab import CompareTab
 from .cancel import in_thread
 from .decode_tab import DECODES, DecodeTab
@@ -45,6 +45,39 @@ def declare_api(demo: gr.Blocks, session_state: gr.State, train: TrainTab, decod
                 yield f.loss, f.accuracy, f.status, f.checkpoint, f.metrics, f.session
         except SettingsError as e:
             raise decoding.as_error(e) from None
+
+    def paced(act, request, *args):
+        """/pause, /resume, /one_step, /slow, /change: the sentence, or an error saying why not."""
+        try:
+            return act(request, *args)
+        except SettingsError as e:
+            raise decoding.as_error(e) from None
+
+    @guarded
+    def pause_endpoint(request: gr.Request) -> str:
+        """/pause: hold this session's training before its next step (exactly: /resume goes on as if never paused)."""
+        return paced(pace.pause, request)
+
+    @guarded
+    def resume_endpoint(request: gr.Request) -> str:
+        """/resume: go on from where /pause or /one_step held the run."""
+        return paced(pace.resume, request)
+
+    @guarded
+    def one_step_endpoint(request: gr.Request) -> str:
+        """/one_step: a single update (pausing first); its loss, gradient norm before clipping, learning rate and
+        how the watched answers changed."""
+        return paced(pace.one_step, request)
+
+    @guarded
+    def slow_endpoint(on, request: gr.Request) -> str:
+        """/slow: true, about three steps a second (for narration); false, full speed."""
+        return paced(pace.slow, request, on)
+
+    @guarded
+    def change_endpoint(lr, teacher_forcing, request: gr.Request) -> str:
+        """/change: the learning rate and/or teacher-forcing ratio from the next step (only while paused)."""
+        return paced(pace.change, request, lr, teacher_forcing)
 
     @guarded
     def stop_endpoint(request: gr.Request) -> str:
@@ -100,6 +133,17 @@ def declare_api(demo: gr.Blocks, session_state: gr.State, train: TrainTab, decod
                    session_state], api_name="train", concurrency_limit=limits.MAX_TRAININGS,
           concurrency_id="train", **AS_SENT)
     gr.on([], stop_endpoint, None, train.status, api_name="stop", queue=False, **AS_SENT)
+    gr.on([], pause_endpoint, None, train.status, api_name="pause", queue=False, **AS_SENT)
+    gr.on([], resume_endpoint, None, train.status, api_name="resume", queue=False, **AS_SENT)
+    gr.on([], one_step_endpoint, None, train.status, api_name="one_step", concurrency_id="pace",
+          concurrency_limit=None, **AS_SENT)
+    slow_on = api_only_input("on", {"type": "boolean", "description": "true: a few steps a second; false: full speed"},
+                             True)
+    gr.on([], slow_endpoint, slow_on, train.status, api_name="slow", queue=False, **AS_SENT)
+    lr = api_only_input("lr", {"type": "number", "description": "the learning rate from the next step (or None)"})
+    ratio = api_only_input("teacher_forcing", {"type": "number", "description": "the teacher-forcing ratio from "
+                                                                                "the next step (or None)"})
+    gr.on([], change_endpoint, [lr, ratio], train.status, api_name="change", queue=False, **AS_SENT)
     output = api_only_input("output", {"type": "string"})  # /decode's first value: the output as a string
     strategy = decode.strategy
     gr.on([], decode_endpoint, [decode.source, decode.model_choice, decode.top_k, form["task"], *strategy,

@@ -19,9 +19,11 @@ from .api import declare_api
 from .compare_tab import build_compare_tab
 from .decode_tab import build_decode_tab
 from .links import build_notice, wire_links
+from .map_tab import build_map_tab, declare_map_api
 from .models import load_bundled
 from .page import page_css, page_js
 from .train_tab import build_train_tab
+from .runs_tab import build_runs_tab, declare_runs_api
 from .training import WORKERS
 from .webguard import BodyLimit, guard_inputs
 
@@ -45,13 +47,24 @@ def build_demo() -> gr.Blocks:
                 decode = build_decode_tab(session_state, train.form["task"])
             with gr.Tab("Compare", id="compare", elem_id="compare-tab"):
                 compare = build_compare_tab(session_state)
+            with gr.Tab("Runs", id="runs", elem_id="runs-tab") as runs_tab_item:
+                runs_tab = build_runs_tab(session_state, train)
+            with gr.Tab("Encoder map", id="map", elem_id="map-tab"):
+                encoder_map = build_map_tab(session_state, train.form["task"])
         declare_api(demo, session_state, train, decode, compare)
+        declare_map_api(session_state, encoder_map)
         tour.build_tour(demo, train)  # the guided tour: its panel, and "Show me" setting each step's controls
         wire_links(demo, train, decode, tabs, notice)  # a link's settings as the page loads; Copy link; the file
         # the Decode tab's examples and model line follow whatever may change the session's model
         train.train_event.then(**decode.refresh)
         train.upload.upload(**decode.refresh)
         demo.load(**decode.refresh)
+        runs_tab.make_current_event.then(**decode.refresh)
+        # the Runs tab lists whatever runs the session has when it is opened, and after every training or load
+        runs_tab_item.select(**runs_tab.refresh)
+        train.train_event.then(**runs_tab.refresh)
+        train.upload.upload(**runs_tab.refresh)
+        declare_runs_api(session_state, runs_tab)
 
         def page_closed(request: gr.Request) -> None:
             registry.session_closed(demo, request)

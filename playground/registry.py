@@ -22,6 +22,12 @@ class Active:
     run: Run
     pulled: float = field(default_factory=time.monotonic)  # when the page's stream last asked for more
     why: str | None = None                                 # why it was stopped, when not by the user
+    last_step: int = 0                                     # the step it has reported last
+    singles: list = field(default_factory=list)            # its steps taken one at a time (One step), in order
+    clip: float = 1.0                                      # its gradient clipping, and its task: for their report
+    task: object = None
+    lr: float = 0.0                                        # its learning rate and teacher-forcing ratio (as changed
+    teacher_forcing: float = 1.0                           # while paused)
 
 
 # session_hash -> the training running for that browser session (present only while it runs)
@@ -62,7 +68,7 @@ def keep_sessions_within_memory(now: float | None = None) -> None:
     """Sessions whose browsers never say goodbye (scripts calling the HTTP API) must not pile up: a session
     unused for SESSION_TTL seconds is released; and past SESSIONS_MB in all (models, training states, kept
     decodings and Compare's rows), the least recently used sessions first drop their results (which asking
-    again remakes), then their models. A training session is never released."""
+    again remakes), then the runs they keep beside their current model, then their models. A training session is never released."""
     now = time.monotonic() if now is None else now
     for key, session in list(SESSIONS.items()):
         if key not in RUNNING and now - session.last_used > limits.SESSION_TTL:
@@ -75,6 +81,14 @@ def keep_sessions_within_memory(now: float | None = None) -> None:
         if session.results_bytes():
             before = session.memory_mb()
             session.drop_results()
+            total -= before - session.memory_mb()
+    for session in list(SESSIONS.values()):  # then the runs kept beside anyone's current model
+        if total <= limits.SESSIONS_MB:
+            return
+        if session.runs_bytes():
+            from .runs import drop_old_runs
+            before = session.memory_mb()
+            drop_old_runs(session)
             total -= before - session.memory_mb()
     for key in list(SESSIONS):
         if total <= limits.SESSIONS_MB or len(SESSIONS) <= 1:

@@ -67,6 +67,14 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)  # when a request last used it
     data: DataTask | None = None            # the pairs this session gave (the Task choice "your pairs" trains on)
     data_rows: list[Row] | None = None      # ... as read, before tokens: a change of tokenisation splits them again
+    runs: list = field(default_factory=list)  # its runs, kept side by side (playground.runs.KeptRun), oldest first
+    current_run: int | None = None          # the number of the run whose model is the session's (None: none listed)
+    run_counter: int = 0                    # runs numbered so far
+
+    def runs_bytes(self) -> int:
+        """What its kept runs take besides its current model (their weights, training states and curves)."""
+        from .runs import memory_bytes
+        return memory_bytes(self)
 
     def memory_mb(self) -> float:
         """About what this session holds in memory: its model's weights, its optimizer's state, a snapshot
@@ -76,7 +84,7 @@ class Session:
         size += self.data_bytes()
         for snapshot in {id(s): s for s in (self.snapshot, self.exact_snapshot) if s is not None}.values():
             size += len(snapshot.weights) + len(snapshot.state or b"")
-        return (size + self.results_bytes()) / 1e6
+        return (size + self.results_bytes() + self.runs_bytes()) / 1e6
 
     def data_bytes(self) -> int:
         """What its pairs take: the tokenised pairs, and the rows they were read from (and those of the model's task,
@@ -114,6 +122,7 @@ class Session:
         self.model = self.task = self.snapshot = self.exact_snapshot = self.snapshot_model = self.state = None
         self.decoded = self.compared = self.data = self.data_rows = None
         self.history = History()
+        self.runs, self.current_run = [], None
 
     def drop_downloads(self) -> None:
         if self.folder is not None:
@@ -131,6 +140,7 @@ class Session:
         self.state, self.released, self.last_status = checkpoint.state, None, None
         saved = checkpoint.training.get("train_config")
         self.train_config = saved if isinstance(saved, dict) else None
+        self.current_run = None  # not one of its runs (until it is recorded as one)
 
     def with_own_data(self, task: Task) -> Task:
         """A loaded model's task, with this session's pairs when they are the ones it was trained on (then its

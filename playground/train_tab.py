@@ -4,8 +4,10 @@ accuracy plots, the live preview, and saving or loading a model. Its events are 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from seq2seq import Task, make_spec
 from seq2seq.controls import DATA_TASK
@@ -14,6 +16,7 @@ from seq2seq.data import DataTask
 from . import limits, settings, views
 from .links import ShareBox, build_share_box
 from .page import download, field, message_html, say, scroll_to
+from .pace_box import build_pace_buttons, build_paused_box, wire_pace
 from .pairs import DETECT, EXAMPLES, SUFFIXES, TOKEN_CHOICES, give_pairs, retokenize
 from .gradio_internals import unread_updates
 from .registry import RUNNING, session_key
@@ -54,6 +57,10 @@ class TrainTab:
     share: ShareBox | None = None
     preset_updates: object = None  # (name, values over it, task name, session) -> the updates that choose a preset
     preset_outputs: list | None = None  # ... and the components they update
+    lr_now: gr.components.Component | None = None  # the pace's: the rates to change while paused
+    tf_now: gr.components.Component | None = None
+    show_model: object = None  # (session, sentence, downloads) -> the updates that show the session's model
+    show_outputs: list | None = None  # ... and the components they update
 
 
 def form_field(s: settings.Setting, **kw) -> gr.components.Component:
@@ -141,9 +148,11 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
             with gr.Row(equal_height=True, elem_id="train-controls"):
                 mode = gr.Radio(list(settings.MODES), value="continue", label="When you press Train",
                                 elem_id="train-mode", scale=3, min_width=170)
+                paused_box = build_paused_box()  # while paused, in the mode's place: the rates to change
                 with gr.Row(elem_id="train-buttons"):  # on a phone: a bar fixed at the bottom (Stop never scrolls off)
                     train_button = gr.Button("Train", variant="primary", elem_id="train-button", min_width=70)
-                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop-button", min_width=70)
+                    stop_button = gr.Button("Stop", variant="stop", elem_id="stop-button", min_width=60)
+                    pace_buttons = build_pace_buttons()  # the lab bench: Pause, One step, Slow
             settings_message = gr.HTML("", elem_id="settings-message", visible=False)
             status = gr.Textbox(label="Status", value="Not trained yet: press Train.", interactive=False,
                                 elem_id="train-status", lines=2, max_lines=3)
@@ -317,6 +326,8 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
                        plot_row: gr.update(visible=drawing)}
         except SettingsError as e:
             yield {settings_message: say(str(e))}
+            return
+        yield pace_box.controls(False, False)  # the run is over: Pause and Slow as they start
 
     def frame_outputs(f: Frame) -> dict:
         return {loss_plot: f.loss, accuracy_plot: f.accuracy, status: f.status,
@@ -338,30 +349,41 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
             session, name = read_upload(file, session, request)
         except gr.Error as e:
             return {upload_status: message_html(e.message)}
+        sentence = loaded_sentence(session, name)
+        return {**show_model(session, sentence), upload_status: message_html(sentence, "info")}
+
+    def show_model(session: Session, sentence: str, downloads: bool = False) -> dict:
+        """The session's model (loaded, or a kept run made current) on the Train tab: the form takes its settings
+        (so Train continues it), the plots show its curve, the status says so; with `downloads`, its files."""
         loss, accuracy = plots(session)
         if not session.history.losses:  # a LinePlot draws only the series of its first data: wait for a loss
             loss = None
-        sentence = loaded_sentence(session, name)
         own = isinstance(session.task, DataTask)
-        return {session_state: session, upload_status: message_html(sentence, "info"),
-                **form_updates(form, form_values_of(session)), mode: "continue",
-                loss_plot: loss, accuracy_plot: accuracy,
-                status: f"{sentence} Press Train to continue it from step {session.history.last_step:,}.",
-                empty_plots: gr.update(visible=loss is None and accuracy is None),
-                plot_row: gr.update(visible=loss is not None or accuracy is not None),
-                **task_outputs(session.task, own)}
+        shown = {session_state: session, **form_updates(form, form_values_of(session)), mode: "continue",
+                 loss_plot: loss, accuracy_plot: accuracy,
+                 status: f"{sentence} Press Train to continue it from step {session.history.last_step:,}.",
+                 empty_plots: gr.update(visible=loss is None and accuracy is None),
+                 plot_row: gr.update(visible=loss is not None or accuracy is not None),
+                 **task_outputs(session.task, own)}
+        if downloads:
+            checkpoint_zip, metrics_csv = session.write_downloads(Path(get_upload_folder()))
+            shown.update({checkpoint_file: download(str(checkpoint_zip)), metrics_file: download(str(metrics_csv))})
+        return shown
 
     train_event = train_button.click(
         train_on_page, [session_state, mode, watch], inputs_kwargs=dict(form),
         outputs=[loss_plot, accuracy_plot, status, checkpoint_file, metrics_file, session_state, preview,
-                 settings_message, empty_plots, plot_row],
+                 settings_message, empty_plots, plot_row, *pace_buttons.idle_outputs(paused_box, mode)],
         show_progress_on=[status], js=scroll_to("train-status", 600, 790), concurrency_limit=limits.MAX_TRAININGS,
         concurrency_id="train", **PRIVATE)
     stop_button.click(stop_on_page, None, status, queue=False, **PRIVATE)
-    upload.upload(load_on_page, [upload, session_state],
-                  [session_state, upload_status, *form.values(), mode, loss_plot, accuracy_plot, status, empty_plots,
-                   plot_row, task_note, data_box, watch], **PRIVATE)
+    pace_box = wire_pace(paused_box, pace_buttons, mode, status, settings_message)
+    show_outputs = [session_state, *form.values(), mode, loss_plot, accuracy_plot, status, empty_plots, plot_row,
+                    task_note, data_box, watch, checkpoint_file, metrics_file]
+    upload.upload(load_on_page, [upload, session_state], [*show_outputs, upload_status], **PRIVATE)
     return TrainTab(form, mode, status, loss_plot, accuracy_plot, checkpoint_file, metrics_file, upload,
                     upload_status, train_event, data_upload, paste, source_tokens, target_tokens, data_status,
                     preset=preset, task_outputs=task_outputs, share=share,
-                    preset_updates=preset_updates, preset_outputs=preset_outputs)
+                    preset_updates=preset_updates, preset_outputs=preset_outputs,
+                    lr_now=paused_box.lr, tf_now=paused_box.teacher_forcing, show_model=show_model,
+                    show_outputs=show_outputs)

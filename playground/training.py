@@ -16,11 +16,12 @@ from seq2seq.controls import DATA_TASK
 from seq2seq.data import task_to_dict
 from seq2seq.history import History
 
-from . import limits, settings, views
+from . import limits, pace, runs, settings, views
 from .cost import estimate as estimate_cost, val_size_within
 from .registry import RUNNING, STARTING, STARTING_LOCK, Active, keep_sessions_within_memory, session_key, \
     session_of
 from .sessions import Session
+from .uploads import form_values_of
 from .settings import SettingsError
 from .worker import FINISH_SECONDS, Failed, Finished, Job, Killed, Snapshot, WorkerError, WorkerPool, \
     model_from_weights, weights_bytes
@@ -139,11 +140,12 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
     except WorkerError as e:
         raise SettingsError(f"Training could not start: {e}. Nothing of yours was changed.", "Cannot train") from None
     # started: only now does the session change
-    active = RUNNING[key] = Active(run)
+    active = RUNNING[key] = Active(run, last_step=start, clip=train_config.clip, task=task, lr=train_config.lr,
+                                   teacher_forcing=train_config.teacher_forcing)
     session.released = session.last_status = None
     if not continuing:
         session.model, session.history, session.seconds, session.source = None, History(), 0.0, "trained here"
-        session.state = None
+        session.state = session.current_run = None  # a new model: no kept run's (until it is recorded)
     session.task, session.snapshot, session.snapshot_model, session.snapshot_config = task, None, None, model_config
     session.exact_snapshot = None
     session.train_config = {k: v for k, v in train_config.to_dict().items() if k not in ("val_size", "eval_seconds")}
@@ -155,6 +157,10 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
 
     def frame(status, preview=None) -> Frame:
         loss, accuracy = plots(session)
+        if run.paused and not run.finished and done is None and ended is None:  # One step's report, or paused
+            single = active.singles[-1] if active.singles else None
+            status = pace.step_report(single, active.clip, task) if single and single.step == history.last_step \
+                else pace.paused_line(history.last_step)
         # A LinePlot draws only the colour series present in its first data after None: a new model's plots are
         # None until its first training loss (so they start again with every series of this run, e.g. the seed
         # task's floor), and the accuracy plot until its points span two steps (one step: an axis of 0.000000s)
@@ -168,11 +174,12 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
     def preview(event) -> str | None:
         return views.preview_html(preview_rows(task, watch, event.watch), event.step) if watch else None
 
+    last_time, done, ended, final = time.perf_counter(), None, None, None
+    marks_drawn = len(history.marks)  # settings changed while paused, drawn on the loss plot
     try:
         yield frame(f"Starting ({how}): {views.describe_task(task, markdown=False)}; "
                     f"{views.describe_config(model_config, run.started.parameters)}",
                     views.preview_html(preview_rows(task, watch, None)))
-        last_time, done, ended, final = time.perf_counter(), None, None, None
         unread_since, shown_points, evals_before, latest_preview = None, False, len(history.evals), None
         said_done = False  # the status has said how the run ended (its model is on its way)
         for message in run.messages(stop_grace=limits.STOP_GRACE):
@@ -181,8 +188,11 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
             if isinstance(message, list):
                 for event in message:
                     history.record(event)
-                    if isinstance(event, (EvalEvent, DoneEvent)):
+                    active.last_step = history.last_step
+                    if isinstance(event, (EvalEvent, DoneEvent)) or getattr(event, "single", False):
                         latest_preview = preview(event) or latest_preview
+                    if getattr(event, "single", False):
+                        active.singles.append(event)
                     if isinstance(event, DoneEvent):
                         done = event
             elif isinstance(message, Snapshot):
@@ -201,19 +211,28 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
                     run.stop()
             else:
                 unread_since = None
+            if run.held.seconds(now_m) > limits.HOLD_SECONDS and active.why is None:  # a paused tab left open
+                active.why = f"it was paused or slowed for more than {views.duration(limits.HOLD_SECONDS)}"
+                run.stop()
             if done is not None and final is None and ended is None and not said_done:
                 # the run has ended: say so now; its weights and state (a second for the largest models) follow
                 said_done = True
                 yield frame(done_status(done, start, active), latest_preview)
             now = time.perf_counter()
             first_points = not shown_points and (history.losses or len(history.evals) > evals_before)
-            if done is None and ended is None and (now - last_time >= limits.UPDATE_EVERY or first_points):
+            if len(history.marks) > marks_drawn and done is None and ended is None:
+                # a LinePlot draws only the series of its first data after None: None, then with the mark
+                marks_drawn = len(history.marks)
+                yield Frame(None, gr.skip(), gr.skip(), gr.skip(), gr.skip(), session, gr.skip())
+                last_time = 0.0
+            if done is None and ended is None and (now - last_time >= limits.UPDATE_EVERY or first_points
+                                                   or latest_preview is not None and run.paused):
                 shown_points = shown_points or bool(first_points)
                 elapsed = history.elapsed[-1] if history.elapsed and history.steps[-1] > start else 0.0
                 last_time = now
                 yield frame(views.progress_line(history.last_step, history, eta, elapsed), latest_preview)
                 latest_preview = None
-        yield finish(session, model_config, start, done, ended, final, active, frame, latest_preview)
+        yield finish(session, model_config, start, done, ended, final, active, frame, latest_preview, continuing)
     finally:
         if RUNNING.get(key) is active:
             del RUNNING[key]
@@ -224,8 +243,9 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
 
 
 def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEvent | None, ended,
-           final: Finished | None, active: Active, frame, preview) -> Frame:
-    """The run is over: keep its model in the session, say how it ended, offer the downloads."""
+           final: Finished | None, active: Active, frame, preview, continued: bool = False) -> Frame:
+    """The run is over: keep its model in the session (and as a run: the Runs tab), say how it ended, offer the
+    downloads."""
     if final is not None:
         session.model = model_from_weights(model_config, final.weights)
         session.state = final.state
@@ -243,6 +263,10 @@ def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEv
         how = "exactly from there" if session.state is not None else "from there, with a fresh optimizer"
         status = (f"Stopped: {what}. Kept the model from step {session.history.last_step:,}; press Train to "
                   f"continue it {how}.")
+    if session.model is not None:
+        dropped = runs.record(session, form_values_of(session), continued)
+        if dropped:
+            status += f" {dropped}"
     session.last_status = status
     keep_sessions_within_memory()
     result = frame(status, preview)

@@ -23,7 +23,7 @@ from seq2seq.controls import DATA_TASK
 from seq2seq.data import DataSpec
 from seq2seq.tasks import SPECIALS, Task, TaskSpec
 
-from . import limits, settings, views
+from . import limits, runs, settings, views
 from .budget import size_text
 from .cost import estimate as estimate_cost
 from .models import describe_model
@@ -221,6 +221,7 @@ def read_upload(payload: Any, session, request: gr.Request) -> tuple[Session, st
         release_upload(path)
     session = session_of(session, request)
     session.adopt(checkpoint, f"uploaded {name}")
+    runs.record(session, form_values_of(session), False, name=f"loaded {name}")  # a run too: beside the others
     return session, name
 
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Iterator
 
+from seq2seq.pacing import Held
+
 NICE = 10              # workers run at this CPU priority (higher = yields to the server)
 BATCH_SECONDS = 0.1    # step events are sent in batches about this often
 STOP_WITHIN = 0.5      # after a stop, a run evaluates its last weights only if that fits in this (train()'s stop_within)
@@ -113,6 +115,7 @@ def _run_job(conn: Connection) -> None:
     from seq2seq import build_model, count_parameters
     from seq2seq.builder import from_config
     from seq2seq.data import task_from_dict
+    from seq2seq.pacing import Pace
     from seq2seq.training import DoneEvent, EvalEvent, TrainState, train
 
     torch.set_num_threads(1)
@@ -139,11 +142,12 @@ def _run_job(conn: Connection) -> None:
         conn.send(Snapshot(job.start_step, weights_bytes(model)))
 
     stop = threading.Event()
+    pace = Pace()
 
-    def listen() -> None:  # "stop" from the caller, or the caller gone: either way, stop
+    def listen() -> None:  # "stop" from the caller, or the caller gone: either way, stop; and the pace's messages
         try:
-            while conn.recv() != "stop":
-                pass
+            while (message := conn.recv()) != "stop":
+                pace.apply(message)
         except (EOFError, OSError):
             pass
         stop.set()
@@ -178,17 +182,18 @@ def _run_job(conn: Connection) -> None:
     try:
         for event in train(model, task, train_config, stop, start_step=job.start_step,
                            eval_at_start=job.eval_at_start, state=state, watch=job.watch,
-                           stop_within=STOP_WITHIN):
+                           stop_within=STOP_WITHIN, pace=pace):
             with lock:
                 pending.append(event)
             now = time.monotonic()
-            if isinstance(event, (EvalEvent, DoneEvent)) or now - last_sent[0] >= BATCH_SECONDS:
+            single = getattr(event, "single", False)  # a step asked for while paused: shown at once
+            if isinstance(event, (EvalEvent, DoneEvent)) or single or now - last_sent[0] >= BATCH_SECONDS:
                 send_pending()
             if isinstance(event, DoneEvent):
                 ended.set()
                 send(Finished(weights_bytes(model), state.to_bytes()))
                 return
-            if job.snapshot_seconds and now - last_snapshot >= job.snapshot_seconds:
+            if job.snapshot_seconds and (now - last_snapshot >= job.snapshot_seconds or single):
                 # the state too (Adam's moments: twice the weights), with every snapshot of a small model, and
                 # every STATE_SECONDS for a large one (a few percent of its time)
                 with_state = parameters <= STATE_ALWAYS_PARAMETERS or now - last_state >= STATE_SECONDS
@@ -387,19 +392,35 @@ class Run:
     def __post_init__(self) -> None:
         self.base_rss_mb = _rss_mb(self.pid) or 0.0
         self.finished = False
+        self.paused, self.slowed, self.held = False, None, Held()  # its pace, as asked for, and the time held
+        self._send_lock = threading.Lock()  # the page's buttons send from their own threads
 
     @property
     def pid(self) -> int:
         return self.started.pid
 
+    def pace(self, message: Any) -> None:
+        """"pause", "resume", "step" (one step, paused), ("slow", steps a second or None) or ("change", {"lr": ...,
+        "teacher_forcing": ...}) for the run's pace (seq2seq.pacing.Pace.apply). Its deadline does not count the
+        time it is held (paused or slowed)."""
+        if isinstance(message, tuple) and message[0] == "slow":
+            self.slowed = message[1]
+        self.paused = message in ("pause", "step") or (self.paused and message != "resume")
+        self._send(message)
+        self.held.set(self.paused or self.slowed is not None)
+
+    def _send(self, message: Any) -> None:
+        try:
+            with self._send_lock:
+                self.conn.send(message)
+        except OSError:
+            pass
+
     def stop(self) -> None:
         """Ask the run to stop after its current step (it then evaluates and ends)."""
         if self.stop_time is None:
             self.stop_time = time.monotonic()
-        try:
-            self.conn.send("stop")
-        except OSError:
-            pass
+        self._send("stop")
 
     def kill(self) -> None:
         try:
@@ -450,7 +471,7 @@ class Run:
             if now - self.ended_at <= FINISH_SECONDS:
                 return None
             return Killed("finish", "it did not send its model")
-        if self.deadline is not None and now - self.start_time > self.deadline:
+        if self.deadline is not None and now - self.start_time - self.held.seconds(now) > self.deadline:
             return Killed("deadline", f"it ran past its time limit of {self.deadline:.0f} s")
         if self.stop_time is not None and now - self.stop_time > stop_grace:
             return Killed("stop", "it did not stop when asked")

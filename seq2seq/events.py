@@ -33,6 +33,12 @@ class StepEvent(_Event):
     elapsed: float
     event: str = "step"
     teacher_forcing: float | None = None  # the teacher-forcing ratio this step trained with (None: not reported)
+    grad_norm: float | None = None  # the gradients' norm before clipping (None: not reported)
+    lr: float | None = None         # the learning rate this step used
+    single: bool = False            # a single step asked for while paused (seq2seq.pacing)
+    watch_before: list[str] | None = None  # ... the watched sources' outputs before it
+    watch: list[str] | None = None         # ... and after it
+    changed: str | None = None      # settings changed while paused that apply from this step ("learning rate 0.001")
 
 
 @dataclass

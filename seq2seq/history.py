@@ -48,6 +48,8 @@ class History:
     smoothed: list[float] = field(default_factory=list)  # the loss's moving average, one per step
     offset: int = 0  # the step a loaded model had reached, when its curve is unknown
     ratios: list[float] = field(default_factory=list)  # the teacher-forcing ratio of each step (NaN: not known)
+    marks: list[tuple[int, str]] = field(default_factory=list)  # (step, what changed after it): settings changed
+                                                                 # while paused (seq2seq.pacing), for the curve
 
     @property
     def last_step(self) -> int:
@@ -60,6 +62,8 @@ class History:
             self.elapsed.append(event.elapsed)
             self.smoothed.append(self._smooth(event.loss))
             self.ratios.append(_number(event.teacher_forcing))
+            if getattr(event, "changed", None):
+                self.marks.append((event.step - 1, event.changed))
         elif isinstance(event, (EvalEvent, DoneEvent)):
             if isinstance(event, DoneEvent) and self.steps and self.steps[-1] > event.step:
                 self.truncate(event.step)  # training went back to earlier weights (it diverged)
@@ -74,6 +78,7 @@ class History:
         keep = bisect.bisect_right(self.steps, step)
         del self.steps[keep:], self.losses[keep:], self.elapsed[keep:], self.ratios[keep:]
         self.evals = [e for e in self.evals if e.step <= step]
+        self.marks = [m for m in self.marks if m[0] < step]
         self.smoothed = []
         for loss in self.losses:
             self.smoothed.append(self._smooth(loss))

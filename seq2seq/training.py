@@ -21,7 +21,7 @@ import math
 import random
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
@@ -32,6 +32,7 @@ from .config import TrainConfig
 from .decode import Interrupted, decode_batch, default_max_len, evaluating, exact_and_token_hits
 from .common import sequence_loss
 from .model import Seq2Seq
+from .pacing import Pace
 from .events import DoneEvent, EvalEvent, Metrics, StepEvent, TrainEvent  # noqa: F401 - also exported here
 from .tasks import MAX_SOURCE_TOKENS, NEVER_CHOSEN_IDS, PAD_ID, VALIDATION_SEED, Batch, Example, Task, make_batch, \
     validation_set  # noqa: F401 - also exported here
@@ -451,7 +452,7 @@ def _fmt(x: float) -> str:
 def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event | None = None,
           *, start_step: int = 0, eval_at_start: bool = False, state: TrainState | None = None,
           watch: Sequence[Sequence[str]] = (), stop_within: float | None = None,
-          clock: Callable[[], float] = time.perf_counter) -> Iterator[TrainEvent]:
+          clock: Callable[[], float] = time.perf_counter, pace: Pace | None = None) -> Iterator[TrainEvent]:
     """Train `model` in place on `task`, yielding events. Step numbers continue from `start_step`.
 
     state: the generators, Adam's moments and learning-rate factor to go on from (None: a fresh state
@@ -486,12 +487,26 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
     (Kept.better_than), the state keeps the last weights, and the DoneEvent's figures are the kept
     model's; when it went back, an EvalEvent of the last weights comes first, for the curve. Weights that
     were never evaluated (a run stopped before it could) are no candidate: the model goes back to the
-    best evaluated ones, and the state keeps the last weights, so continuing is exact all the same."""
+    best evaluated ones, and the state keeps the last weights, so continuing is exact all the same.
+
+    pace: pause, one step and slow, from another thread (seq2seq.pacing). The time it holds the run is left out of
+    `clock` (the time budget and the evaluation rhythm count training only), and nothing random is drawn meanwhile,
+    so a paused run trains exactly as an unpaused one. A step taken with Pace.one_step() is a StepEvent with
+    `single` True and the watched sources' outputs before and after it; settings changed while paused (its learning
+    rate, its teacher-forcing ratio) apply from the next step, and that step's StepEvent carries `changed`.
+    Every StepEvent reports the gradient norm before clipping and the learning rate it used."""
     config.validate()
     if stop_within is not None and not (math.isfinite(stop_within) and stop_within >= 0):
         raise ValueError(f"stop_within must be a number of seconds >= 0, got {stop_within!r}")
     state = TrainState.fresh(config.seed) if state is None else state
     state.check(model)
+    if pace is not None:  # the time the run is held (paused, or slowed) is not the run's
+        raw_clock = clock
+
+        def clock() -> float:
+            return raw_clock() - pace.held_seconds
+    stop_set = stop.is_set if stop is not None else (lambda: False)
+    lr_set = config.lr_decay or config.warmup  # the optimizer's rate is set at every step
     watched = _watch_batch(task, watch)
     val_examples = validation_set(task, config.val_size)
     params = dict(model.named_parameters())
@@ -710,6 +725,20 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
             if config.time_budget is not None and elapsed + step_seconds + eval_took >= config.time_budget:
                 yield from done("time_budget", f"used the time budget of {config.time_budget:g} s")
                 return
+            single, change = False, None
+            if pace is not None:
+                single, change = pace.wait(stop_set)
+                if stop_set():
+                    yield from stopped()
+                    return
+                unset_at = clock()
+                if change is not None:  # from this step on
+                    config = replace(config, **{k: v for k, v in (("lr", change.lr),
+                                                                  ("teacher_forcing", change.teacher_forcing))
+                                                if v is not None})
+                    config.validate()
+                    lr_set = True
+            before = _watch_outputs(model, task, watched) if single else None
             begun = clock()
 
             examples = task.examples(state.batches, config.batch_size, held_out=False, one_length=True)
@@ -728,7 +757,7 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                 yield from diverged(f"the loss exploded to {_fmt(loss_value)}, more than {DIVERGENCE_FACTOR:g} × "
                                f"{_fmt(start_loss)}")
                 return
-            if config.lr_decay or config.warmup:  # polishing at a lower rate often wins the last percent
+            if lr_set:  # polishing at a lower rate often wins the last percent
                 for group in optimizer.param_groups:
                     group["lr"] = config.lr * factor(step - start_step) * warm(step)
             optimizer.zero_grad(set_to_none=True)
@@ -744,7 +773,10 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
             state.tf_progress = 0.0 if config.tf_schedule == "constant" else progress(step - start_step)
             now = clock()
             step_seconds = now - begun
-            yield StepEvent(step, loss_value, now - started, teacher_forcing=ratio)
+            yield StepEvent(step, loss_value, now - started, teacher_forcing=ratio, grad_norm=grad_norm,
+                            lr=float(optimizer.param_groups[0]["lr"]), single=single,
+                            watch_before=before, watch=_watch_outputs(model, task, watched) if single else None,
+                            changed=change.describe() if change is not None else None)
 
             if step - evaluated_step >= config.eval_every or (config.eval_seconds is not None and clock() - evaluated_at
                                                               >= max(config.eval_seconds, EVAL_WAIT * eval_took)):

@@ -15,12 +15,12 @@ from .common import RIGHT, WRONG, _mark, esc, md
 if TYPE_CHECKING:  # types only: the page is built without torch
     from seq2seq.history import History
 
-LOSS_SERIES = ("each step", "smoothed", "held-out", "floor")
+LOSS_SERIES = ("each step", "smoothed", "held-out", "floor", "changed")  # changed: settings changed while paused
 # held-out exact match; token accuracy with teacher forcing off ("free": the model's own guesses fed back) and on
 # ("forced": the right previous token fed, as the training loss sees it); the teacher-forcing ratio training is at.
 # Short: a LinePlot's legend is one row, cut at the plot's edge, and these four just fit on a phone (330 px)
 ACCURACY_SERIES = ("exact match", "free", "forced", "ratio")
-LOSS_COLOURS = dict(zip(LOSS_SERIES, ("#c7d2fe", "#4338ca", "#f59e0b", "#64748b")))
+LOSS_COLOURS = dict(zip(LOSS_SERIES, ("#c7d2fe", "#4338ca", "#f59e0b", "#64748b", "#dc2626")))
 ACCURACY_COLOURS = dict(zip(ACCURACY_SERIES, ("#15803d", "#0ea5e9", "#a855f7", "#94a3b8")))
 
 
@@ -38,6 +38,11 @@ def loss_frame(history: History, max_points: int = 300, log: bool = False,
     if floor:
         first, last = min(r[0] for r in rows), max(r[0] for r in rows)
         rows += [(first, floor, LOSS_SERIES[3]), (last, floor, LOSS_SERIES[3])]
+    if history.marks:  # a vertical line at each: up from the axis and back (the line runs on along the axis)
+        values = [r[1] for r in rows if math.isfinite(r[1]) and r[1] > 0]
+        low, high = (min(values) if log else 0.0), max(values)
+        for step, _ in sorted(history.marks):
+            rows += [(step, low, LOSS_SERIES[4]), (step, high, LOSS_SERIES[4]), (step, low, LOSS_SERIES[4])]
     frame = pd.DataFrame([r for r in rows if math.isfinite(r[1])], columns=["step", "loss", "series"])
     if log:
         frame["loss"] = frame["loss"].clip(lower=1e-6).map(math.log10)

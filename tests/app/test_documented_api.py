@@ -158,9 +158,13 @@ REQUIRED = object()
 
 def test_the_parameter_tables_and_signatures_are_the_endpoints_parameters(server):
     tables = parameter_tables()
-    assert sorted(tables) == ["/compare", "/data", "/decode", "/train", "/what_if"], sorted(tables)
+    assert sorted(tables) == ["/change", "/compare", "/data", "/decode", "/encoder_map", "/train", "/what_if"], \
+        sorted(tables)
     endpoints = client(server.url).view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert sorted(endpoints) == sorted(["/data", "/train", "/stop", "/load", "/decode", "/what_if", "/compare"])
+    documented = re.findall(r"`(/\w+)`", API_MD.split("## Examples")[0])  # the first paragraph names them all
+    assert sorted(endpoints) == sorted(documented) == sorted(
+        ["/data", "/train", "/stop", "/load", "/decode", "/what_if", "/compare", "/encoder_map", "/pause", "/resume",
+         "/one_step", "/slow", "/change", "/runs", "/make_current", "/rename_run", "/delete_run"])
     for endpoint, documented in tables.items():
         actual = [(p["parameter_name"], p["parameter_default"] if p["parameter_has_default"] else REQUIRED)
                   for p in endpoints[endpoint]["parameters"]]

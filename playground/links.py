@@ -38,7 +38,7 @@ MAX_QUERY = 2000        # characters of a link's query (as encoded): a longer on
 MAX_FILE_BYTES = 4096   # a settings file (every setting, indented, is about 600 bytes)
 MAX_NAMED = 6           # ignored parameters the notice names, then "and N more"
 SILENT = ("tour", "presenter")  # the guided tour's parameters: not ours to read or to report
-TABS = ("train", "decode", "compare")
+TABS = ("train", "decode", "compare", "runs", "map")  # the tabs' ids (playground/demo.py)
 LENGTHS = ("min_len", "max_len")
 # the Decode tab's controls in a link: its name -> the row of DECODING (the decode seed is `sample_seed` there:
 # `seed` is the Train tab's)

@@ -106,9 +106,9 @@ def pick_model(choice: str, train_task: str, session: Session | None,
                request: gr.Request | None) -> tuple[Seq2Seq, Task, str]:
     """(model, task, sentence saying which model) for a model choice. "Automatic" uses a model for the Train
     tab's task: the session's own when it learns that task, else the bundled one."""
-    if choice not in CHOICE_VALUES:
+    if not isinstance(choice, str) or choice not in CHOICE_VALUES:  # (a list sent by a script is unhashable)
         raise problem("Model must be one of the menu's choices.", "Unknown model")
-    if train_task not in TASK_NAMES and train_task != DATA_TASK:
+    if not isinstance(train_task, str) or (train_task not in TASK_NAMES and train_task != DATA_TASK):
         raise problem(f"Task must be one of {', '.join(TASK_NAMES)} or {DATA_TASK}.", "Unknown task")
     session = checked(session)
     training = session is not None and session_key(request) in RUNNING and session.snapshot is not None

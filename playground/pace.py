@@ -76,6 +76,10 @@ def change(request: gr.Request | None, lr=None, teacher_forcing=None) -> str:
         raise SettingsError("Give a learning rate or a teacher-forcing ratio to change.", "Nothing to change")
     values = {name: float(number(limits.SETTINGS[name], value)) for name, value in given.items()}
     active = running(request)
+    values = {name: value for name, value in values.items() if value != getattr(active, name)}  # what changes
+    if not values:
+        raise SettingsError(f"Nothing changes: the run already uses learning rate {active.lr:g} and teacher forcing "
+                            f"{active.teacher_forcing:g}.", "Nothing to change")
     if not active.run.paused:
         raise SettingsError("Pause first: the learning rate and teacher forcing change only while paused, from the "
                             "next step.", "Pause first")

@@ -41,20 +41,20 @@ class PaceButtons:
 def build_paused_box() -> PausedBox:
     """Shown while paused, in the mode's place (so nothing on the page moves)."""
     d = settings.PRESETS[settings.DEFAULT_PRESET]
-    with gr.Column(visible=False, scale=3, min_width=170, elem_id="paused-box") as column:
+    with gr.Column(visible=False, scale=3, min_width=320, elem_id="paused-box") as column:
         with gr.Row(equal_height=True, elem_id="paused-settings"):
-            lr, teacher_forcing = (gr.Number(d[name], label=limits.SETTINGS[name].short, min_width=80,
+            lr, teacher_forcing = (gr.Number(d[name], label=limits.SETTINGS[name].short, min_width=width,
                                              minimum=limits.SETTINGS[name].low, maximum=limits.SETTINGS[name].high,
                                              elem_id=f"paused-{name.replace('_', '-')}")
-                                   for name in ("lr", "teacher_forcing"))
-            apply = gr.Button("Apply", elem_id="apply-change", min_width=60)
+                                   for name, width in (("lr", 115), ("teacher_forcing", 135)))
+            apply = gr.Button("Apply", elem_id="apply-change", min_width=56)
     return PausedBox(column, lr, teacher_forcing, apply)
 
 
 def build_pace_buttons() -> PaceButtons:
-    return PaceButtons(gr.Button(PAUSE, elem_id="pause-button", min_width=90),
-                       gr.Button("One step", elem_id="step-button", min_width=90),
-                       gr.Button(SLOW, elem_id="slow-button", min_width=90))
+    return PaceButtons(gr.Button(PAUSE, elem_id="pause-button", min_width=60),
+                       gr.Button("One step", elem_id="step-button", min_width=60),
+                       gr.Button(SLOW, elem_id="slow-button", min_width=60))
 
 
 @dataclass

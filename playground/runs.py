@@ -28,6 +28,7 @@ RUN_COLOURS = ("#4338ca", "#ea580c", "#15803d", "#db2777", "#0891b2", "#a16207")
 MAX_NAME = 40  # characters of a run's name
 TABLE_COLUMNS = ("run", "name", "exact match", "best step", "steps", "time, s", "parameters",
                  "differs from the first run")
+COLUMN_WIDTHS = ["56px", "170px", "95px", "85px", "70px", "75px", "105px", "240px"]  # a phone scrolls it inside
 
 
 class RunError(ValueError):

@@ -41,7 +41,7 @@ def build_runs_tab(session_state: gr.State, train: TrainTab) -> RunsTab:
     gr.Markdown(INTRO, elem_id="runs-intro")
     message = gr.HTML("", elem_id="runs-message", visible=False)
     table = gr.Dataframe(headers=list(runs.TABLE_COLUMNS), interactive=False, wrap=True, elem_id="runs-table",
-                         max_height=260, show_search="none")
+                         max_height=260, show_search="none", column_widths=runs.COLUMN_WIDTHS)
     with gr.Row(elem_id="runs-plots"):
         loss_plot = gr.LinePlot(None, x="step", y="loss", color="run", title="Training loss (smoothed)",
                                 elem_id="runs-loss", height=200, min_width=280, x_axis_format="d")

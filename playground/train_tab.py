@@ -147,7 +147,7 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         with gr.Column(scale=7, min_width=320, elem_id="train-results"):
             with gr.Row(equal_height=True, elem_id="train-controls"):
                 mode = gr.Radio(list(settings.MODES), value="continue", label="When you press Train",
-                                elem_id="train-mode", scale=3, min_width=170)
+                                elem_id="train-mode", scale=3, min_width=320)
                 paused_box = build_paused_box()  # while paused, in the mode's place: the rates to change
                 with gr.Row(elem_id="train-buttons"):  # on a phone: a bar fixed at the bottom (Stop never scrolls off)
                     train_button = gr.Button("Train", variant="primary", elem_id="train-button", min_width=70)
@@ -155,7 +155,7 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
                     pace_buttons = build_pace_buttons()  # the lab bench: Pause, One step, Slow
             settings_message = gr.HTML("", elem_id="settings-message", visible=False)
             status = gr.Textbox(label="Status", value="Not trained yet: press Train.", interactive=False,
-                                elem_id="train-status", lines=2, max_lines=3)
+                                elem_id="train-status", lines=2, max_lines=5)
             empty_plots = gr.Markdown(EMPTY_PLOTS, elem_id="empty-plots")
             with gr.Row(visible=False, elem_id="plots") as plot_row:
                 loss_plot = gr.LinePlot(None, x="step", y="loss", color="series", title="Loss",
@@ -374,7 +374,7 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         train_on_page, [session_state, mode, watch], inputs_kwargs=dict(form),
         outputs=[loss_plot, accuracy_plot, status, checkpoint_file, metrics_file, session_state, preview,
                  settings_message, empty_plots, plot_row, *pace_buttons.idle_outputs(paused_box, mode)],
-        show_progress_on=[status], js=scroll_to("train-status", 600, 790), concurrency_limit=limits.MAX_TRAININGS,
+        show_progress_on=[status], js=scroll_to("train-controls", 700, 790), concurrency_limit=limits.MAX_TRAININGS,
         concurrency_id="train", **PRIVATE)
     stop_button.click(stop_on_page, None, status, queue=False, **PRIVATE)
     pace_box = wire_pace(paused_box, pace_buttons, mode, status, settings_message)

@@ -162,7 +162,7 @@ def test_the_parameter_tables_and_signatures_are_the_endpoints_parameters(server
         sorted(tables)
     endpoints = client(server.url).view_api(print_info=False, return_format="dict")["named_endpoints"]
     documented = re.findall(r"`(/\w+)`", API_MD.split("## Examples")[0])  # the first paragraph names them all
-    assert sorted(endpoints) == sorted(documented) == sorted(
+    assert sorted(endpoints) == sorted(set(documented)) == sorted(
         ["/data", "/train", "/stop", "/load", "/decode", "/what_if", "/compare", "/encoder_map", "/pause", "/resume",
          "/one_step", "/slow", "/change", "/runs", "/make_current", "/rename_run", "/delete_run"])
     for endpoint, documented in tables.items():

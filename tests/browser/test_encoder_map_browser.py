@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from tests.browser.test_browser import open_tab as shared_open_tab
 from tests.browser.test_browser import (  # noqa: F401 - browser: the fixture
     browser,
     choose,
@@ -25,14 +26,7 @@ DOCS = {"projector": ROOT / "docs" / "encoder-map.png", "phone": ROOT / "docs" /
 
 
 def open_tab(page, name: str) -> None:
-    """Open one of the page's tabs by its tab, or on a narrow screen from the tabs' "More tabs" menu ("⋯")."""
-    tab = page.locator("#tabs > .tab-wrapper [role=tablist] [role=tab]", has_text=name)
-    if tab.count() and tab.first.is_visible():
-        tab.first.click()
-    else:
-        page.locator("#tabs .overflow-menu > button").first.click()
-        page.locator("#tabs .overflow-dropdown button", has_text=name).first.click()
-    wait_until(lambda: page.is_visible("#map-button"), f"the {name} tab open", 10)
+    shared_open_tab(page, name, "#map-button")
 
 
 def marks(page) -> int:

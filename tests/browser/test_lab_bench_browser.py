@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.browser.test_browser import open_tab as shared_open_tab
 from tests.browser.test_browser import (  # noqa: F401 - browser: the fixture
     browser,
     drawn_lines,
@@ -60,15 +61,7 @@ def save(page, what: str, size: str) -> None:
 
 
 def open_tab(page, name: str) -> None:
-    """Open one of the page's tabs by its tab, or on a narrow screen from the tabs' "More tabs" menu ("⋯")."""
-    tab = page.locator("#tabs > .tab-wrapper [role=tablist] [role=tab]", has_text=name)
-    if tab.count() and tab.first.is_visible():
-        press(page, f"#tabs > .tab-wrapper [role=tablist] [role=tab]:has-text('{name}')")
-    else:
-        press(page, "#tabs .overflow-menu > button")
-        press(page, f"#tabs .overflow-dropdown button:has-text('{name}')")
-    shown = {"Runs": "#runs-table", "Train": "#train-status"}[name]
-    wait_until(lambda: page.is_visible(shown), f"the {name} tab open", 10)
+    shared_open_tab(page, name, {"Runs": "#runs-table", "Train": "#train-status"}[name])
 
 
 def pick(page, elem_id: str, option: str) -> None:

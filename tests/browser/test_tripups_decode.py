@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser.test_browser import (BEST, COUNT_EVENTS, SIZES, browser, choose, decode, in_view,  # noqa: F401
+from tests.browser.test_browser import (BEST, COUNT_EVENTS, SIZES, browser, choose, decode, in_view, open_tab,  # noqa: F401
                                         open_page, page_fits_its_width, screenshot, selected_view,
                                         wait_for_what_if)
 from tests.helpers import wait_until
@@ -214,7 +214,7 @@ def test_tapping_a_beam_tree_node_shows_what_hovering_shows(sized):
 
 def test_the_compare_legend_names_both_models_whole(sized):
     size, page = sized
-    page.get_by_role("tab", name="Compare").click()
+    open_tab(page, "Compare", "#compare-button")
     page.click("#compare-button")  # the default pair: the bundled reverse model without and with attention
     page.wait_for_selector("#compare-b-body", timeout=120_000)
     labels = page.locator("#by-length-plot .role-legend-label text")
@@ -239,7 +239,7 @@ def test_the_compare_legend_names_both_models_whole(sized):
 @pytest.mark.parametrize("tab", ["Decode", "Compare"])
 def test_dropdown_text_ends_before_its_arrow(sized, tab):
     size, page = sized
-    page.get_by_role("tab", name=tab).click()
+    open_tab(page, tab, f"#{tab.lower()}-tab")
     menus = page.locator(f"#{tab.lower()}-tab [role=combobox]:visible")
     wait_until(lambda: menus.count() >= 2, f"the {tab} tab's menus", 5)
     for i in range(menus.count()):

@@ -31,6 +31,7 @@ bench: $(VENV)/.dev
 	$(PY) tools/benchdoc.py library -- $(PY) -m seq2seq.bench --only 1b,2,3,4,5,6,7
 	$(PY) tools/benchdoc.py dates -- $(PY) -m seq2seq.bench --only 8
 	$(PY) tools/benchdoc.py presets -- $(PY) -m seq2seq.bench --only 9
+	$(PY) tools/benchdoc.py lab -- $(PY) -m seq2seq.bench --only 10
 	$(PY) tools/bench_app.py
 
 # The load test (loopback only, 3–4 minutes a run; REPEAT=5 runs it five times, each against a fresh server):

@@ -28,9 +28,15 @@ Prints, from one run on this machine (so ratios are fair even on a noisy, shared
    the kept model's exact match, beside reverse's time in 1; both times also in CPU seconds of the one training
    thread (near a quiet machine's wall clock on a loaded one); writes the medians to playground/preset_times.json
    (PRESET_TIMES), which the app reads to say how long each preset takes (not with --quick).
+10. the lab bench's costs: training with a Pace that is never paused against without one (interleaved repeats of
+   300 steps of reverse's default, the ratio of their medians); the encoder map (context_map, 300 sources) of each
+   bundled reverse model; and the bytes one kept run holds (weights + training state) for the largest model the
+   form allows (LSTM, emb 256, hidden 512, 4 layers, additive attention, bidirectional), six of them, and the
+   growth of this process's peak memory while six are kept.
 Targets on 2 quiet cores: (1) <= 20 s; (1b) <= 5 s Enter to exit, training within 1.2x the reference's;
 (2) >= 3x; (3) <= 1 ms per sequence; (5) never below 97% after 99%; (6) <= 20 s of training;
-(7) <= 1 ms, <= 2 ms, <= 5 ms; (8) <= 60 s; (9) the Transformer preset at 99% within 15 s of training.
+(7) <= 1 ms, <= 2 ms, <= 5 ms; (8) <= 60 s; (9) the Transformer preset at 99% within 15 s of training;
+(10) pacing within 1.05x, a map within 1 s.
 """
 from __future__ import annotations
 
@@ -57,6 +63,7 @@ from .__main__ import CLI_LR, CLI_STEPS, TARGET_EVAL_SECONDS
 from .config import ModelConfig, TrainConfig
 from .decode import Forced, beam_search, evaluating, greedy_decode, greedy_decode_batch
 from .builder import build_model
+from .common import count_parameters
 from .common import sequence_loss
 from .model import Seq2Seq
 from .tasks import Task, make_batch, make_spec, validation_set
@@ -439,6 +446,56 @@ def main() -> None:
         print(f"7. decoding a 10-token source: greedy, bundled reverse RNN {rnn:.2f} ms (target <= 1 ms); greedy, "
               f"Transformer d_model 64, 2 layers, 4 heads, cached, 11 steps {cached:.2f} ms (<= 2 ms); beam 5, "
               f"bundled reverse RNN {beam:.2f} ms (<= 5 ms)", flush=True)
+
+    if wanted("10"):
+        lab_bench(task, repeats=1 if args.quick else 3)
+
+
+def lab_bench(task: Task, repeats: int) -> None:
+    """Item 10: what Pause / One step / Slow, the encoder map and the kept runs cost."""
+    from .checkpoint import load_checkpoint
+    from .encoder_map import context_map
+    from .pacing import Pace
+    from .training import TrainState
+
+    def run(pace) -> float:
+        model = build_model(ModelConfig(len(task.vocab), len(task.vocab)), seed=0)
+        begun = time.perf_counter()
+        for _ in train(model, task, TrainConfig(steps=300, eval_every=1000, val_size=50), pace=pace):
+            pass
+        return time.perf_counter() - begun
+
+    plain, paced = [], []
+    for _ in range(repeats):  # interleaved: the machine's load falls on both alike
+        plain.append(run(None))
+        paced.append(run(Pace()))
+    ratio = statistics.median(paced) / statistics.median(plain)
+    print(f"10. pacing: 300 steps of reverse's default with a Pace never paused {statistics.median(paced):.2f} s, "
+          f"without {statistics.median(plain):.2f} s: {ratio:.3f}x   target <= 1.05x", flush=True)
+    for name in ("reverse", "reverse-attention", "reverse-transformer"):
+        folder = ROOT / "checkpoints" / name
+        if not folder.exists():
+            continue
+        checkpoint = load_checkpoint(folder)
+        context_map(checkpoint.model, checkpoint.task, n=300)  # warm
+        took = median_ms(lambda: context_map(checkpoint.model, checkpoint.task, n=300), 5)
+        print(f"10. encoder map of bundled {name}, 300 sources: {took:.0f} ms   target <= 1000 ms", flush=True)
+    largest = ModelConfig(len(task.vocab), len(task.vocab), emb_dim=256, hidden_dim=512, n_layers=4,
+                          attention="additive", bidirectional=True)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kept = []
+    for seed in range(6):  # six runs kept, each its weights and a training state with Adam's moments
+        model = build_model(largest, seed=seed)
+        state = TrainState.fresh(seed)
+        for _ in train(model, task, TrainConfig(steps=1, batch_size=2, val_size=2, eval_every=1000), state=state):
+            pass
+        kept.append((model, state.to_bytes()))
+    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    one = 4 * count_parameters(kept[0][0]) + len(kept[0][1])
+    print(f"10. a kept run of the largest model the form allows ({count_parameters(kept[0][0]):,} parameters): "
+          f"{one / 1e6:.0f} MB (weights and training state), six {6 * one / 1e6:.0f} MB; this process's peak grew "
+          f"{grew:.0f} MB while building and keeping six (the app counts them in SEQ2SEQ_SESSIONS_MB, default "
+          f"1000, and drops kept runs before anyone's model)", flush=True)
 
 
 if __name__ == "__main__":

@@ -59,13 +59,13 @@ def build_runs_tab(session_state: gr.State, train: TrainTab) -> RunsTab:
     plot_outputs = [loss_plot, accuracy_plot]
     outputs = [table, overlay, choice, name, message, *plot_outputs]
 
-    def view(session, ticked=None, chosen=None, said: str | None = None, kind: str = "info"):
+    def view(session, chosen=None, said: str | None = None, kind: str = "info"):
         """The tab's updates for the session's runs: two, the plots None first (a LinePlot draws only the colour
         series of its first data), then drawn."""
         session = session if isinstance(session, Session) else None
         kept = session.runs if session is not None else []
         labels = [r.label for r in kept]
-        ticked = labels if ticked is None else [t for t in ticked if t in labels]
+        ticked = [r.label for r in kept if r.number not in session.hidden_runs]  # a new run is ticked
         run = next((r for r in kept if r.label == chosen), None) or (runs.current(session) if session else None) \
             or (kept[-1] if kept else None)
         text = said or ("" if kept else NO_RUNS.replace("**", ""))
@@ -79,15 +79,17 @@ def build_runs_tab(session_state: gr.State, train: TrainTab) -> RunsTab:
                accuracy_plot: gr.update(value=accuracy, color_map=colours)}
 
     @guarded
-    def show(session, ticked=None):
-        yield from view(checked(session), ticked)
+    def show(session):
+        yield from view(checked(session))
 
     @guarded
     def ticked_changed(session, ticked):
         session = checked(session)
+        if session is not None:  # remembered by number: a renamed run stays as it was ticked
+            session.hidden_runs = {r.number for r in session.runs if r.label not in (ticked or [])}
         loss, accuracy = runs.overlay(session, ticked) if session is not None else (None, None)
         colours = runs.colour_map(session) if session is not None else {}
-        yield {loss_plot: None, accuracy_plot: None}
+        yield {session_state: session if session is not None else gr.skip(), loss_plot: None, accuracy_plot: None}
         yield {loss_plot: gr.update(value=loss, color_map=colours),
                accuracy_plot: gr.update(value=accuracy, color_map=colours)}
 
@@ -99,51 +101,52 @@ def build_runs_tab(session_state: gr.State, train: TrainTab) -> RunsTab:
         except RunError:
             return ""
 
-    def acting(act, session, label, ticked, request, *args):
+    def acting(act, session, label, request, *args):
         session = session_of(session, request)
         try:
             said = act(session, label, *args)
         except RunError as e:
-            yield from view(session, ticked, label, str(e), "error")
+            yield from view(session, label, str(e), "error")
             return
-        yield from view(session, ticked, said[1] if isinstance(said, tuple) else label,
+        yield from view(session, said[1] if isinstance(said, tuple) else label,
                         said[0] if isinstance(said, tuple) else said)
 
     @guarded
-    def rename_on_page(session, label, new_name, ticked, request: gr.Request):
+    def rename_on_page(session, label, new_name, request: gr.Request):
         def act(s, which, new):
             run = runs.rename(s, which, new)
             return f"Renamed run {run.number} “{run.name}”.", run.label
-        yield from acting(act, session, label, ticked, request, new_name)
+        yield from acting(act, session, label, request, new_name)
 
     @guarded
-    def delete_on_page(session, label, ticked, request: gr.Request):
+    def delete_on_page(session, label, request: gr.Request):
         def act(s, which):
             return f"Deleted run “{runs.delete(s, which)}”."
-        yield from acting(act, session, label, ticked, request)
+        yield from acting(act, session, label, request)
 
     @guarded
-    def make_current_on_page(session, label, ticked, request: gr.Request):
+    def make_current_on_page(session, label, request: gr.Request):
         session = session_of(session, request)
         try:
             run = runs.make_current(session, label)
         except RunError as e:
-            yield from view(session, ticked, label, str(e), "error")
+            yield from view(session, label, str(e), "error")
             return
         sentence = made_current(run)
         first = True
-        for update in view(session, ticked, run.label, sentence):
+        for update in view(session, run.label, sentence):
             if first:  # the Train tab shows it too: its settings in the form, its curve, its downloads
                 update = {**train.show_model(session, sentence, downloads=True), **update}
                 first = False
             yield update
 
     refresh = dict(fn=show, inputs=[session_state], outputs=outputs, **PRIVATE, show_progress="hidden")
-    overlay.input(ticked_changed, [session_state, overlay], plot_outputs, **PRIVATE, show_progress="hidden")
+    overlay.input(ticked_changed, [session_state, overlay], [session_state, *plot_outputs], **PRIVATE,
+                  show_progress="hidden")
     choice.input(chosen, [session_state, choice], name, **PRIVATE, show_progress="hidden")
-    rename.click(rename_on_page, [session_state, choice, name, overlay], outputs, **PRIVATE)
-    delete.click(delete_on_page, [session_state, choice, overlay], outputs, **PRIVATE)
-    make_current_event = make_current.click(make_current_on_page, [session_state, choice, overlay],
+    rename.click(rename_on_page, [session_state, choice, name], outputs, **PRIVATE)
+    delete.click(delete_on_page, [session_state, choice], outputs, **PRIVATE)
+    make_current_event = make_current.click(make_current_on_page, [session_state, choice],
                                             [*outputs, *train.show_outputs], **PRIVATE)
     return RunsTab(table, overlay, loss_plot, accuracy_plot, choice, name, message, refresh, make_current_event)
 

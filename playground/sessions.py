@@ -70,6 +70,7 @@ class Session:
     runs: list = field(default_factory=list)  # its runs, kept side by side (playground.runs.KeptRun), oldest first
     current_run: int | None = None          # the number of the run whose model is the session's (None: none listed)
     run_counter: int = 0                    # runs numbered so far
+    hidden_runs: set = field(default_factory=set)  # the numbers of runs unticked in the Runs tab's overlay
 
     def runs_bytes(self) -> int:
         """What its kept runs take besides its current model (their weights, training states and curves)."""

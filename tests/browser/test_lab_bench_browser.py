@@ -125,6 +125,14 @@ def test_two_runs_are_overlaid_and_one_is_made_current_and_one_deleted(sized):
     for plot in ("runs-loss", "runs-accuracy"):
         wait_until(lambda p=plot: drawn_lines(page, p) == 2, f"a line per run in #{plot}", 15)
         wait_until(lambda p=plot: legend(page, p) == [FIRST, SECOND], f"both runs in #{plot}'s legend", 10)
+    # unticking a run takes its line out of both plots, and ticking it puts it back
+    press(page, f"#runs-overlay label:has-text('{FIRST}')")
+    for plot in ("runs-loss", "runs-accuracy"):
+        wait_until(lambda p=plot: drawn_lines(page, p) == 1 and legend(page, p) == [SECOND],
+                   f"only run 2 in #{plot}", 15)
+    press(page, f"#runs-overlay label:has-text('{FIRST}')")
+    for plot in ("runs-loss", "runs-accuracy"):
+        wait_until(lambda p=plot: drawn_lines(page, p) == 2, f"both runs again in #{plot}", 15)
     page.locator("#runs-plots").scroll_into_view_if_needed()
     wait_until(lambda: in_view(page, "#runs-loss") and in_view(page, "#runs-accuracy"),
                f"both plots in view at {size}", 5)  # side by side, or stacked on a phone (one screen: 2 × 200 px)

@@ -217,7 +217,10 @@ def _train(task: Task, model_config: ModelConfig, train_config: TrainConfig, mod
             if done is not None and final is None and ended is None and not said_done:
                 # the run has ended: say so now; its weights and state (a second for the largest models) follow
                 said_done = True
-                yield frame(done_status(done, start, active), latest_preview)
+                ended_frame = frame(done_status(done, start, active), latest_preview)
+                # the last run's files are replaced as this one's are written: none to click meanwhile
+                ended_frame.checkpoint = ended_frame.metrics = None
+                yield ended_frame
             now = time.perf_counter()
             first_points = not shown_points and (history.losses or len(history.evals) > evals_before)
             if len(history.marks) > marks_drawn and done is None and ended is None:

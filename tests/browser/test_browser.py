@@ -373,6 +373,8 @@ def test_the_trained_model_downloads_and_decodes(page, tmp_path):
     page.click("#train-button")
     wait_for_page_status(page, r"^Done:", timeout=60)
     open_accordion(page, "save-load")
+    # the run's own file: the button is hidden from "Done" until the run's files are written (a few seconds at most)
+    page.wait_for_selector("#download-checkpoint", state="visible", timeout=60_000)
     with page.expect_download() as download:
         page.click("#download-checkpoint")
     saved = tmp_path / "model.zip"

@@ -234,6 +234,8 @@ def metrics(page) -> list[dict]:
     """The metrics file the page gives for its run (Save or load a model → Metrics (.csv)), read as a person
     would open it; the accordion is closed again after."""
     open_accordion(page, "save-load")
+    # the run's own file: the button is hidden from "Done" until the run's files are written (a few seconds at most)
+    page.wait_for_selector("#download-metrics", state="visible", timeout=60_000)
     with page.expect_download() as download:
         page.click("#download-metrics")
     with open(download.value.path(), newline="") as f:

@@ -323,11 +323,10 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
                 drawing = f.loss is not None  # a new model's plots appear with its first losses, not as empty boxes
                 yield {**frame_outputs(f), preview: f.preview, settings_message: say(),
                        empty_plots: gr.update(visible=False) if drawing else gr.update(visible=True, value=STARTING),
-                       plot_row: gr.update(visible=drawing)}
+                       plot_row: gr.update(visible=drawing),
+                       **(pace_box.controls(False, False) if f.ended else {})}  # over: Pause and Slow as they start
         except SettingsError as e:
             yield {settings_message: say(str(e))}
-            return
-        yield pace_box.controls(False, False)  # the run is over: Pause and Slow as they start
 
     def frame_outputs(f: Frame) -> dict:
         return {loss_plot: f.loss, accuracy_plot: f.accuracy, status: f.status,

@@ -39,6 +39,7 @@ class Frame:
     metrics: object = None
     session: object = None
     preview: object = None
+    ended: bool = False  # the run's last frame (its model kept, its files written)
 
 
 def task_of(values: dict, session=None) -> Task:
@@ -273,6 +274,7 @@ def finish(session: Session, model_config: ModelConfig, start: int, done: DoneEv
     session.last_status = status
     keep_sessions_within_memory()
     result = frame(status, preview)
+    result.ended = True
     if session.model is not None:
         checkpoint_zip, metrics_csv = session.write_downloads(Path(get_upload_folder()))
         result.checkpoint, result.metrics = str(checkpoint_zip), str(metrics_csv)

@@ -563,6 +563,18 @@ def test_the_tour_on_a_phone_by_tapping(browser, app_url):  # noqa: F811
 # ---------------------------------------------------------------- what the tour says that the page does not show
 
 
+def settled(locator) -> dict:
+    """The element's box once it has stopped moving (the same in two reads 0.2 s apart)."""
+    last: list = [None]
+
+    def still():
+        box = locator.bounding_box()
+        same = box is not None and box == last[0]
+        last[0] = box
+        return same and box
+    return wait_until(still, "the page still", 10, every=0.2)
+
+
 def test_step_7_the_what_if_view_it_names_can_be_reached(browser, app_url):  # noqa: F811
     page = open_tour(browser, app_url, "projector", "?tour=7")
     wait_for_step(page, 6)
@@ -570,13 +582,14 @@ def test_step_7_the_what_if_view_it_names_can_be_reached(browser, app_url):  # n
     wait_for_result(page, "beam", "", [])
     wait_for_look(page, "beam")
     tab = page.locator("#decode-views [role=tab]", has_text="What if")
+    settled(tab)  # the tour scrolls the view it outlines into place (smoothly): read the page once it is still
     panel = where(page)["panel"]["bottom"]
     under = panel - tab.bounding_box()["y"]
     if under > 0:  # under the panel: the reader scrolls up to it, with the wheel
         page.mouse.move(640, 500)
         page.mouse.wheel(0, -(under + 20))
         time.sleep(1)
-    box = tab.bounding_box()
+    box = settled(tab)
     reachable = tab.evaluate("(t, [x, y]) => t.contains(document.elementFromPoint(x, y))",
                              [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
     page.context.close()

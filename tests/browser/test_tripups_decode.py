@@ -313,8 +313,11 @@ def test_the_beam_tree_has_a_text_alternative_and_marks_the_best_beam_beyond_col
     assert all(weight >= 700 for amber, weight, _ in nodes if amber)
     assert all(weight < 700 for amber, weight, _ in nodes if not amber)
     assert best[-1].startswith("<eos>")
-    star = box(page, "#beam-tree text.star")  # one star, on the corner of the best beam's last box
-    end = box(page, "#beam-tree g.node[data-final='0'] rect")
+    # one star, on the corner of the best beam's last box: both read at one instant (the page may be scrolling)
+    star, end = page.evaluate("""() => [document.querySelector('#beam-tree text.star'),
+                                         document.querySelector("#beam-tree g.node[data-final='0'] rect")]
+                                        .map(e => { const r = e.getBoundingClientRect();
+                                                    return {x: r.x, y: r.y, width: r.width, height: r.height}; })""")
     assert page.locator("#beam-tree text.star").count() == 1 and page.locator("#beam-tree text.star").text_content() == "★"
     assert abs(star["x"] + star["width"] / 2 - end["x"]) < 6 and abs(star["y"] + star["height"] / 2 - end["y"]) < 8
     assert page.locator("#beam-list tbody tr").first.locator("td").first.inner_text() == "1 ★ best"

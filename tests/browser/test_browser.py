@@ -185,8 +185,14 @@ def set_steps(page, steps: int) -> None:
 
 def decode(page, source: str) -> str:
     page.get_by_role("tab", name="Decode").click()
-    page.fill("#decode-input textarea", source)
+    for _ in range(3):  # a page still starting up may put its initial source back: set it until it stays
+        page.fill("#decode-input textarea", source)
+        time.sleep(0.2)
+        if page.input_value("#decode-input textarea") == source:
+            break
+    sent = events(page)["sent"]
     page.click("#decode-button")
+    wait_for_answers(page, sent, f"the decoding of {source!r} answered")  # not an earlier decoding's verdict
     page.wait_for_function("s => document.querySelector('#playback-body') && "
                            "document.querySelector('#decode-verdict').innerText.includes('Output:') && "
                            "!document.querySelector('#decode-verdict').innerText.includes('processing') && "

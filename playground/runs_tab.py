@@ -72,11 +72,8 @@ def build_runs_tab(session_state: gr.State, train: TrainTab) -> RunsTab:
         base = {table: styled_table(session), overlay: gr.update(choices=labels, value=ticked),
                 choice: gr.update(choices=labels, value=run.label if run else None),
                 name: run.name if run else "", message: say(text, kind)}
-        loss, accuracy = runs.overlay(session, ticked) if session is not None else (None, None)
-        colours = runs.colour_map(session) if session is not None else {}
         yield {**base, loss_plot: None, accuracy_plot: None}
-        yield {loss_plot: gr.update(value=loss, color_map=colours),
-               accuracy_plot: gr.update(value=accuracy, color_map=colours)}
+        yield dict(zip(plot_outputs, overlaid(session, ticked)))
 
     @guarded
     def show(session):
@@ -87,11 +84,8 @@ def build_runs_tab(session_state: gr.State, train: TrainTab) -> RunsTab:
         session = checked(session)
         if session is not None:  # remembered by number: a renamed run stays as it was ticked
             session.hidden_runs = {r.number for r in session.runs if r.label not in (ticked or [])}
-        loss, accuracy = runs.overlay(session, ticked) if session is not None else (None, None)
-        colours = runs.colour_map(session) if session is not None else {}
         yield {session_state: session if session is not None else gr.skip(), loss_plot: None, accuracy_plot: None}
-        yield {loss_plot: gr.update(value=loss, color_map=colours),
-               accuracy_plot: gr.update(value=accuracy, color_map=colours)}
+        yield dict(zip(plot_outputs, overlaid(session, ticked)))
 
     @guarded
     def chosen(session, label):
@@ -151,6 +145,13 @@ def build_runs_tab(session_state: gr.State, train: TrainTab) -> RunsTab:
     return RunsTab(table, overlay, loss_plot, accuracy_plot, choice, name, message, refresh, make_current_event)
 
 
+def overlaid(session, ticked) -> tuple:
+    """The loss and exact-match plots' updates: the ticked runs' curves, each in its run's colour."""
+    loss, accuracy = runs.overlay(session, ticked) if session is not None else (None, None)
+    colours = runs.colour_map(session) if session is not None else {}
+    return gr.update(value=loss, color_map=colours), gr.update(value=accuracy, color_map=colours)
+
+
 def made_current(run) -> str:
     return (f"Run {run.number} “{run.name}” is the current model ({views.describe_config(run.model.config, run.parameters)}, "
             f"step {run.history.last_step:,}): Decode and Compare use it, Train continues it.")
@@ -171,10 +172,7 @@ def declare_runs_api(session_state: gr.State, tab: RunsTab) -> None:
     as_sent = dict(preprocess=False)
 
     def answer(session, said: str) -> tuple:
-        loss, accuracy = runs.overlay(session, [r.label for r in session.runs])
-        colours = runs.colour_map(session)
-        return (styled_table(session), gr.update(value=loss, color_map=colours),
-                gr.update(value=accuracy, color_map=colours), said)
+        return (styled_table(session), *overlaid(session, [r.label for r in session.runs]), said)
 
     def acting(act, session, request, *args):
         session = session_of(session, request)

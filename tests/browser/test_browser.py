@@ -251,10 +251,12 @@ def test_decode_shows_the_answer_the_steps_and_the_player_in_view(sized_page):
     assert [r.split()[2] for r in rows] == ["9", "5", "1", "4", "1", "3", "<eos>"]
     assert "bundled reverse model" in page.inner_text("#decode-model-info")
     assert "✓ correct" in page.inner_text("#decode-verdict")
-    wait_until(lambda: in_view(page, "#decode-verdict") and in_view(page, "#decode-steps [role=row] >> nth=2", False),
-               f"the marked output and the first steps in view at {size}", 5)
-    if size != "phone":  # side by side where there is width
-        assert in_view(page, "#playback-body .s2s-controls") and in_view(page, "#playback-body .s2s-panel")
+    wide = size != "phone"  # the player side by side with them where there is width
+    # read together, until the page is still: the reveal scroll and the player's first draw may still be under way
+    wait_until(lambda: in_view(page, "#decode-verdict") and in_view(page, "#decode-steps [role=row] >> nth=2", False)
+               and (not wide or in_view(page, "#playback-body .s2s-controls")
+                    and in_view(page, "#playback-body .s2s-panel:not([hidden])")),
+               f"the marked output, the first steps{' and the player' if wide else ''} in view at {size}", 5)
     assert page_fits_its_width(page)
     headers = page.locator("#decode-steps [role=columnheader]")
     assert headers.count() == 8  # step, fed in, chosen, correct, probability, #1 #2 #3

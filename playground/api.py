@@ -15,7 +15,7 @@ from .pairs import give_pairs
 from .settings import SettingsError
 from .train_tab import TrainTab
 from .training import stop, training
-from .uploads import loaded_sentence, read_upload
+from .uploads import read_upload
 from .webguard import friendly
 
 guarded = friendly(gr.Error, (gr.Error,))
@@ -113,8 +113,7 @@ def declare_api(demo: gr.Blocks, session_state: gr.State, train: TrainTab, decod
     @guarded
     def load_endpoint(file, session, request: gr.Request):
         """/load: a checkpoint zip becomes this session's model."""
-        session, name = read_upload(file, session, request)
-        return session, loaded_sentence(session, name)
+        return read_upload(file, session, request)
 
     @guarded
     async def compare_endpoint(source: str, model_a: str, model_b: str, session, request: gr.Request):

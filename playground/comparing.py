@@ -99,18 +99,20 @@ def common_task(task_a: Task, task_b: Task) -> Task:
                       "Different tasks")
     return pairs
 
-def measure_default_charts() -> None:
+def measure_default_charts() -> bool:
     """The charts of the Compare tab's default pair, measured once in the background when the server starts (in
-    a low-priority worker, as always), so the first visitor to press Compare gets them at once."""
+    a low-priority worker, as always), so the first visitor to press Compare gets them at once. Whether it did
+    (not for a default pair of two tasks)."""
     choices = [choice for choice in COMPARE_DEFAULTS if choice.startswith("bundled:")]
     if len(choices) != 2:
-        return
+        return False
     picked = [(choice, *pick_model(choice, "reverse", None, None)[:2]) for choice in choices]
     if task_key(picked[0][2]) != task_key(picked[1][2]):
-        return
+        return False
     lengths = chart_lengths(picked[0][2], picked[1][2])
     for choice, model, task in picked:
         asyncio.run(by_length(choice, model, task, lengths, None))
+    return True
 
 
 @dataclass

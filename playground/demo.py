@@ -10,6 +10,7 @@ import gc
 import logging
 import os
 import threading
+import time
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -88,8 +89,10 @@ def start_background() -> None:
         with torch.device("meta"):  # what checking an upload's shapes initialises (~75 MB, once): now, not then
             build_model(ModelConfig(5, 5, emb_dim=1, hidden_dim=1))
         load_bundled()
+        begun = time.monotonic()
         try:
-            comparing.measure_default_charts()  # the first Compare of the default pair: answered at once
+            if comparing.measure_default_charts():  # the first Compare of the default pair: answered at once
+                print(f"The Compare tab's default charts are measured ({time.monotonic() - begun:.1f} s).", flush=True)
         except Exception:  # noqa: BLE001 - measured on first use instead
             logging.getLogger("seq2seq-playground").exception("measuring the default charts failed")
     threading.Thread(target=load, daemon=True, name="load-bundled").start()

@@ -23,7 +23,7 @@ from .registry import RUNNING, session_key
 from .sessions import Session
 from .settings import SettingsError
 from .training import Frame, plots, preview_rows, stop, task_of, training, watch_default
-from .uploads import form_values_of, loaded_sentence, read_upload
+from .uploads import form_values_of, read_upload
 from .webguard import friendly
 
 guarded = friendly(gr.Error, (gr.Error,))  # an unexpected failure is a sentence, never Gradio's generic error
@@ -345,10 +345,9 @@ def build_train_tab(demo: gr.Blocks, session_state: gr.State) -> TrainTab:
         """Load a checkpoint from the page: it becomes the session's model everywhere. The form takes its settings
         (so Train continues it), the plots show its curve, the status its step."""
         try:
-            session, name = read_upload(file, session, request)
+            session, sentence = read_upload(file, session, request)
         except gr.Error as e:
             return {upload_status: message_html(e.message)}
-        sentence = loaded_sentence(session, name)
         return {**show_model(session, sentence), upload_status: message_html(sentence, "info")}
 
     def show_model(session: Session, sentence: str, downloads: bool = False) -> dict:

@@ -201,8 +201,8 @@ def uploaded_path(payload: Any, what: str = "checkpoint .zip", suffixes: tuple[s
 
 
 def read_upload(payload: Any, session, request: gr.Request) -> tuple[Session, str]:
-    """A checkpoint zip, checked and loaded into the session; the file is deleted either way (once no other
-    load of the same file needs it)."""
+    """A checkpoint zip, checked and loaded into the session (a run beside the others), and the sentence that
+    says so; the file is deleted either way (once no other load of the same file needs it)."""
     from seq2seq.checkpoint import CheckpointError, load_checkpoint_zip  # torch: on the first upload
     path = uploaded_path(payload)
     hold_upload(path)
@@ -221,8 +221,8 @@ def read_upload(payload: Any, session, request: gr.Request) -> tuple[Session, st
         release_upload(path)
     session = session_of(session, request)
     session.adopt(checkpoint, f"uploaded {name}")
-    runs.record(session, form_values_of(session), False, name=f"loaded {name}")  # a run too: beside the others
-    return session, name
+    dropped = runs.record(session, form_values_of(session), False, name=f"loaded {name}")
+    return session, loaded_sentence(session, name) + (f" {dropped}" if dropped else "")
 
 
 def loaded_sentence(session: Session, name: str) -> str:

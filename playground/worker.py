@@ -178,13 +178,28 @@ def _run_job(conn: Connection) -> None:
                     return
 
     threading.Thread(target=flush_held, daemon=True).start()
-    last_snapshot = last_state = time.monotonic()
+    snap = {"at": time.monotonic(), "state_at": time.monotonic(), "step": None}  # the last snapshot sent
+    step_now = [job.start_step]
+
+    def send_snapshot(step: int) -> None:  # the state too (Adam's moments: twice the weights) every time for a
+        now = time.monotonic()  # small model, every STATE_SECONDS for a large one (a few percent of its time)
+        with_state = parameters <= STATE_ALWAYS_PARAMETERS or now - snap["state_at"] >= STATE_SECONDS
+        send(Snapshot(step, weights_bytes(model), state.to_bytes() if with_state else None))
+        snap.update(at=now, step=step, **({"state_at": now} if with_state else {}))
+
+    def on_hold() -> None:  # paused: the weights it is held with, for a decoding meanwhile (not ones up to 2 s old)
+        if job.snapshot_seconds and snap["step"] != step_now[0]:
+            send_pending()
+            send_snapshot(step_now[0])
+
+    pace.on_hold = on_hold
     try:
         for event in train(model, task, train_config, stop, start_step=job.start_step,
                            eval_at_start=job.eval_at_start, state=state, watch=job.watch,
                            stop_within=STOP_WITHIN, pace=pace):
             with lock:
                 pending.append(event)
+            step_now[0] = event.step
             now = time.monotonic()
             single = getattr(event, "single", False)  # a step asked for while paused: shown at once
             if isinstance(event, (EvalEvent, DoneEvent)) or single or now - last_sent[0] >= BATCH_SECONDS:
@@ -193,43 +208,17 @@ def _run_job(conn: Connection) -> None:
                 ended.set()
                 send(Finished(weights_bytes(model), state.to_bytes()))
                 return
-            if job.snapshot_seconds and (now - last_snapshot >= job.snapshot_seconds or single):
-                # the state too (Adam's moments: twice the weights), with every snapshot of a small model, and
-                # every STATE_SECONDS for a large one (a few percent of its time)
-                with_state = parameters <= STATE_ALWAYS_PARAMETERS or now - last_state >= STATE_SECONDS
-                send(Snapshot(event.step, weights_bytes(model), state.to_bytes() if with_state else None))
-                last_snapshot, last_state = now, now if with_state else last_state
+            if job.snapshot_seconds and (now - snap["at"] >= job.snapshot_seconds or single):
+                send_snapshot(event.step)
     except (BrokenPipeError, ConnectionResetError, EOFError):
         return  # the caller went away: nothing to report to
     except MemoryError:
         send(Failed("it ran out of memory"))
     except Exception as e:  # noqa: BLE001
         text = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "alloc" in text.lower():
-            send(Failed("it ran out of memory"))
-        else:
-            send(Failed(f"training failed: {text[:200]}"))
+        send(Failed("it ran out of memory" if "alloc" in text.lower() else f"training failed: {text[:200]}"))
     finally:
         ended.set()
-
-
-def _warm_up() -> None:
-    """A few tiny steps of each kind, so lazy initialisation inside torch happens once, here, and every
-    forked run starts warm (a cold process spends its first second on it)."""
-    from seq2seq.config import ModelConfig, TrainConfig
-    from seq2seq.builder import build_model
-    from seq2seq.tasks import Task, make_spec
-    from seq2seq.training import train
-
-    task = Task(make_spec("reverse", 3, 4))
-    for cell in ("lstm", "gru"):
-        for attention in (False, True):
-            model = build_model(ModelConfig(len(task.vocab), len(task.vocab), cell=cell, emb_dim=8, hidden_dim=8,
-                                            attention=attention, n_layers=2, dropout=0.1))
-            for teacher_forcing in (1.0, 0.5):
-                for _ in train(model, task, TrainConfig(steps=2, batch_size=4, val_size=4, eval_every=1,
-                                                        teacher_forcing=teacher_forcing)):
-                    pass
 
 
 def _zygote(fd: int) -> None:
@@ -237,10 +226,11 @@ def _zygote(fd: int) -> None:
     import torch  # noqa: F401 - the point: every run starts with torch already imported
 
     from seq2seq import builder, config, model, tasks, training  # noqa: F401
+    from seq2seq.training import warm_up
     from safetensors import torch as _st  # noqa: F401
 
     torch.set_num_threads(1)  # before any op: one thread per run, and no thread pool to fork
-    _warm_up()
+    warm_up()
     os.nice(NICE)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # runs are reaped by the kernel
     control = socket.socket(fileno=fd)

@@ -45,6 +45,7 @@ class Pace:
     paused: bool = False
     steps_per_second: float | None = None  # slow; None: full speed
     held_seconds: float = 0.0              # time train() was held (paused, or between slow steps)
+    on_hold: Callable[[], None] | None = None  # called in train()'s thread as it comes to a hold, between two steps
     _credit: int = 0                        # single steps asked for while paused
     _change: Change | None = None
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -101,16 +102,26 @@ class Pace:
     def wait(self, stopped: Callable[[], bool], clock: Callable[[], float] = time.monotonic) -> tuple[bool, Change | None]:
         """Before a step: hold while paused (until resumed, a single step is asked for, or `stopped()`), or until
         the slow pace's next step is due. Returns (whether this step is a single one asked for while paused, the
-        settings changed since the last step or None); the time held adds to held_seconds."""
+        settings changed since the last step or None); the time held adds to held_seconds. Each time it comes to a hold
+        while paused (a pause, or after a single step), `on_hold()` is called once, outside the lock: the model is
+        between two steps (e.g. to show the weights it is held with)."""
         with self._cond:
             begun = clock()
-            single = False
+            single = announced = False
             while not stopped():
                 if self.paused:
                     if self._credit:
                         self._credit -= 1
                         single = True
                         break
+                    if not announced and self.on_hold is not None:
+                        announced = True
+                        self._cond.release()
+                        try:
+                            self.on_hold()
+                        finally:
+                            self._cond.acquire()
+                        continue
                     self._cond.wait(0.1)
                     continue
                 rate = self.steps_per_second

@@ -793,3 +793,21 @@ def train(model: Seq2Seq, task: Task, config: TrainConfig, stop: threading.Event
                     return
     finally:
         model.train(was_training)
+
+
+def warm_up() -> None:
+    """A few tiny steps of each kind, so lazy initialisation inside torch happens once, here: a process that forks
+    its runs afterwards (the app's workers) starts every one warm (a cold process spends its first second on it)."""
+    from .builder import build_model
+    from .config import ModelConfig
+    from .tasks import make_spec
+
+    task = Task(make_spec("reverse", 3, 4))
+    for cell in ("lstm", "gru"):
+        for attention in (False, True):
+            model = build_model(ModelConfig(len(task.vocab), len(task.vocab), cell=cell, emb_dim=8, hidden_dim=8,
+                                            attention=attention, n_layers=2, dropout=0.1))
+            for teacher_forcing in (1.0, 0.5):
+                for _ in train(model, task, TrainConfig(steps=2, batch_size=4, val_size=4, eval_every=1,
+                                                        teacher_forcing=teacher_forcing)):
+                    pass

@@ -199,14 +199,10 @@ def test_the_default_pairs_charts_are_measured_when_the_server_starts(tmp_path):
     app = AppServer(tmp_path)
     try:
         measured.server_pid = app.process.pid
-        seen = set()
-
-        def both_measured() -> bool:  # one worker per model of the pair, one after the other
-            now = chart_workers(app.process.pid)
-            seen.update(now)
-            return len(seen) >= 2 and not now
-
-        wait_until(both_measured, "the start-up charts of both models being measured", 90, every=0.02)
+        # the server says so once both charts are kept (not merely once their workers have gone: the last one's
+        # answer is read a moment after)
+        wait_until(lambda: "default charts are measured" in app.log.read_text(),
+                   "the start-up charts of both models being measured", 90)
         c = client(app.url)
         (a, b, chart, note), workers = measured(
             lambda: c.predict("3 1 4 1 5", "bundled:reverse", "bundled:reverse-attention", api_name="/compare"))

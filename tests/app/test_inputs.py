@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from playground import limits, settings
+from playground import limits
 from tests.app.test_safety import assert_clean, call_by_index, private_handler, refused
 from tests.helpers import client
 

@@ -6,6 +6,7 @@ import re
 import time
 
 import pytest
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 from seq2seq.checkpoint import load_checkpoint_zip
@@ -82,6 +83,11 @@ def test_the_session_keeps_six_runs_and_says_which_oldest_it_dropped(app_url):
     listed = rows(c.predict(api_name="/runs"))
     assert [r["run"] for r in listed] == [f"■ {n}" for n in range(2, limits.MAX_RUNS + 2)]
     assert listed[-1]["name"] == "Seed 5 → 99 (current)"
+    # a checkpoint loaded is a run too: the oldest goes, and the load says so
+    loaded = c.predict(handle_file(train(client(app_url), steps=3, hidden_dim=16)[-1][CHECKPOINT]), api_name="/load")
+    assert loaded.startswith("Loaded seq2seq-reverse-step3.zip") and \
+        loaded.endswith(f"This session keeps {limits.MAX_RUNS} runs: dropped the oldest, “2: Seed 0 → 1”.")
+    assert [r["run"] for r in rows(c.predict(api_name="/runs"))][-1] == f"■ {limits.MAX_RUNS + 2}"
 
 
 def trained_weights(zip_path):
@@ -103,6 +109,9 @@ def test_pause_then_continue_trains_exactly_as_an_unpaused_run(app_url):
     paused = c.predict(api_name="/pause")
     held_at = int(re.match(r"Paused after step ([\d,]+)\.", paused)[1].replace(",", ""))
     assert held_at < 150
+    # a decoding meanwhile uses the weights it is held with, not a snapshot from up to 2 s before
+    wait_until(lambda: f"still training (step {held_at:,})" in c.predict("3 1 4", api_name="/decode")[MODEL_INFO],
+               f"a decoding with the weights of step {held_at}", 10)
     time.sleep(1.0)  # held: nothing moves
     assert c.predict(api_name="/resume") == f"Continuing from step {held_at:,}."
     resumed = outputs(job)

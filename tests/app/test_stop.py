@@ -17,7 +17,7 @@ from playground import settings
 from playground.budget import Budget
 from seq2seq import build_model, train as train_in_process
 from seq2seq.training import StepEvent
-from tests.helpers import METRICS, NUMBER, STATUS, AppServer, client, number, outputs, reported, train, \
+from tests.helpers import METRICS, STATUS, AppServer, client, outputs, reported, train, \
     wait_for_status
 
 # an untrained LSTM of hidden size 512 decodes all 500 held-out sources at every length to 50: an evaluation of

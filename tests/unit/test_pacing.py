@@ -73,6 +73,35 @@ def test_a_paused_run_resumed_trains_exactly_as_one_never_paused(unpaused):
     assert events[-1].elapsed < unpaused[2][-1].elapsed + 0.25
 
 
+def test_each_hold_is_announced_between_two_steps_with_the_weights_it_holds():
+    def weights_at(steps: tuple[int, ...], pace: Pace | None = None) -> dict[int, dict]:
+        """Train from the same seed (pausing after `steps` when paced); the weights after each of `steps`."""
+        model, state = build_model(CONFIG, seed=5), TrainState.fresh(5)
+        kept = {}
+        if pace is not None:  # in train()'s thread, between two steps: the weights are the last step's
+            pace.on_hold = lambda: held.append((step[0], trained(model, state)))
+        for event in train(model, TASK, settings(), state=state, pace=pace):
+            if isinstance(event, StepEvent):
+                step[0] = event.step
+                if event.step in steps:
+                    kept[event.step] = trained(model, state)
+                    if pace is not None:
+                        pace.pause()
+        return kept
+
+    def person() -> None:  # on another thread: One step at the first hold, Continue at the next two
+        for n, press in ((1, pace.one_step), (2, pace.resume), (3, pace.resume)):
+            wait_until(lambda: len(held) == n, f"hold {n}", 10)
+            press()
+
+    pace, step, held = Pace(), [0], []
+    threading.Thread(target=person, daemon=True).start()
+    weights_at((12, 20), pace)
+    assert [s for s, _ in held] == [12, 13, 20]  # a pause; held again after its single step; a second pause
+    unpaced = weights_at((12, 13, 20))
+    assert all(close(w, unpaced[s]) for s, w in held)  # exactly the weights it was held with
+
+
 def test_single_steps_while_paused_are_the_same_updates_and_each_is_reported(unpaused):
     pace = Pace()
     singles = []

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # one colour per run, the same in the table and both plots (by the run's number: a run keeps its colour)
 RUN_COLOURS = ("#4338ca", "#ea580c", "#15803d", "#db2777", "#0891b2", "#a16207")
 MAX_NAME = 40  # characters of a run's name
+NAMED_IN_LEGEND = 2  # runs overlaid whose legend entries carry their names (both fit on a phone); more: numbers
 TABLE_COLUMNS = ("run", "name", "exact match", "best step", "steps", "time, s", "parameters",
                  "differs from the first run")
 COLUMN_WIDTHS = ["56px", "170px", "95px", "85px", "70px", "75px", "105px", "240px"]  # a phone scrolls it inside
@@ -211,20 +212,23 @@ def table(session: Session | None) -> pd.DataFrame:
 
 
 def colour_map(session: Session) -> dict[str, str]:
-    return {run.label: run.colour for run in session.runs}
+    """Each run's colour, by what the plots' legend calls it (see overlay)."""
+    return {**{run.label: run.colour for run in session.runs}, **{str(run.number): run.colour for run in session.runs}}
 
 
 def overlay(session: Session, ticked: list, max_points: int = limits.PLOT_POINTS) -> tuple[pd.DataFrame | None,
                                                                                                pd.DataFrame | None]:
-    """The ticked runs' smoothed training loss and held-out exact match (%), one series per run (its label)."""
+    """The ticked runs' smoothed training loss and held-out exact match (%), one series per run: its label, or
+    with more than NAMED_IN_LEGEND runs its number alone (a plot's legend is one row, cut at its edge; the table
+    names them, each ■ in the same colour)."""
     wanted = {str(t) for t in ticked or ()}
+    shown = [run for run in session.runs if str(run.number) in wanted or run.label in wanted]
     loss, accuracy = [], []
-    for run in session.runs:
-        if str(run.number) not in wanted and run.label not in wanted:
-            continue
-        loss += [(step, smooth, run.label) for step, _, smooth in run.history.loss_points(max_points)
+    for run in shown:
+        name = run.label if len(shown) <= NAMED_IN_LEGEND else str(run.number)
+        loss += [(step, smooth, name) for step, _, smooth in run.history.loss_points(max_points)
                  if math.isfinite(smooth)]
-        accuracy += [(e.step, 100 * e.exact_match, run.label) for e in run.history.eval_points(max_points)
+        accuracy += [(e.step, 100 * e.exact_match, name) for e in run.history.eval_points(max_points)
                      if math.isfinite(e.exact_match)]
     return (pd.DataFrame(loss, columns=["step", "loss", "run"]) if loss else None,
             pd.DataFrame(accuracy, columns=["step", "percent", "run"]) if accuracy else None)

@@ -15,10 +15,12 @@ from .common import RIGHT, WRONG, _mark, esc, md
 if TYPE_CHECKING:  # types only: the page is built without torch
     from seq2seq.history import History
 
-LOSS_SERIES = ("each step", "smoothed", "held-out", "floor", "changed")  # changed: settings changed while paused
+# Short: a LinePlot's legend is one row, cut at the plot's edge, and four of these fit on a phone (330 px).
+# The training loss of each step (faint) and its moving average; the held-out loss; the best any model can do (a
+# task with noise); a vertical line where settings were changed while paused
+LOSS_SERIES = ("raw", "smoothed", "held-out", "floor", "changed")
 # held-out exact match; token accuracy with teacher forcing off ("free": the model's own guesses fed back) and on
-# ("forced": the right previous token fed, as the training loss sees it); the teacher-forcing ratio training is at.
-# Short: a LinePlot's legend is one row, cut at the plot's edge, and these four just fit on a phone (330 px)
+# ("forced": the right previous token fed, as the training loss sees it); the teacher-forcing ratio training is at
 ACCURACY_SERIES = ("exact match", "free", "forced", "ratio")
 LOSS_COLOURS = dict(zip(LOSS_SERIES, ("#c7d2fe", "#4338ca", "#f59e0b", "#64748b", "#dc2626")))
 ACCURACY_COLOURS = dict(zip(ACCURACY_SERIES, ("#15803d", "#0ea5e9", "#a855f7", "#94a3b8")))

@@ -17,7 +17,7 @@ from tests.helpers import (ACCURACY_PLOT, CHECKPOINT, HEATMAP, LOSS_PLOT, METRIC
                            STATUS, STEPS, TREE, VERDICT, AppServer, client, last_status, number, outputs, reported,
                            series, train, wait_for_status, wait_until)
 
-RAW, SMOOTH, HELD_OUT, FLOOR = ("each step", "smoothed", "held-out", "floor")
+RAW, SMOOTH, HELD_OUT, FLOOR = ("raw", "smoothed", "held-out", "floor")
 
 
 def test_decode_with_only_a_source_uses_the_bundled_reverse_model(app_url):

@@ -80,8 +80,11 @@ def test_the_session_keeps_six_runs_and_says_which_oldest_it_dropped(app_url):
         assert "dropped" not in status
     status = train(c, steps=3, seed=99, mode="new", hidden_dim=16)[-1][STATUS]
     assert status.endswith(f"This session keeps {limits.MAX_RUNS} runs: dropped the oldest, “1: reverse, LSTM 16”.")
-    listed = rows(c.predict(api_name="/runs"))
+    answer = c.predict(api_name="/runs")
+    listed = rows(answer)
     assert [r["run"] for r in listed] == [f"■ {n}" for n in range(2, limits.MAX_RUNS + 2)]
+    # six overlaid: the legends name them by number (the table, above, by name, each ■ in the same colour)
+    assert plot_series(answer[RUNS_LOSS]) == {str(n) for n in range(2, limits.MAX_RUNS + 2)}
     assert listed[-1]["name"] == "Seed 5 → 99 (current)"
     # a checkpoint loaded is a run too: the oldest goes, and the load says so
     loaded = c.predict(handle_file(train(client(app_url), steps=3, hidden_dim=16)[-1][CHECKPOINT]), api_name="/load")

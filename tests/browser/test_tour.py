@@ -318,7 +318,7 @@ def check_seed(page, full, seen, facts):
     assert f"5 × ln 10 / 6 ≈ {floor:.2f}" in page.inner_text("#preset-note")
     assert f"can fall only to {floor:.2f} (the grey line)" in page.inner_text("#task-note")
     assert {"floor", "best possible"} & set(legend(page, "loss-plot")), legend(page, "loss-plot")
-    wait_until(lambda: drawn_lines(page, "loss-plot") == 4, "each step, smoothed, held-out and the grey floor", 10)
+    wait_until(lambda: drawn_lines(page, "loss-plot") == 4, "raw, smoothed, held-out and the grey floor", 10)
     assert flat_grey_lines(page, "loss-plot") == 1  # the grey line: level, across the plot
     exact, tokens, loss = figures(final)
     assert floor - 0.02 <= loss <= floor + 0.06, (loss, floor)  # down to the line, and no lower

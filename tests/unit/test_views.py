@@ -147,12 +147,12 @@ def test_loss_plot_has_raw_and_smoothed_loss_a_floor_when_asked_and_a_log_scale(
         h.record(StepEvent(step, loss, 0.1 * step))
     frame = views.loss_frame(h, floor=0.5)
     by_series = {name: list(zip(g["step"], g["loss"])) for name, g in frame.groupby("series")}
-    assert by_series["each step"] == [(1, 2.0), (2, 1.0), (3, 0.1), (4, 0.01)]
+    assert by_series["raw"] == [(1, 2.0), (2, 1.0), (3, 0.1), (4, 0.01)]
     smooth = [v for _, v in by_series["smoothed"]]
     assert smooth[0] == 2.0 and all(a > b for a, b in zip(smooth, smooth[1:])) and smooth[-1] > 0.01
     assert by_series["held-out"] == [(0, 2.0)] and by_series["floor"] == [(0, 0.5), (4, 0.5)]
     logged = views.loss_frame(h, log=True)
-    assert list(logged[logged["series"] == "each step"]["loss"]) == pytest.approx([0.30103, 0.0, -1.0, -2.0], abs=1e-5)
+    assert list(logged[logged["series"] == "raw"]["loss"]) == pytest.approx([0.30103, 0.0, -1.0, -2.0], abs=1e-5)
     assert "floor" not in set(views.loss_frame(h, floor=0.0)["series"])
 
 

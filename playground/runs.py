@@ -211,21 +211,31 @@ def table(session: Session | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def colour_map(session: Session) -> dict[str, str]:
-    """Each run's colour, by what the plots' legend calls it (see overlay)."""
-    return {**{run.label: run.colour for run in session.runs}, **{str(run.number): run.colour for run in session.runs}}
+def legend_names(session: Session, ticked: list) -> dict[int, str]:
+    """What the plots' legend calls each ticked run (by number, or label, as the menus and the API give them):
+    its label, or with more than NAMED_IN_LEGEND runs its number alone (a plot's legend is one row, cut at its
+    edge; the table names them, each ■ in the same colour)."""
+    wanted = {str(t) for t in ticked or ()}
+    shown = [run for run in session.runs if str(run.number) in wanted or run.label in wanted]
+    return {run.number: run.label if len(shown) <= NAMED_IN_LEGEND else str(run.number) for run in shown}
+
+
+def colour_map(session: Session, ticked: list) -> dict[str, str]:
+    """The ticked runs' colours, by what the plots' legend calls them."""
+    names = legend_names(session, ticked)
+    return {names[run.number]: run.colour for run in session.runs if run.number in names}
 
 
 def overlay(session: Session, ticked: list, max_points: int = limits.PLOT_POINTS) -> tuple[pd.DataFrame | None,
                                                                                                pd.DataFrame | None]:
-    """The ticked runs' smoothed training loss and held-out exact match (%), one series per run: its label, or
-    with more than NAMED_IN_LEGEND runs its number alone (a plot's legend is one row, cut at its edge; the table
-    names them, each ■ in the same colour)."""
-    wanted = {str(t) for t in ticked or ()}
-    shown = [run for run in session.runs if str(run.number) in wanted or run.label in wanted]
+    """The ticked runs' smoothed training loss and held-out exact match (%), one series per run, named as the
+    legend names it (legend_names)."""
+    names = legend_names(session, ticked)
     loss, accuracy = [], []
-    for run in shown:
-        name = run.label if len(shown) <= NAMED_IN_LEGEND else str(run.number)
+    for run in session.runs:
+        if run.number not in names:
+            continue
+        name = names[run.number]
         loss += [(step, smooth, name) for step, _, smooth in run.history.loss_points(max_points)
                  if math.isfinite(smooth)]
         accuracy += [(e.step, 100 * e.exact_match, name) for e in run.history.eval_points(max_points)

@@ -84,7 +84,8 @@ def test_the_session_keeps_six_runs_and_says_which_oldest_it_dropped(app_url):
     listed = rows(answer)
     assert [r["run"] for r in listed] == [f"■ {n}" for n in range(2, limits.MAX_RUNS + 2)]
     # six overlaid: the legends name them by number (the table, above, by name, each ■ in the same colour)
-    assert plot_series(answer[RUNS_LOSS]) == {str(n) for n in range(2, limits.MAX_RUNS + 2)}
+    numbers = {str(n) for n in range(2, limits.MAX_RUNS + 2)}
+    assert plot_series(answer[RUNS_LOSS]) == numbers and answer[RUNS_LOSS]["color_map"].keys() == numbers
     assert listed[-1]["name"] == "Seed 5 → 99 (current)"
     # a checkpoint loaded is a run too: the oldest goes, and the load says so
     loaded = c.predict(handle_file(train(client(app_url), steps=3, hidden_dim=16)[-1][CHECKPOINT]), api_name="/load")

@@ -107,14 +107,13 @@ def test_the_overlay_has_one_series_per_ticked_run_named_by_its_label():
     assert set(loss["run"]) == set(accuracy["run"]) == {"1: reverse, LSTM 16", "2: Hidden size 16 → 32"}
     assert loss[loss["run"] == "2: Hidden size 16 → 32"]["step"].max() == 30
     assert runs.overlay(session, []) == (None, None)
-    colours = runs.colour_map(session)
-    assert colours["1: reverse, LSTM 16"] == runs.RUN_COLOURS[0] and colours["2: Hidden size 16 → 32"] == \
-        runs.RUN_COLOURS[1]
+    assert runs.colour_map(session, [1, 2]) == {"1: reverse, LSTM 16": runs.RUN_COLOURS[0],
+                                                "2: Hidden size 16 → 32": runs.RUN_COLOURS[1]}
     # a third run overlaid: the legend names each by its number (a legend is one row; the table names them)
     trained(session, hidden=32, steps=20, seed=3)
     loss, accuracy = runs.overlay(session, [1, 2, 3])
     assert set(loss["run"]) == set(accuracy["run"]) == {"1", "2", "3"}
-    assert [runs.colour_map(session)[n] for n in ("1", "2", "3")] == list(runs.RUN_COLOURS[:3])
+    assert runs.colour_map(session, ["1", "2", 3]) == dict(zip("123", runs.RUN_COLOURS[:3]))
 
 
 def test_kept_runs_count_in_the_sessions_memory_and_go_before_anyones_model(monkeypatch):

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 # one colour per run, the same in the table and both plots (by the run's number: a run keeps its colour)
 RUN_COLOURS = ("#4338ca", "#ea580c", "#15803d", "#db2777", "#0891b2", "#a16207")
 MAX_NAME = 40  # characters of a run's name
-NAMED_IN_LEGEND = 2  # runs overlaid whose legend entries carry their names (both fit on a phone); more: numbers
 TABLE_COLUMNS = ("run", "name", "exact match", "best step", "steps", "time, s", "parameters",
                  "differs from the first run")
 COLUMN_WIDTHS = ["56px", "170px", "95px", "85px", "70px", "75px", "105px", "240px"]  # a phone scrolls it inside
@@ -211,31 +210,22 @@ def table(session: Session | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def legend_names(session: Session, ticked: list) -> dict[int, str]:
-    """What the plots' legend calls each ticked run (by number, or label, as the menus and the API give them):
-    its label, or with more than NAMED_IN_LEGEND runs its number alone (a plot's legend is one row, cut at its
-    edge; the table names them, each ■ in the same colour)."""
-    wanted = {str(t) for t in ticked or ()}
-    shown = [run for run in session.runs if str(run.number) in wanted or run.label in wanted]
-    return {run.number: run.label if len(shown) <= NAMED_IN_LEGEND else str(run.number) for run in shown}
-
-
-def colour_map(session: Session, ticked: list) -> dict[str, str]:
-    """The ticked runs' colours, by what the plots' legend calls them."""
-    names = legend_names(session, ticked)
-    return {names[run.number]: run.colour for run in session.runs if run.number in names}
+def colour_map(session: Session) -> dict[str, str]:
+    """Each run's colour, by what the plots' legend calls it: its number."""
+    return {str(run.number): run.colour for run in session.runs}
 
 
 def overlay(session: Session, ticked: list, max_points: int = limits.PLOT_POINTS) -> tuple[pd.DataFrame | None,
                                                                                                pd.DataFrame | None]:
-    """The ticked runs' smoothed training loss and held-out exact match (%), one series per run, named as the
-    legend names it (legend_names)."""
-    names = legend_names(session, ticked)
+    """The ticked runs' smoothed training loss and held-out exact match (%), one series per run, named by its
+    number: a plot's legend is one row, cut at its edge, and two names may not fit a phone; the table above names
+    the runs, each ■ in the plots' colour."""
+    wanted = {str(t) for t in ticked or ()}
     loss, accuracy = [], []
     for run in session.runs:
-        if run.number not in names:
+        if str(run.number) not in wanted and run.label not in wanted:
             continue
-        name = names[run.number]
+        name = str(run.number)
         loss += [(step, smooth, name) for step, _, smooth in run.history.loss_points(max_points)
                  if math.isfinite(smooth)]
         accuracy += [(e.step, 100 * e.exact_match, name) for e in run.history.eval_points(max_points)

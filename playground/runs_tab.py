@@ -148,7 +148,7 @@ def build_runs_tab(session_state: gr.State, train: TrainTab) -> RunsTab:
 def overlaid(session, ticked) -> tuple:
     """The loss and exact-match plots' updates: the ticked runs' curves, each in its run's colour."""
     loss, accuracy = runs.overlay(session, ticked) if session is not None else (None, None)
-    colours = runs.colour_map(session, ticked) if session is not None else {}
+    colours = runs.colour_map(session) if session is not None else {}
     return gr.update(value=loss, color_map=colours), gr.update(value=accuracy, color_map=colours)
 
 

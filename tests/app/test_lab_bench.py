@@ -11,7 +11,7 @@ from gradio_client.exceptions import AppError
 
 from seq2seq.checkpoint import load_checkpoint_zip
 from seq2seq.training import TrainState
-from playground import limits
+from playground import limits, runs
 from tests.helpers import CHECKPOINT, LOSS_PLOT, METRICS, MODEL_INFO, STATUS, client, outputs, train, \
     wait_for_status, wait_until
 
@@ -46,10 +46,10 @@ def test_two_runs_with_different_hidden_sizes_are_listed_overlaid_and_either_can
         assert re.fullmatch(r"\d+\.\d%", run["exact match"]) and run["steps"] == "60"
         assert 0 < int(run["best step"]) <= 60 and float(run["time, s"]) > 0
     assert int(listed[1]["parameters"].replace(",", "")) > int(listed[0]["parameters"].replace(",", ""))
-    # the plots overlay both runs, one series each, named by their labels
-    labels = {"1: reverse, LSTM 32", "2: Hidden size 32 → 64"}
-    assert plot_series(answer[RUNS_LOSS]) == labels and plot_series(answer[RUNS_ACCURACY]) == labels
-    assert answer[RUNS_LOSS]["color_map"].keys() == labels
+    # the plots overlay both runs, one series each, named by their numbers (the table names them)
+    numbers = {"1", "2"}
+    assert plot_series(answer[RUNS_LOSS]) == numbers and plot_series(answer[RUNS_ACCURACY]) == numbers
+    assert answer[RUNS_LOSS]["color_map"] == {"1": runs.RUN_COLOURS[0], "2": runs.RUN_COLOURS[1]}
 
     # run 1 made current: /decode with "your model" uses it (hidden 32), and Train continues it
     made = c.predict("1", api_name="/make_current")
@@ -83,8 +83,7 @@ def test_the_session_keeps_six_runs_and_says_which_oldest_it_dropped(app_url):
     answer = c.predict(api_name="/runs")
     listed = rows(answer)
     assert [r["run"] for r in listed] == [f"■ {n}" for n in range(2, limits.MAX_RUNS + 2)]
-    # six overlaid: the legends name them by number (the table, above, by name, each ■ in the same colour)
-    numbers = {str(n) for n in range(2, limits.MAX_RUNS + 2)}
+    numbers = {str(n) for n in range(2, limits.MAX_RUNS + 2)}  # overlaid, by number
     assert plot_series(answer[RUNS_LOSS]) == numbers and answer[RUNS_LOSS]["color_map"].keys() == numbers
     assert listed[-1]["name"] == "Seed 5 → 99 (current)"
     # a checkpoint loaded is a run too: the oldest goes, and the load says so

@@ -30,7 +30,7 @@ SIZES = ["projector", "phone"]
 DOCS = {("runs", "projector"): ROOT / "docs" / "lab-runs.png", ("runs", "phone"): ROOT / "docs" / "lab-runs-phone.png",
         ("paused", "projector"): ROOT / "docs" / "lab-paused.png",
         ("paused", "phone"): ROOT / "docs" / "lab-paused-phone.png"}
-FIRST, SECOND = "1: reverse, LSTM 96", "2: Hidden size 96 → 48"  # the runs' labels, as the legends and menus say
+FIRST, SECOND = "1: reverse, LSTM 96", "2: Hidden size 96 → 48"  # the runs' labels, as the menus say (legends: 1, 2)
 
 
 @pytest.fixture(params=SIZES)
@@ -131,12 +131,12 @@ def test_two_runs_are_overlaid_and_one_is_made_current_and_one_deleted(sized):
     assert len(set(colours)) == 2, colours  # each run's ■ in its own colour
     for plot in ("runs-loss", "runs-accuracy"):
         wait_until(lambda p=plot: drawn_lines(page, p) == 2, f"a line per run in #{plot}", 15)
-        wait_until(lambda p=plot: legend(page, p) == [FIRST, SECOND], f"both runs in #{plot}'s legend", 10)
+        wait_until(lambda p=plot: legend(page, p) == ["1", "2"], f"both runs in #{plot}'s legend", 10)
         assert legend_fits(page, plot), f"#{plot}'s legend is cut at {size}"
     # unticking a run takes its line out of both plots, and ticking it puts it back
     press(page, f"#runs-overlay label:has-text('{FIRST}')")
     for plot in ("runs-loss", "runs-accuracy"):
-        wait_until(lambda p=plot: drawn_lines(page, p) == 1 and legend(page, p) == [SECOND],
+        wait_until(lambda p=plot: drawn_lines(page, p) == 1 and legend(page, p) == ["2"],
                    f"only run 2 in #{plot}", 15)
     press(page, f"#runs-overlay label:has-text('{FIRST}')")
     for plot in ("runs-loss", "runs-accuracy"):
@@ -170,7 +170,7 @@ def test_two_runs_are_overlaid_and_one_is_made_current_and_one_deleted(sized):
     wait_until(lambda: len(table_rows(page)) == 1, "one run left in the table", 15)
     assert table_rows(page)[0][:2] == ["■ 1", "reverse, LSTM 96 (current)"]
     assert "Deleted run “2: Hidden size 96 → 48”" in page.inner_text("#runs-message")
-    wait_until(lambda: drawn_lines(page, "runs-loss") == 1 and legend(page, "runs-loss") == [FIRST],
+    wait_until(lambda: drawn_lines(page, "runs-loss") == 1 and legend(page, "runs-loss") == ["1"],
                "one line left in the loss plot", 10)
     assert page_fits_its_width(page)
 
@@ -194,6 +194,30 @@ def start_long_run(page) -> None:
 def stop_run(page) -> str:
     press(page, "#stop-button")
     return wait_for_page_status(page, r"^(Stopped|Done):", timeout=60)
+
+
+def test_three_runs_overlaid_are_drawn_in_a_legend_that_fits_a_phone(browser, app_url):  # noqa: F811
+    page = open_page(browser, app_url, "phone", touch=True)  # the narrowest legend
+    try:
+        set_steps(page, 40)
+        open_accordion(page, "settings-model")
+        for hidden in ("96", "48", "32"):  # a new shape each time: a new run
+            page.fill("#setting-hidden-dim input", hidden)
+            page.press("#setting-hidden-dim input", "Tab")
+            assert "finished 40 steps" in train_and_wait(page)
+        open_tab(page, "Runs")
+        wait_until(lambda: len(table_rows(page)) == 3, "three runs in the table", 15)
+        for plot in ("runs-loss", "runs-accuracy"):
+            wait_until(lambda p=plot: drawn_lines(page, p) == 3 and legend(page, p) == ["1", "2", "3"],
+                       f"three runs drawn in #{plot}", 15)
+            assert legend_fits(page, plot)
+        press(page, "#runs-overlay label:has-text('1: ')")
+        for plot in ("runs-loss", "runs-accuracy"):
+            wait_until(lambda p=plot: drawn_lines(page, p) == 2 and legend(page, p) == ["2", "3"],
+                       f"runs 2 and 3 drawn in #{plot}", 15)
+        assert page_fits_its_width(page)
+    finally:
+        page.context.close()
 
 
 @pytest.mark.parametrize("size", ["projector", "phone"])
